@@ -1,0 +1,45 @@
+# msgraph_security_fdw: PostgreSQL foreign data wrapper for the Microsoft Graph Security API
+#
+#   make && make install          build and install (PGXS)
+#   make test                     every test, on a fresh Debian 12 machine as root
+#   make demo                     throwaway PostgreSQL + emulator + example queries
+#   make memcheck                 peak-memory check over a 200,000-alert tenant
+
+MODULE_big = msgraph_security_fdw
+OBJS = \
+	src/msgraph_fdw.o \
+	src/option.o \
+	src/catalog.o \
+	src/deparse.o \
+	src/http.o \
+	src/auth.o \
+	src/connection.o \
+	src/convert.o \
+	src/import.o
+
+EXTENSION = msgraph_security_fdw
+DATA = msgraph_security_fdw--0.1.0.sql
+PGFILEDESC = "msgraph_security_fdw - foreign data wrapper for Microsoft Graph Security"
+
+# Suites run by tests/run_regress.sh against a temporary instance and the emulator.
+REGRESS = $(shell cat tests/regress_schedule 2>/dev/null)
+
+SHLIB_LINK = -ljson-c -lcurl -lssl -lcrypto
+PG_CPPFLAGS = -I$(srcdir)/src
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+# JIT bitcode is of no use for an FDW and would need clang at build time.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: test demo memcheck
+test:
+	bash tests/run_all.sh
+
+demo:
+	bash tests/demo.sh
+
+memcheck:
+	bash tests/memcheck.sh

@@ -1,0 +1,250 @@
+/*-------------------------------------------------------------------------
+ *
+ * connection.c
+ *		  Requests to Graph on behalf of a user mapping, and the mapping of
+ *		  Graph's answers to PostgreSQL errors.
+ *
+ * Every Graph request goes through msgraph_graph_get(): it attaches the
+ * bearer token and the headers interface.md requires, refreshes the token
+ * once when Graph answers 401, and counts requests and bytes.  Whether a
+ * status is an error is the caller's call (a 404 on a get by id is "no
+ * row"); msgraph_report_graph_error() turns one into the ERROR of
+ * interface.md's table, with Graph's code, message and request-id.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+
+#include "msgraph_fdw.h"
+#include "msgraph_json.h"
+
+MsgraphStats msgraph_backend_stats;
+
+static void graph_get_once(MsgraphConnOptions *opts, const char *url,
+						   const char *token, MsgraphHttpResponse *resp);
+static char *query_option(const char *url, const char *name);
+
+
+/*
+ * GET url (absolute and percent-encoded) from Graph.  On return resp holds
+ * Graph's answer, whatever its status, except that a 401 is retried once
+ * with a freshly fetched token.  A transfer that failed outright (no HTTP
+ * answer) is reported here.
+ */
+void
+msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
+				  MsgraphHttpResponse *resp, MsgraphRequestStats *stats)
+{
+	const char *token = msgraph_get_token(opts, false);
+
+	graph_get_once(opts, url, token, resp);
+	if (stats)
+	{
+		stats->requests++;
+		stats->bytes += resp->wire_bytes;
+	}
+
+	if (resp->status == 401 && opts->cred_kind != MSGRAPH_CRED_ACCESS_TOKEN)
+	{
+		/* the cached token was revoked or expired early: once more */
+		token = msgraph_get_token(opts, true);
+		graph_get_once(opts, url, token, resp);
+		if (stats)
+		{
+			stats->requests++;
+			stats->bytes += resp->wire_bytes;
+		}
+	}
+}
+
+static void
+graph_get_once(MsgraphConnOptions *opts, const char *url, const char *token,
+			   MsgraphHttpResponse *resp)
+{
+	MsgraphHttpRequest req;
+	char	   *auth = psprintf("Authorization: Bearer %s", token);
+
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = url;
+	req.headers = list_make4(auth,
+							 "Accept: application/json",
+							 "Prefer: include-unknown-enum-members",
+							 psprintf("client-request-id: %s", msgraph_new_request_id()));
+	req.timeout_ms = opts->timeout_ms;
+	req.connect_timeout_ms = opts->connect_timeout_ms;
+	req.max_response_bytes = opts->max_response_bytes;
+
+	PG_TRY();
+	{
+		msgraph_http_perform(&req, resp);
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(auth, strlen(auth));
+		pfree(auth);
+	}
+	PG_END_TRY();
+
+	msgraph_backend_stats.requests++;
+	msgraph_backend_stats.bytes += resp->wire_bytes;
+
+	if (resp->too_large)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Graph response exceeds max_response_bytes (%lld bytes)",
+						(long long) opts->max_response_bytes),
+				 errdetail("Request: GET %s", url),
+				 errhint("Raise the server's max_response_bytes option or lower its page_size.")));
+
+	if (resp->status == 0)
+	{
+		bool		timeout = (resp->curl_code == 28);	/* CURLE_OPERATION_TIMEDOUT */
+
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not complete a Graph request for server \"%s\": %s",
+						opts->servername,
+						resp->transport_error ? resp->transport_error : "transfer failed"),
+				 errdetail("Request: GET %s", url),
+				 timeout
+				 ? errhint("The request took longer than the server's timeout_ms (%d ms).",
+						   opts->timeout_ms)
+				 : errhint("Check the server's graph_url and the network path to it.")));
+	}
+}
+
+/*
+ * Report a Graph answer that is not a success as an ERROR.  The message
+ * names the HTTP status and Graph's error.code (which may be empty), the
+ * DETAIL Graph's message and request-id, the HINT what to check.
+ */
+void
+msgraph_report_graph_error(MsgraphConnOptions *opts, const GraphResource *res,
+						   const char *url, MsgraphHttpResponse *resp)
+{
+	struct json_object *doc = NULL;
+	struct json_object *err = NULL;
+	const char *code = NULL;
+	const char *message = NULL;
+	const char *request_id = resp->request_id;
+	StringInfoData detail;
+	int			sqlstate;
+	char	   *hint = NULL;
+	char	   *filter;
+
+	if (resp->body.data != NULL && resp->body.len > 0)
+		doc = json_tokener_parse(resp->body.data);
+	err = msgraph_json_get(doc, "error");
+	if (err != NULL)
+	{
+		struct json_object *inner = msgraph_json_get(err, "innerError");
+
+		code = msgraph_json_get_string(err, "code");
+		message = msgraph_json_get_string(err, "message");
+		if (request_id == NULL)
+			request_id = msgraph_json_get_string(inner, "request-id");
+	}
+
+	initStringInfo(&detail);
+	if (message)
+		appendStringInfo(&detail, "Graph says: %s", message);
+	else if (err == NULL)
+		appendStringInfoString(&detail, "The response carries no Graph error object.");
+	if (request_id)
+		appendStringInfo(&detail, "%srequest-id: %s", detail.len > 0 ? " " : "", request_id);
+
+	switch (resp->status)
+	{
+		case 400:
+			sqlstate = ERRCODE_FDW_ERROR;
+			filter = query_option(url, "$filter");
+			if (filter)
+				appendStringInfo(&detail, " $filter sent: %s", filter);
+			hint = "Graph rejected the request; simplify the WHERE clause or report the query.";
+			break;
+		case 401:
+		case 403:
+			sqlstate = ERRCODE_INSUFFICIENT_PRIVILEGE;
+			if (res && res->read_permission)
+				hint = psprintf("Grant the application the %s application permission (with admin consent), and check the user mapping's credentials.",
+								res->read_permission);
+			else
+				hint = "Check the application permissions of the app registration and the user mapping's credentials.";
+			break;
+		case 404:
+			sqlstate = ERRCODE_FDW_TABLE_NOT_FOUND;
+			hint = "Check the foreign table's resource option and the server's api_version.";
+			break;
+		case 429:
+			sqlstate = ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
+			hint = "Narrow the query or raise the limit.";
+			break;
+		default:
+			if (resp->status >= 500)
+			{
+				sqlstate = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
+				hint = "Graph had a problem serving the request; try again later.";
+			}
+			else
+				sqlstate = ERRCODE_FDW_ERROR;
+			break;
+	}
+
+	PG_TRY();
+	{
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("Graph request failed with HTTP status %ld, error code \"%s\"",
+						resp->status, code ? code : ""),
+				 errdetail("%s", detail.data),
+				 hint ? errhint("%s", hint) : 0));
+	}
+	PG_FINALLY();
+	{
+		if (doc)
+			json_object_put(doc);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * The decoded value of a query option of url, for messages; NULL if the
+ * URL has none.
+ */
+static char *
+query_option(const char *url, const char *name)
+{
+	const char *q = strchr(url, '?');
+	size_t		nlen = strlen(name);
+	StringInfoData buf;
+
+	while (q != NULL)
+	{
+		q++;
+		if (strncmp(q, name, nlen) == 0 && q[nlen] == '=')
+		{
+			const char *p = q + nlen + 1;
+
+			initStringInfo(&buf);
+			for (; *p && *p != '&'; p++)
+			{
+				if (*p == '%' && isxdigit((unsigned char) p[1]) && isxdigit((unsigned char) p[2]))
+				{
+					char		hex[3] = {p[1], p[2], '\0'};
+
+					appendStringInfoChar(&buf, (char) strtol(hex, NULL, 16));
+					p += 2;
+				}
+				else
+					appendStringInfoChar(&buf, *p);
+			}
+			return buf.data;
+		}
+		q = strchr(q, '&');
+	}
+	return NULL;
+}

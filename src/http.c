@@ -1,0 +1,375 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.c
+ *		  A thin shim over libcurl: one HTTP exchange at a time, with
+ *		  connection reuse, interrupt checks, a response size cap and
+ *		  cleanup on ERROR.
+ *
+ * The backend keeps one easy handle and one multi handle for its whole
+ * life, so that TCP and TLS connections are reused across pages and
+ * queries.  Transfers run through the multi interface in steps of at most
+ * 100 ms, with CHECK_FOR_INTERRUPTS() between the steps: a cancel or
+ * statement_timeout stops a request on a stuck endpoint within that time.
+ * If an ERROR escapes mid-transfer the handle is detached and its
+ * connection closed before the error propagates, so no half-read response
+ * is ever reused.
+ *
+ * Nothing here knows about Graph; connection.c and auth.c speak Graph and
+ * the identity platform through this file.  Proxies configured in the
+ * server's environment are ignored on purpose (interface.md), and TLS
+ * peer and host verification stay at libcurl's secure defaults.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port.h"
+#include "utils/memutils.h"
+#include "utils/wait_event.h"
+
+#include "msgraph_fdw.h"
+
+/* How long one wait for socket activity lasts before interrupts are checked. */
+#define HTTP_POLL_INTERVAL_MS 100
+
+static CURL *msgraph_easy = NULL;
+static CURLM *msgraph_multi = NULL;
+
+/* State the libcurl callbacks write into during one transfer. */
+typedef struct HttpTransfer
+{
+	MsgraphHttpResponse *resp;
+	int64		max_bytes;
+} HttpTransfer;
+
+static void http_ensure_handles(void);
+static size_t http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
+static size_t http_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
+static void http_run_transfer(MsgraphHttpResponse *resp);
+static char *header_value(const char *line, size_t len, const char *name);
+
+
+/* Create the per-backend handles on first use. */
+static void
+http_ensure_handles(void)
+{
+	if (msgraph_easy != NULL)
+		return;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not initialize libcurl")));
+	msgraph_multi = curl_multi_init();
+	msgraph_easy = curl_easy_init();
+	if (msgraph_multi == NULL || msgraph_easy == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Could not create libcurl handles.")));
+}
+
+/*
+ * Perform one HTTP exchange.  Fills resp (allocated by the caller, in the
+ * caller's memory context) and returns normally whatever the HTTP status;
+ * a transfer that failed has resp->status 0 and resp->curl_code set.
+ * Only interrupts (cancel, timeouts) and out-of-memory raise an ERROR here.
+ */
+void
+msgraph_http_perform(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
+{
+	CURL	   *h;
+	struct curl_slist *headers = NULL;
+	HttpTransfer xfer;
+	ListCell   *lc;
+
+	http_ensure_handles();
+	h = msgraph_easy;
+
+	memset(resp, 0, sizeof(*resp));
+	initStringInfo(&resp->body);
+	xfer.resp = resp;
+	xfer.max_bytes = req->max_response_bytes;
+
+	/* reset options, keeping the connection cache */
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, req->url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	/* an empty proxy disables proxies, including the environment's */
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip");
+	curl_easy_setopt(h, CURLOPT_USERAGENT, MSGRAPH_USER_AGENT);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long) req->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long) req->connect_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &xfer);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, http_header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &xfer);
+
+	if (strcmp(req->method, "GET") != 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+	if (req->body != NULL)
+	{
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
+	}
+
+	foreach(lc, req->headers)
+	{
+		struct curl_slist *n = curl_slist_append(headers, (char *) lfirst(lc));
+
+		if (n == NULL)
+		{
+			curl_slist_free_all(headers);
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		}
+		headers = n;
+	}
+	/* no "Expect: 100-continue" round trip on POST bodies */
+	headers = curl_slist_append(headers, "Expect:");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+
+	PG_TRY();
+	{
+		http_run_transfer(resp);
+	}
+	PG_FINALLY();
+	{
+		/*
+		 * Detach the handle whatever happened.  On an interrupt the transfer
+		 * is unfinished: forbid reuse of its connection so that curl closes
+		 * it rather than reading a stale response later.
+		 */
+		curl_multi_remove_handle(msgraph_multi, h);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+		curl_slist_free_all(headers);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Drive the transfer to completion, waiting at most HTTP_POLL_INTERVAL_MS
+ * at a time so that interrupts are noticed.
+ */
+static void
+http_run_transfer(MsgraphHttpResponse *resp)
+{
+	CURL	   *h = msgraph_easy;
+	CURLMsg    *msg;
+	int			running = 1;
+	int			queued;
+	CURLcode	result = CURLE_OK;
+	curl_off_t	downloaded = 0;
+
+	if (curl_multi_add_handle(msgraph_multi, h) != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not start an HTTP transfer")));
+
+	pgstat_report_wait_start(PG_WAIT_EXTENSION);
+	while (running)
+	{
+		CURLMcode	mc = curl_multi_perform(msgraph_multi, &running);
+
+		if (mc != CURLM_OK)
+		{
+			pgstat_report_wait_end();
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("HTTP transfer failed: %s", curl_multi_strerror(mc))));
+		}
+		if (!running)
+			break;
+		mc = curl_multi_poll(msgraph_multi, NULL, 0, HTTP_POLL_INTERVAL_MS, NULL);
+		if (mc != CURLM_OK)
+		{
+			pgstat_report_wait_end();
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("HTTP transfer failed: %s", curl_multi_strerror(mc))));
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	pgstat_report_wait_end();
+
+	while ((msg = curl_multi_info_read(msgraph_multi, &queued)) != NULL)
+	{
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == h)
+			result = msg->data.result;
+	}
+
+	resp->curl_code = (int) result;
+	if (result == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	else
+	{
+		resp->status = 0;
+		resp->transport_error = pstrdup(curl_easy_strerror(result));
+	}
+	/* SIZE_DOWNLOAD counts body bytes before content decoding */
+	curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &downloaded);
+	resp->wire_bytes = (int64) downloaded;
+}
+
+/*
+ * Body data, decoded.  Returning less than asked aborts the transfer,
+ * which is how the size cap stops a response that is too large.
+ */
+static size_t
+http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	HttpTransfer *xfer = (HttpTransfer *) userdata;
+	MsgraphHttpResponse *resp = xfer->resp;
+	size_t		n = size * nmemb;
+
+	if ((int64) resp->body.len + (int64) n > xfer->max_bytes)
+	{
+		resp->too_large = true;
+		return 0;
+	}
+	appendBinaryStringInfo(&resp->body, ptr, (int) n);
+	return n;
+}
+
+/* Keep the few response headers the callers use. */
+static size_t
+http_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	HttpTransfer *xfer = (HttpTransfer *) userdata;
+	MsgraphHttpResponse *resp = xfer->resp;
+	size_t		n = size * nmemb;
+	char	   *v;
+
+	/* a new status line starts a new response (e.g. after 100 Continue) */
+	if (n > 5 && strncmp(ptr, "HTTP/", 5) == 0)
+	{
+		resp->request_id = NULL;
+		resp->content_type = NULL;
+		resp->retry_after = NULL;
+		return n;
+	}
+	if ((v = header_value(ptr, n, "request-id")) != NULL)
+		resp->request_id = v;
+	else if ((v = header_value(ptr, n, "content-type")) != NULL)
+		resp->content_type = v;
+	else if ((v = header_value(ptr, n, "retry-after")) != NULL)
+		resp->retry_after = v;
+	return n;
+}
+
+/*
+ * If the header line is "name: value" (name case-insensitive), a palloc'd
+ * copy of the trimmed value; else NULL.
+ */
+static char *
+header_value(const char *line, size_t len, const char *name)
+{
+	size_t		nlen = strlen(name);
+	const char *v;
+	const char *end = line + len;
+
+	if (len <= nlen || line[nlen] != ':' || pg_strncasecmp(line, name, nlen) != 0)
+		return NULL;
+	v = line + nlen + 1;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	return pnstrdup(v, end - v);
+}
+
+/*
+ * Percent-encode a query option value.  Unreserved characters and the few
+ * that OData reads literally and that are safe in a query ( ' ( ) / : )
+ * stay; everything else, '+', '&', '#', '%', ',', spaces and non-ASCII
+ * bytes included, becomes %XX.  A literal therefore can never end the
+ * option or start another.
+ */
+char *
+msgraph_url_encode(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	StringInfoData buf;
+	const unsigned char *p;
+
+	initStringInfo(&buf);
+	for (p = (const unsigned char *) s; *p; p++)
+	{
+		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~' ||
+			*p == '\'' || *p == '(' || *p == ')' || *p == '/' || *p == ':')
+			appendStringInfoChar(&buf, (char) *p);
+		else
+		{
+			appendStringInfoChar(&buf, '%');
+			appendStringInfoChar(&buf, hex[*p >> 4]);
+			appendStringInfoChar(&buf, hex[*p & 0x0F]);
+		}
+	}
+	return buf.data;
+}
+
+/*
+ * Whether url has the scheme, host and port of base.  The bearer token is
+ * only ever sent to base's origin, so an @odata.nextLink elsewhere is
+ * refused before it is followed.
+ */
+bool
+msgraph_same_origin(const char *url, const char *base)
+{
+	CURLU	   *a = curl_url();
+	CURLU	   *b = curl_url();
+	char	   *sa = NULL, *sb = NULL, *ha = NULL, *hb = NULL, *pa = NULL, *pb = NULL;
+	bool		same = false;
+
+	if (a && b &&
+		curl_url_set(a, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_set(b, CURLUPART_URL, base, 0) == CURLUE_OK &&
+		curl_url_get(a, CURLUPART_SCHEME, &sa, 0) == CURLUE_OK &&
+		curl_url_get(b, CURLUPART_SCHEME, &sb, 0) == CURLUE_OK &&
+		curl_url_get(a, CURLUPART_HOST, &ha, 0) == CURLUE_OK &&
+		curl_url_get(b, CURLUPART_HOST, &hb, 0) == CURLUE_OK &&
+		curl_url_get(a, CURLUPART_PORT, &pa, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+		curl_url_get(b, CURLUPART_PORT, &pb, CURLU_DEFAULT_PORT) == CURLUE_OK)
+	{
+		same = (pg_strcasecmp(sa, sb) == 0 &&
+				pg_strcasecmp(ha, hb) == 0 &&
+				strcmp(pa, pb) == 0);
+	}
+	curl_free(sa);
+	curl_free(sb);
+	curl_free(ha);
+	curl_free(hb);
+	curl_free(pa);
+	curl_free(pb);
+	curl_url_cleanup(a);
+	curl_url_cleanup(b);
+	return same;
+}
+
+/* A fresh random (version 4) GUID for the client-request-id header. */
+char *
+msgraph_new_request_id(void)
+{
+	uint8		u[16];
+
+	if (!pg_strong_random(u, sizeof(u)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random values")));
+	u[6] = (u[6] & 0x0F) | 0x40;
+	u[8] = (u[8] & 0x3F) | 0x80;
+	return psprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+					u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
+					u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}

@@ -1,0 +1,213 @@
+/*-------------------------------------------------------------------------
+ *
+ * msgraph_fdw.h
+ *		  Private declarations of msgraph_security_fdw, grouped by the file
+ *		  that defines them, so that this header is also the map of the code.
+ *
+ * json-c's "json_object" type clashes with the SQL function json_object()
+ * that utils/builtins.h declares; files that need json-c include
+ * "msgraph_json.h" instead of <json-c/json.h>, which works around it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MSGRAPH_FDW_H
+#define MSGRAPH_FDW_H
+
+#include "fmgr.h"
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "nodes/parsenodes.h"
+#include "nodes/pathnodes.h"
+#include "datatype/timestamp.h"
+#include "utils/relcache.h"
+
+#include "catalog.h"
+
+#define MSGRAPH_FDW_VERSION "0.1.0"
+#define MSGRAPH_USER_AGENT "msgraph_security_fdw/" MSGRAPH_FDW_VERSION
+
+/* Kinds of credential a user mapping can hold. */
+typedef enum MsgraphCredentialKind
+{
+	MSGRAPH_CRED_NONE,
+	MSGRAPH_CRED_CLIENT_SECRET,
+	MSGRAPH_CRED_ACCESS_TOKEN
+} MsgraphCredentialKind;
+
+/*
+ * Everything a request to one server on behalf of one user needs, gathered
+ * from the server, user mapping and (where they override) table options.
+ * Built per scan in the scan's memory context.
+ */
+typedef struct MsgraphConnOptions
+{
+	Oid			serverid;
+	Oid			userid;
+	char	   *servername;
+
+	/* server */
+	char	   *tenant_id;		/* NULL if not given */
+	char	   *cloud;
+	char	   *graph_url;		/* no trailing slash, no version */
+	char	   *login_url;		/* no trailing slash */
+	char	   *scope;			/* "<cloud's Graph host>/.default" */
+	char	   *api_version;
+	int			page_size;		/* 0 = the endpoint's maximum */
+	int			timeout_ms;
+	int			connect_timeout_ms;
+	int64		max_response_bytes;
+
+	/* user mapping */
+	MsgraphCredentialKind cred_kind;
+	char	   *client_id;
+	char	   *client_secret;
+	char	   *access_token;
+} MsgraphConnOptions;
+
+/* Per-backend counters, reported by msgraph_request_stats(). */
+typedef struct MsgraphStats
+{
+	int64		requests;
+	int64		pages;
+	int64		bytes;
+	int64		retries;
+	int64		throttled_ms;
+	int64		tokens_fetched;
+} MsgraphStats;
+
+extern MsgraphStats msgraph_backend_stats;
+
+/* in option.c */
+extern void msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
+									 MsgraphConnOptions *opts);
+extern char *msgraph_table_resource(ForeignTable *table);
+extern int	msgraph_table_page_size(ForeignTable *table);
+extern bool msgraph_url_is_loopback(const char *url);
+extern char *msgraph_default_property_name(const char *colname);
+extern char *msgraph_snake_case(const char *camel);
+
+/* in http.c */
+typedef struct MsgraphHttpRequest
+{
+	const char *method;			/* "GET", "POST", "PATCH" */
+	const char *url;			/* already percent-encoded */
+	List	   *headers;		/* of char *, "Name: value" */
+	const char *body;			/* NULL for none */
+	size_t		body_len;
+	int			timeout_ms;
+	int			connect_timeout_ms;
+	int64		max_response_bytes;
+} MsgraphHttpRequest;
+
+typedef struct MsgraphHttpResponse
+{
+	long		status;			/* 0 when the transfer itself failed */
+	StringInfoData body;		/* decoded body, NUL-terminated */
+	int64		wire_bytes;		/* body bytes as received (compressed) */
+	bool		too_large;		/* body exceeded max_response_bytes */
+	int			curl_code;		/* CURLcode of the transfer */
+	char	   *transport_error;	/* curl's message when curl_code != 0 */
+	char	   *request_id;		/* response header request-id */
+	char	   *content_type;
+	char	   *retry_after;
+} MsgraphHttpResponse;
+
+extern void msgraph_http_perform(const MsgraphHttpRequest *req,
+								 MsgraphHttpResponse *resp);
+extern char *msgraph_url_encode(const char *s);
+extern bool msgraph_same_origin(const char *url, const char *base);
+extern char *msgraph_new_request_id(void);
+
+/* in auth.c */
+extern const char *msgraph_get_token(MsgraphConnOptions *opts, bool force_refresh);
+extern void msgraph_auth_init(void);
+extern void msgraph_forget_tokens(void);
+
+/* in connection.c */
+typedef struct MsgraphRequestStats
+{
+	int64		requests;
+	int64		pages;
+	int64		bytes;
+	int64		retries;
+	int64		throttled_ms;
+} MsgraphRequestStats;
+
+extern void msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
+							  MsgraphHttpResponse *resp,
+							  MsgraphRequestStats *stats);
+extern void msgraph_report_graph_error(MsgraphConnOptions *opts,
+									   const GraphResource *res,
+									   const char *url,
+									   MsgraphHttpResponse *resp);
+
+/* in deparse.c */
+
+/*
+ * The first request of a scan, as the planner decided it.  Kept in the
+ * plan's fdw_private as strings, so that it survives plan copying.
+ */
+typedef struct MsgraphRequestSpec
+{
+	char	   *path;			/* resource path under the version */
+	char	   *select;			/* $select value, NULL for none */
+	char	   *filter;			/* pushed $filter, NULL for none */
+	bool		snapshot;		/* add "<snapshot_property> le <scan start>" */
+	char	   *snapshot_property;
+	int			top;			/* $top, 0 for none */
+	char	   *expand;			/* $expand value, NULL for none */
+} MsgraphRequestSpec;
+
+extern char *msgraph_build_url(MsgraphConnOptions *opts,
+							   const MsgraphRequestSpec *spec,
+							   bool for_display, bool have_snapshot,
+							   TimestampTz snapshot);
+extern void msgraph_format_timestamp(StringInfo buf, TimestampTz ts);
+
+/* in convert.c */
+
+/* How one column of the foreign table is filled from a Graph entity. */
+typedef enum MsgraphValueSource
+{
+	MSGRAPH_SRC_PROPERTY,		/* a (possibly dotted) property path */
+	MSGRAPH_SRC_RAW,			/* "$": the whole entity */
+	MSGRAPH_SRC_DERIVED			/* a derived column of the catalog */
+} MsgraphValueSource;
+
+typedef struct MsgraphColumn
+{
+	AttrNumber	attnum;
+	char	   *attname;
+	char	   *property;		/* as given or defaulted */
+	MsgraphValueSource source;
+	char	  **path;			/* property split at dots */
+	int			npath;
+	const GraphDerived *derived;
+	Oid			typid;
+	int32		typmod;
+	int			kind;			/* convert.c's fast path for the type */
+	FmgrInfo	infunc;			/* type (or element type) input function */
+	Oid			ioparam;
+	Oid			elemtype;		/* for arrays */
+	int16		elemlen;
+	bool		elembyval;
+	char		elemalign;
+} MsgraphColumn;
+
+struct json_object;
+
+extern MsgraphColumn *msgraph_build_columns(Relation rel, const GraphResource *res,
+											List *attnums, int *ncolumns);
+extern void msgraph_columns_needed(const GraphResource *res, MsgraphColumn *cols,
+								   int ncols, bool *need_raw,
+								   StringInfo select, bool *need_expand);
+extern void msgraph_convert_entity(Relation rel, MsgraphColumn *cols, int ncols,
+								   struct json_object *entity,
+								   Datum *values, bool *nulls);
+extern char *msgraph_column_property(Relation rel, AttrNumber attnum);
+
+/* in import.c */
+extern List *msgraph_import_foreign_schema(ImportForeignSchemaStmt *stmt,
+										   Oid serverOid);
+
+#endif							/* MSGRAPH_FDW_H */
