@@ -167,6 +167,11 @@ msgraph_report_graph_error(MsgraphConnOptions *opts, const GraphResource *res,
 			hint = "Graph rejected the request; simplify the WHERE clause or report the query.";
 			break;
 		case 401:
+			sqlstate = ERRCODE_INSUFFICIENT_PRIVILEGE;
+			hint = (opts->cred_kind == MSGRAPH_CRED_ACCESS_TOKEN)
+				? "Graph refused the bearer token; a pre-acquired access_token cannot be refreshed: give the user mapping a new one."
+				: "Graph refused a freshly issued token: check that the application belongs to the tenant and the cloud of the server.";
+			break;
 		case 403:
 			sqlstate = ERRCODE_INSUFFICIENT_PRIVILEGE;
 			if (res && res->read_permission)

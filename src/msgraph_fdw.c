@@ -23,7 +23,11 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/stratnum.h"
 #include "access/table.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "commands/defrem.h"
 #include "commands/explain.h"
 #include "common/hashfn.h"
@@ -34,13 +38,19 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
+#include "optimizer/paths.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
+#include "utils/array.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -63,9 +73,15 @@ typedef struct MsgraphRelInfo
 {
 	char	   *path;
 	const GraphResource *res;	/* NULL for a resource the catalog lacks */
+	MsgraphTableMeta *meta;
+	MsgraphFilterMode mode;		/* the session's word on this server and resource */
 	Bitmapset  *attrs_used;
 	int			page_size;		/* $top to send, 0 for none */
 	double		tuples;			/* estimated entities of the resource */
+	bool		all_exact;		/* every restriction is sent exactly */
+	Selectivity remote_sel;		/* selectivity of what is sent */
+	bool		lookup;			/* a restriction is a lookup by id */
+	int			lookup_ids;		/* ids looked up (estimate) */
 } MsgraphRelInfo;
 
 /* Slots of a ForeignScan's fdw_private list. */
@@ -73,11 +89,23 @@ enum MsgraphScanPrivate
 {
 	FdwScanPrivatePath,			/* String */
 	FdwScanPrivateSelect,		/* String, "" for none */
-	FdwScanPrivateFilter,		/* String, "" for none */
 	FdwScanPrivateSnapshotProp, /* String, "" for none */
 	FdwScanPrivateTop,			/* Integer */
 	FdwScanPrivateExpand,		/* String, "" for none */
-	FdwScanPrivateRetrievedAttrs	/* List of Integer attnums */
+	FdwScanPrivateOrderBy,		/* String, "" for none */
+	FdwScanPrivateRetrievedAttrs,	/* List of Integer attnums */
+	FdwScanPrivateExact,		/* List of Integer, one per pushed condition */
+	FdwScanPrivateLookup		/* Integer: 0 none, 1 scalar, 2 array */
+};
+
+/*
+ * Slots of a ForeignPath's fdw_private list: what differs between the
+ * paths of one relation.
+ */
+enum MsgraphPathPrivate
+{
+	FdwPathPrivateOrderBy,		/* String, "" for none */
+	FdwPathPrivateTop			/* Integer, the $top hint */
 };
 
 /* Executor state of a scan. */
@@ -85,11 +113,28 @@ typedef struct MsgraphScanState
 {
 	Relation	rel;
 	const GraphResource *res;
+	MsgraphTableMeta *meta;
 	MsgraphConnOptions opts;
 	MsgraphRequestSpec spec;
+	Index		relid;
 
 	MsgraphColumn *cols;
 	int			ncols;
+
+	/* pushed conditions, their planned exactness and local evaluators */
+	List	   *conds;
+	List	   *exact;
+	List	   *cond_states;	/* ExprState per condition (for exact ones) */
+	List	   *values;			/* MsgraphRuntimeValue of the conditions */
+	List	   *recheck;		/* exact conditions not sent exactly this time */
+	MsgraphFilterMode mode;
+	char	   *fallback;		/* EXPLAIN ANALYZE note, NULL if none */
+
+	/* lookup by id */
+	int			lookup;			/* 0 none, 1 scalar, 2 array */
+	MsgraphRuntimeValue *lookup_value;
+	List	   *ids;
+	int			next_id;
 
 	TimestampTz snapshot;		/* scan start, for the snapshot bound */
 	char	   *first_url;		/* encoded, as sent */
@@ -98,6 +143,7 @@ typedef struct MsgraphScanState
 	StringInfoData cur_url;		/* the request being made */
 	StringInfoData next_url;	/* the last page's @odata.nextLink */
 
+	MemoryContext scan_cxt;		/* lives as long as the scan */
 	MemoryContext page_cxt;		/* the current page's body and links */
 	struct json_object *page;	/* json-c DOM of the current page */
 	struct json_object *items;	/* its "value" array */
@@ -110,6 +156,24 @@ typedef struct MsgraphScanState
 
 	MsgraphRequestStats stats;
 } MsgraphScanState;
+
+/*
+ * What the session learnt about filters Graph rejects: per server and
+ * resource, the narrower filter mode to use from now on.
+ */
+typedef struct FallbackKey
+{
+	Oid			serverid;
+	char		path[NAMEDATALEN * 2];
+} FallbackKey;
+
+typedef struct FallbackEntry
+{
+	FallbackKey key;
+	MsgraphFilterMode mode;
+} FallbackEntry;
+
+static HTAB *fallback_cache = NULL;
 
 PG_FUNCTION_INFO_V1(msgraph_security_fdw_handler);
 PG_FUNCTION_INFO_V1(msgraph_request_stats);
@@ -131,10 +195,28 @@ static void msgraphEndForeignScan(ForeignScanState *node);
 static void msgraphExplainForeignScan(ForeignScanState *node, ExplainState *es);
 static List *msgraphImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
+static MsgraphFilterMode fallback_mode(Oid serverid, const char *path);
+static void remember_fallback(Oid serverid, const char *path, MsgraphFilterMode mode);
 static List *retrieved_attrs_of(Relation rel, Bitmapset *attrs_used);
+static void add_paths_for(PlannerInfo *root, RelOptInfo *baserel, MsgraphRelInfo *info,
+						  Relids required_outer, List *param_clauses, double rows,
+						  List *pathkeys, const char *orderby, int top);
+static char *orderby_for_pathkeys(PlannerInfo *root, RelOptInfo *baserel,
+								  MsgraphRelInfo *info, List *pathkeys);
+static void add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel,
+									MsgraphRelInfo *info);
+static bool ec_member_matches_var(PlannerInfo *root, RelOptInfo *rel,
+								  EquivalenceClass *ec, EquivalenceMember *em,
+								  void *arg);
+static char *render_filter(MsgraphScanState *st, MsgraphFilterMode mode, bool display,
+						   List **not_exact);
+static void scan_start(ForeignScanState *node, MsgraphScanState *st);
+static void evaluate_values(ForeignScanState *node, MsgraphScanState *st);
 static void scan_free_page(MsgraphScanState *st);
 static void scan_page_cleanup(void *arg);
 static bool fetch_next_page(MsgraphScanState *st);
+static bool fetch_next_lookup(MsgraphScanState *st);
+static struct json_object *parse_json_body(const char *url, MsgraphHttpResponse *resp);
 static void parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp);
 static void check_next_link(MsgraphScanState *st, const char *link);
 static void scan_error_callback(void *arg);
@@ -166,9 +248,48 @@ msgraph_security_fdw_handler(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(routine);
 }
 
+static MsgraphFilterMode
+fallback_mode(Oid serverid, const char *path)
+{
+	FallbackKey key;
+	FallbackEntry *entry;
+
+	if (fallback_cache == NULL)
+		return MSGRAPH_FILTER_FULL;
+	memset(&key, 0, sizeof(key));
+	key.serverid = serverid;
+	strlcpy(key.path, path, sizeof(key.path));
+	entry = hash_search(fallback_cache, &key, HASH_FIND, NULL);
+	return entry ? entry->mode : MSGRAPH_FILTER_FULL;
+}
+
+static void
+remember_fallback(Oid serverid, const char *path, MsgraphFilterMode mode)
+{
+	FallbackKey key;
+	FallbackEntry *entry;
+
+	if (fallback_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(FallbackKey);
+		ctl.entrysize = sizeof(FallbackEntry);
+		ctl.hcxt = TopMemoryContext;
+		fallback_cache = hash_create("msgraph_security_fdw filter fallbacks", 16, &ctl,
+									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&key, 0, sizeof(key));
+	key.serverid = serverid;
+	strlcpy(key.path, path, sizeof(key.path));
+	entry = hash_search(fallback_cache, &key, HASH_ENTER, NULL);
+	entry->mode = mode;
+}
+
 /*
- * Estimate the relation's size from the catalog and note which columns
- * the query needs (they decide $select).
+ * Estimate the relation's size, decide what of its restrictions can be
+ * sent (the same walker renders them in GetForeignPlan) and note which
+ * columns the query needs (they decide $select).
  */
 static void
 msgraphGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
@@ -176,6 +297,9 @@ msgraphGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 	ForeignTable *table = GetForeignTable(foreigntableid);
 	ForeignServer *server = GetForeignServer(table->serverid);
 	MsgraphRelInfo *info = palloc0(sizeof(MsgraphRelInfo));
+	Relation	rel;
+	MsgraphDeparseEnv env;
+	List	   *remote = NIL;
 	ListCell   *lc;
 	int			page_size;
 	double		sel;
@@ -183,6 +307,10 @@ msgraphGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 	info->path = msgraph_table_resource(table);
 	info->res = graph_catalog_find_path(info->path);
 	info->tuples = info->res ? info->res->typical_rows : MSGRAPH_DEFAULT_ROWS;
+	info->mode = fallback_mode(server->serverid, info->path);
+	rel = table_open(foreigntableid, NoLock);
+	info->meta = msgraph_table_meta(rel, info->res);
+	table_close(rel, NoLock);
 
 	/* page size: the table's, else the server's, clamped to the maximum */
 	page_size = msgraph_table_page_size(table);
@@ -206,41 +334,295 @@ msgraphGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 	info->page_size = page_size;
 
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &info->attrs_used);
+
+	memset(&env, 0, sizeof(env));
+	env.meta = info->meta;
+	env.relid = baserel->relid;
+	env.mode = info->mode;
+	info->all_exact = true;
 	foreach(lc, baserel->baserestrictinfo)
 	{
 		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		StringInfoData buf;
+		bool		exact;
+		Node	   *value;
+		bool		is_array;
 
 		pull_varattnos((Node *) ri->clause, baserel->relid, &info->attrs_used);
+		if (!info->lookup && msgraph_id_lookup_value((Node *) ri->clause, &env, &value, &is_array))
+		{
+			info->lookup = true;
+			info->lookup_ids = 1;
+			if (is_array && IsA(value, Const))
+				info->lookup_ids = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(((Const *) value)->constvalue)),
+												  ARR_DIMS(DatumGetArrayTypeP(((Const *) value)->constvalue)));
+			else if (is_array)
+				info->lookup_ids = 10;
+			info->all_exact = false;
+			continue;
+		}
+		initStringInfo(&buf);
+		if (msgraph_deparse_condition((Node *) ri->clause, &env, &buf, &exact))
+			remote = lappend(remote, ri);
+		if (!exact || buf.len == 0)
+			info->all_exact = false;
 	}
 
 	sel = clauselist_selectivity(root, baserel->baserestrictinfo, 0, JOIN_INNER, NULL);
+	info->remote_sel = clauselist_selectivity(root, remote, 0, JOIN_INNER, NULL);
 	baserel->tuples = info->tuples;
-	baserel->rows = clamp_row_est(info->tuples * sel);
+	baserel->rows = info->lookup ? Min(info->lookup_ids, clamp_row_est(info->tuples * sel))
+		: clamp_row_est(info->tuples * sel);
 	baserel->fdw_private = info;
 }
 
-/* One path: the full list scan, costed per request and per row. */
+/*
+ * The cost of a path: one round trip per request, conversion per entity
+ * sent, and the usual per-row cost of what is returned.
+ */
+static void
+path_cost(MsgraphRelInfo *info, double fetched, double requests, double rows,
+		  Cost *startup, Cost *total)
+{
+	*startup = MSGRAPH_REQUEST_COST;
+	*total = requests * MSGRAPH_REQUEST_COST + fetched * MSGRAPH_ROW_COST +
+		rows * cpu_tuple_cost;
+}
+
+/*
+ * The paths: the list scan (or the gets by id), an ordered one where Graph
+ * can sort, and parameterized ones for joins.
+ */
 static void
 msgraphGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	MsgraphRelInfo *info = (MsgraphRelInfo *) baserel->fdw_private;
+	int			top = info->page_size;
+	char	   *orderby;
+
+	/*
+	 * LIMIT n as a $top hint when the scan alone feeds the limit and
+	 * nothing is filtered locally: paging still goes on until the executor
+	 * stops asking, so this only saves bytes.
+	 */
+	if (root->limit_tuples > 0 && info->all_exact && !info->lookup &&
+		bms_membership(root->all_baserels) == BMS_SINGLETON &&
+		!root->parse->hasAggs && root->parse->groupClause == NIL &&
+		root->parse->distinctClause == NIL && !root->parse->hasWindowFuncs &&
+		root->parse->setOperations == NULL &&
+		(root->query_pathkeys == NIL ||
+		 orderby_for_pathkeys(root, baserel, info, root->query_pathkeys) != NULL))
+	{
+		if (top == 0 || root->limit_tuples < top)
+			top = (int) Max(1, root->limit_tuples);
+	}
+
+	add_paths_for(root, baserel, info, NULL, NIL, baserel->rows, NIL, NULL,
+				  root->query_pathkeys == NIL ? top : info->page_size);
+
+	orderby = orderby_for_pathkeys(root, baserel, info, root->query_pathkeys);
+	if (orderby && !info->lookup)
+		add_paths_for(root, baserel, info, NULL, NIL, baserel->rows,
+					  root->query_pathkeys, orderby, top);
+
+	if (!info->lookup)
+		add_parameterized_paths(root, baserel, info);
+}
+
+static void
+add_paths_for(PlannerInfo *root, RelOptInfo *baserel, MsgraphRelInfo *info,
+			  Relids required_outer, List *param_clauses, double rows,
+			  List *pathkeys, const char *orderby, int top)
+{
 	double		per_page = info->page_size > 0 ? info->page_size : 100;
-	double		pages = Max(1.0, ceil(info->tuples / per_page));
-	Cost		startup_cost = MSGRAPH_REQUEST_COST;
-	Cost		total_cost;
+	double		fetched;
+	double		requests;
+	Cost		startup;
+	Cost		total;
+	List	   *priv;
 
-	total_cost = startup_cost + (pages - 1) * MSGRAPH_REQUEST_COST +
-		info->tuples * MSGRAPH_ROW_COST + baserel->rows * cpu_tuple_cost;
+	if (info->lookup && required_outer == NULL)
+	{
+		fetched = info->lookup_ids;
+		requests = info->lookup_ids;
+	}
+	else
+	{
+		fetched = clamp_row_est(info->tuples * info->remote_sel);
+		if (required_outer != NULL)
+			fetched = Max(rows, 1);
+		requests = Max(1.0, ceil(fetched / per_page));
+	}
+	path_cost(info, fetched, requests, rows, &startup, &total);
+	/* Graph sorting costs nothing here, but prefer the unsorted path on ties */
+	if (pathkeys != NIL)
+		total += 0.01;
 
-	add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL,
-													   baserel->rows,
-													   startup_cost, total_cost,
-													   NIL, NULL, NULL, NIL));
+	priv = list_make2(makeString(orderby ? pstrdup(orderby) : ""), makeInteger(top));
+	add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, rows,
+													   startup, total, pathkeys,
+													   required_outer, NULL, priv));
 }
 
 /*
- * Decide the first request of the scan and keep it in fdw_private.  Every
- * condition stays a local qual.
+ * $orderby for the query's ordering, if Graph can produce it: one sort
+ * key, a sortable timestamp of the resource, that can hold no NULL in the
+ * scan (non-nullable, or excluded by the snapshot bound), so that NULL
+ * ordering cannot differ from PostgreSQL's.
+ */
+static char *
+orderby_for_pathkeys(PlannerInfo *root, RelOptInfo *baserel, MsgraphRelInfo *info,
+					 List *pathkeys)
+{
+	PathKey    *pk;
+	EquivalenceMember *em = NULL;
+	ListCell   *lc;
+	Oid			opclass;
+
+	if (info->res == NULL || !info->res->allows_orderby || list_length(pathkeys) != 1)
+		return NULL;
+	pk = linitial(pathkeys);
+	if (pk->pk_strategy != BTLessStrategyNumber && pk->pk_strategy != BTGreaterStrategyNumber)
+		return NULL;
+	opclass = GetDefaultOpClass(TIMESTAMPTZOID, BTREE_AM_OID);
+	if (!OidIsValid(opclass) || pk->pk_opfamily != get_opclass_family(opclass))
+		return NULL;
+
+	foreach(lc, pk->pk_eclass->ec_members)
+	{
+		EquivalenceMember *m = lfirst(lc);
+
+		if (IsA(m->em_expr, Var) && ((Var *) m->em_expr)->varno == baserel->relid &&
+			bms_equal(m->em_relids, baserel->relids))
+		{
+			em = m;
+			break;
+		}
+	}
+	if (em == NULL)
+		return NULL;
+	{
+		Var		   *var = (Var *) em->em_expr;
+		MsgraphColumnMeta *col;
+
+		if (var->varattno <= 0 || var->varattno > info->meta->natts)
+			return NULL;
+		col = &info->meta->cols[var->varattno - 1];
+		if (col->prop == NULL || !col->prop->sortable || col->typid != TIMESTAMPTZOID)
+			return NULL;
+		if (col->prop->nullable &&
+			!(info->res->snapshot_property &&
+			  strcmp(info->res->snapshot_property, col->prop->name) == 0))
+			return NULL;
+		return psprintf("%s %s", col->prop->name,
+						pk->pk_strategy == BTLessStrategyNumber ? "asc" : "desc");
+	}
+}
+
+/*
+ * Parameterized paths for joins: a join clause "col = outer value" (or
+ * "outer value = ANY(evidence column)") that can be sent becomes part of
+ * the filter, one request per outer row, which the planner picks when the
+ * outer side is small.
+ */
+static void
+add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, MsgraphRelInfo *info)
+{
+	MsgraphDeparseEnv env;
+	ListCell   *lc;
+
+	memset(&env, 0, sizeof(env));
+	env.meta = info->meta;
+	env.relid = baserel->relid;
+	env.mode = info->mode;
+
+	foreach(lc, baserel->joininfo)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		Relids		outer;
+		StringInfoData buf;
+		bool		exact;
+		ParamPathInfo *ppi;
+		double		rows;
+
+		if (!join_clause_is_movable_to(ri, baserel))
+			continue;
+		outer = bms_difference(ri->clause_relids, baserel->relids);
+		if (bms_is_empty(outer) || bms_overlap(outer, baserel->relids))
+			continue;
+		initStringInfo(&buf);
+		if (!msgraph_deparse_condition((Node *) ri->clause, &env, &buf, &exact))
+			continue;
+		ppi = get_baserel_parampathinfo(root, baserel, outer);
+		/* a lookup per outer row returns few entities */
+		rows = Max(1.0, Min(ppi->ppi_rows, info->tuples * 0.001));
+		add_paths_for(root, baserel, info, outer, list_make1(ri), rows, NIL, NULL,
+					  info->page_size);
+	}
+
+	/* equivalence classes: t.col = outer.x written as a join condition */
+	if (baserel->has_eclass_joins)
+	{
+		int			i;
+
+		for (i = 0; i < info->meta->natts; i++)
+		{
+			MsgraphColumnMeta *col = &info->meta->cols[i];
+			List	   *clauses;
+			ListCell   *lc2;
+			Var		   *var;
+
+			if (col->property == NULL || col->derived != NULL)
+				continue;
+			var = makeVar(baserel->relid, i + 1, col->typid, -1, InvalidOid, 0);
+			clauses = generate_implied_equalities_for_column(root, baserel,
+															 ec_member_matches_var,
+															 (void *) var,
+															 baserel->lateral_referencers);
+			foreach(lc2, clauses)
+			{
+				RestrictInfo *ri = lfirst_node(RestrictInfo, lc2);
+				Relids		outer = bms_difference(ri->clause_relids, baserel->relids);
+				StringInfoData buf;
+				bool		exact;
+				ParamPathInfo *ppi;
+				double		rows;
+
+				if (bms_is_empty(outer) || !join_clause_is_movable_to(ri, baserel))
+					continue;
+				initStringInfo(&buf);
+				if (!msgraph_deparse_condition((Node *) ri->clause, &env, &buf, &exact) &&
+					strcmp(col->property, "id") != 0)
+					continue;
+				ppi = get_baserel_parampathinfo(root, baserel, outer);
+				rows = Max(1.0, Min(ppi->ppi_rows, info->tuples * 0.001));
+				add_paths_for(root, baserel, info, outer, list_make1(ri), rows, NIL, NULL,
+							  info->page_size);
+			}
+		}
+	}
+}
+
+/* Callback for generate_implied_equalities_for_column. */
+static bool
+ec_member_matches_var(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+					  EquivalenceMember *em, void *arg)
+{
+	Var		   *var = (Var *) arg;
+	Node	   *expr = (Node *) em->em_expr;
+
+	while (expr && IsA(expr, RelabelType))
+		expr = (Node *) ((RelabelType *) expr)->arg;
+	return (expr && IsA(expr, Var) && ((Var *) expr)->varno == var->varno &&
+			((Var *) expr)->varattno == var->varattno &&
+			((Var *) expr)->varlevelsup == 0);
+}
+
+/*
+ * Decide the first request of the scan.  The conditions that can be sent
+ * go to fdw_exprs (rendered at scan start, when run-time values are
+ * known); those not sent exactly stay local quals.  A lookup by id keeps
+ * its condition local too, as a recheck.
  */
 static ForeignScan *
 msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
@@ -250,15 +632,72 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	MsgraphRelInfo *info = (MsgraphRelInfo *) baserel->fdw_private;
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
 	Relation	rel = table_open(rte->relid, NoLock);
-	List	   *retrieved_attrs = retrieved_attrs_of(rel, info->attrs_used);
+	Bitmapset  *attrs_used = bms_copy(info->attrs_used);
+	List	   *retrieved_attrs;
 	MsgraphColumn *cols;
 	int			ncols;
 	bool		need_raw;
 	bool		need_expand;
 	StringInfoData select;
 	List	   *fdw_private;
+	List	   *fdw_exprs = NIL;
+	List	   *exact_flags = NIL;
+	List	   *local = NIL;
 	const char *snapshot_prop = "";
+	MsgraphDeparseEnv env;
+	ListCell   *lc;
+	int			lookup = 0;
+	Node	   *lookup_value = NULL;
 
+	memset(&env, 0, sizeof(env));
+	env.meta = info->meta;
+	env.relid = baserel->relid;
+	env.mode = info->mode;
+
+	foreach(lc, scan_clauses)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		StringInfoData buf;
+		bool		exact;
+		bool		is_array;
+		Node	   *value;
+
+		if (ri->pseudoconstant)
+			continue;			/* handled by a gating Result node */
+		if (lookup == 0 && msgraph_id_lookup_value((Node *) ri->clause, &env, &value, &is_array))
+		{
+			lookup = is_array ? 2 : 1;
+			lookup_value = value;
+			local = lappend(local, ri->clause);
+			continue;
+		}
+		initStringInfo(&buf);
+		if (msgraph_deparse_condition((Node *) ri->clause, &env, &buf, &exact))
+		{
+			fdw_exprs = lappend(fdw_exprs, ri->clause);
+			exact_flags = lappend_int(exact_flags, exact ? 1 : 0);
+			if (!exact)
+				local = lappend(local, ri->clause);
+		}
+		else
+			local = lappend(local, ri->clause);
+	}
+
+	/* a get by id sends no filter: every other condition is local */
+	if (lookup)
+	{
+		foreach(lc, fdw_exprs)
+		{
+			if (!list_member(local, lfirst(lc)))
+				local = lappend(local, lfirst(lc));
+		}
+		fdw_exprs = list_make1(lookup_value);
+		exact_flags = NIL;
+	}
+
+	/* the columns the local quals read must be fetched too */
+	pull_varattnos((Node *) local, baserel->relid, &attrs_used);
+	retrieved_attrs = retrieved_attrs_of(rel, attrs_used);
 	cols = msgraph_build_columns(rel, info->res, retrieved_attrs, &ncols);
 	initStringInfo(&select);
 	msgraph_columns_needed(info->res, cols, ncols, &need_raw, &select, &need_expand);
@@ -266,21 +705,21 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 
 	if (need_raw || (info->res && !info->res->allows_select))
 		resetStringInfo(&select);
-	if (info->res && info->res->snapshot_property)
+	if (info->res && info->res->snapshot_property && !lookup)
 		snapshot_prop = info->res->snapshot_property;
 
 	fdw_private = list_make5(makeString(info->path),
 							 makeString(select.data),
-							 makeString(""),
 							 makeString(pstrdup(snapshot_prop)),
-							 makeInteger(info->page_size));
-	fdw_private = lappend(fdw_private, makeString(need_expand ? "alerts" : ""));
+							 list_nth(best_path->fdw_private, FdwPathPrivateTop),
+							 makeString(need_expand ? "alerts" : ""));
+	fdw_private = lappend(fdw_private, list_nth(best_path->fdw_private, FdwPathPrivateOrderBy));
 	fdw_private = lappend(fdw_private, retrieved_attrs);
+	fdw_private = lappend(fdw_private, exact_flags);
+	fdw_private = lappend(fdw_private, makeInteger(lookup));
 
-	scan_clauses = extract_actual_clauses(scan_clauses, false);
-
-	return make_foreignscan(tlist, scan_clauses, baserel->relid,
-							NIL, fdw_private, NIL, NIL, outer_plan);
+	return make_foreignscan(tlist, local, baserel->relid,
+							fdw_exprs, fdw_private, NIL, NIL, outer_plan);
 }
 
 /*
@@ -327,25 +766,78 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 	UserMapping *user;
 	MemoryContextCallback *cb;
 	List	   *priv = fsplan->fdw_private;
+	MsgraphDeparseEnv env;
+	ListCell   *lc;
+	ListCell   *lc2;
 
 	node->fdw_state = st;
 	st->rel = node->ss.ss_currentRelation;
+	st->relid = fsplan->scan.scanrelid;
+	st->scan_cxt = CurrentMemoryContext;
 
 	rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
 	userid = rte->checkAsUser ? rte->checkAsUser : GetUserId();
 	table = GetForeignTable(RelationGetRelid(st->rel));
 	server = GetForeignServer(table->serverid);
-	user = GetUserMapping(userid, server->serverid);
+	/* plain EXPLAIN needs no credentials: it sends nothing */
+	user = (eflags & EXEC_FLAG_EXPLAIN_ONLY) ? NULL
+		: GetUserMapping(userid, server->serverid);
 	msgraph_get_conn_options(server, user, &st->opts);
 
 	st->spec.path = strVal(list_nth(priv, FdwScanPrivatePath));
 	st->spec.select = nullable_string(list_nth(priv, FdwScanPrivateSelect));
-	st->spec.filter = nullable_string(list_nth(priv, FdwScanPrivateFilter));
 	st->spec.snapshot_property = nullable_string(list_nth(priv, FdwScanPrivateSnapshotProp));
 	st->spec.snapshot = (st->spec.snapshot_property != NULL);
 	st->spec.top = intVal(list_nth(priv, FdwScanPrivateTop));
 	st->spec.expand = nullable_string(list_nth(priv, FdwScanPrivateExpand));
+	st->spec.orderby = nullable_string(list_nth(priv, FdwScanPrivateOrderBy));
+	st->exact = (List *) list_nth(priv, FdwScanPrivateExact);
+	st->lookup = intVal(list_nth(priv, FdwScanPrivateLookup));
 	st->res = graph_catalog_find_path(st->spec.path);
+	st->meta = msgraph_table_meta(st->rel, st->res);
+	st->mode = fallback_mode(server->serverid, st->spec.path);
+
+	/*
+	 * Value expressions of the pushed conditions are evaluated at scan
+	 * start; exact conditions also get a local evaluator, used when they
+	 * cannot be sent exactly this time.
+	 */
+	memset(&env, 0, sizeof(env));
+	env.meta = st->meta;
+	env.relid = st->relid;
+	env.mode = MSGRAPH_FILTER_FULL;
+	env.collecting = true;
+	if (st->lookup)
+	{
+		st->lookup_value = palloc0(sizeof(MsgraphRuntimeValue));
+		st->lookup_value->expr = linitial(fsplan->fdw_exprs);
+		st->lookup_value->state = ExecInitExpr((Expr *) st->lookup_value->expr,
+											   (PlanState *) node);
+	}
+	else
+	{
+		st->conds = fsplan->fdw_exprs;
+		forboth(lc, st->conds, lc2, st->exact)
+		{
+			StringInfoData buf;
+			bool		exact;
+
+			initStringInfo(&buf);
+			(void) msgraph_deparse_condition((Node *) lfirst(lc), &env, &buf, &exact);
+			st->cond_states = lappend(st->cond_states,
+									  lfirst_int(lc2)
+									  ? ExecInitQual(list_make1(lfirst(lc)), (PlanState *) node)
+									  : NULL);
+		}
+		foreach(lc, env.collect)
+		{
+			MsgraphRuntimeValue *rv = palloc0(sizeof(MsgraphRuntimeValue));
+
+			rv->expr = (Node *) lfirst(lc);
+			rv->state = ExecInitExpr((Expr *) rv->expr, (PlanState *) node);
+			st->values = lappend(st->values, rv);
+		}
+	}
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
@@ -366,7 +858,125 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 	initStringInfo(&st->cur_url);
 	initStringInfo(&st->next_url);
 	st->snapshot = GetCurrentTimestamp();
-	st->first_url = msgraph_build_url(&st->opts, &st->spec, false, true, st->snapshot);
+}
+
+/*
+ * Render the pushed conditions as one $filter in the given mode.  Exact
+ * conditions that are not sent exactly are listed in *not_exact (their
+ * local evaluators), for the executor to check each row against.
+ */
+static char *
+render_filter(MsgraphScanState *st, MsgraphFilterMode mode, bool display, List **not_exact)
+{
+	MsgraphDeparseEnv env;
+	StringInfoData filter;
+	ListCell   *lc;
+	ListCell   *lc2;
+	ListCell   *lc3;
+
+	memset(&env, 0, sizeof(env));
+	env.meta = st->meta;
+	env.relid = st->relid;
+	env.mode = mode;
+	env.display = display;
+	/* EXPLAIN shows what is known at plan time: run-time values as "?" */
+	env.values = display ? NIL : st->values;
+
+	initStringInfo(&filter);
+	if (not_exact)
+		*not_exact = NIL;
+	forthree(lc, st->conds, lc2, st->exact, lc3, st->cond_states)
+	{
+		StringInfoData part;
+		bool		exact = false;
+		bool		sent;
+
+		initStringInfo(&part);
+		sent = msgraph_deparse_condition((Node *) lfirst(lc), &env, &part, &exact);
+		if (sent)
+			appendStringInfo(&filter, "%s%s", filter.len > 0 ? " and " : "", part.data);
+		if (lfirst_int(lc2) && !(sent && exact) && not_exact)
+			*not_exact = lappend(*not_exact, lfirst(lc3));
+	}
+	return filter.len > 0 ? filter.data : NULL;
+}
+
+/* Evaluate the run-time values of the pushed conditions, in the scan's memory. */
+static void
+evaluate_values(ForeignScanState *node, MsgraphScanState *st)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	MemoryContext oldcxt = MemoryContextSwitchTo(st->scan_cxt);
+	ListCell   *lc;
+	List	   *all = list_copy(st->values);
+
+	if (st->lookup_value)
+		all = lappend(all, st->lookup_value);
+	foreach(lc, all)
+	{
+		MsgraphRuntimeValue *rv = (MsgraphRuntimeValue *) lfirst(lc);
+		Oid			type = exprType(rv->expr);
+		int16		typlen;
+		bool		typbyval;
+
+		rv->value = ExecEvalExpr(rv->state, econtext, &rv->isnull);
+		get_typlenbyval(type, &typlen, &typbyval);
+		if (!rv->isnull)
+			rv->value = datumCopy(rv->value, typbyval, typlen);
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Scan start (and restart after a rescan): run-time values are known now,
+ * so render the filter, or the ids to get, and the first URL.
+ */
+static void
+scan_start(ForeignScanState *node, MsgraphScanState *st)
+{
+	MemoryContext oldcxt;
+
+	evaluate_values(node, st);
+	oldcxt = MemoryContextSwitchTo(st->scan_cxt);
+	if (st->lookup)
+	{
+		MsgraphRuntimeValue *rv = st->lookup_value;
+
+		st->ids = NIL;
+		st->next_id = 0;
+		if (!rv->isnull && st->lookup == 1)
+			st->ids = list_make1(TextDatumGetCString(rv->value));
+		else if (!rv->isnull)
+		{
+			ArrayType  *arr = DatumGetArrayTypeP(rv->value);
+			Datum	   *elems;
+			bool	   *nulls;
+			int			n;
+			int			i;
+
+			deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+			for (i = 0; i < n; i++)
+			{
+				char	   *id;
+				ListCell   *lc;
+				bool		dup = false;
+
+				if (nulls[i])
+					continue;
+				id = TextDatumGetCString(elems[i]);
+				foreach(lc, st->ids)
+					dup |= (strcmp((char *) lfirst(lc), id) == 0);
+				if (!dup)
+					st->ids = lappend(st->ids, id);
+			}
+		}
+	}
+	else
+	{
+		st->spec.filter = render_filter(st, st->mode, false, &st->recheck);
+		st->first_url = msgraph_build_url(&st->opts, &st->spec, false, true, st->snapshot);
+	}
+	MemoryContextSwitchTo(oldcxt);
 }
 
 /* Memory context callback: the query is over, normally or not. */
@@ -402,84 +1012,59 @@ msgraphIterateForeignScan(ForeignScanState *node)
 {
 	MsgraphScanState *st = (MsgraphScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
-	struct json_object *entity;
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 
-	ExecClearTuple(slot);
+	if (!st->started)
+		scan_start(node, st);
 
-	while (st->page == NULL || st->next_item >= st->nitems)
+	for (;;)
 	{
-		if (!fetch_next_page(st))
+		struct json_object *entity;
+		ListCell   *lc;
+		bool		ok = true;
+
+		ExecClearTuple(slot);
+		while (st->page == NULL || st->next_item >= st->nitems)
+		{
+			if (!(st->lookup ? fetch_next_lookup(st) : fetch_next_page(st)))
+				return slot;
+		}
+
+		entity = json_object_array_get_idx(st->items, st->next_item++);
+		if (entity == NULL || !json_object_is_type(entity, json_type_object))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Graph sent an item that is not a JSON object"),
+					 errdetail("Item %zu of a page of foreign table \"%s\".",
+							   st->next_item - 1, RelationGetRelationName(st->rel))));
+
+		memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+		msgraph_convert_entity(st->rel, st->cols, st->ncols, entity,
+							   slot->tts_values, slot->tts_isnull);
+		ExecStoreVirtualTuple(slot);
+
+		/* exact conditions that could not be sent exactly this time */
+		econtext->ecxt_scantuple = slot;
+		foreach(lc, st->recheck)
+		{
+			if (!ExecQual((ExprState *) lfirst(lc), econtext))
+			{
+				ok = false;
+				break;
+			}
+		}
+		if (ok)
 			return slot;
+		ResetExprContext(econtext);
 	}
-
-	entity = json_object_array_get_idx(st->items, st->next_item++);
-	if (entity == NULL || !json_object_is_type(entity, json_type_object))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Graph sent an item that is not a JSON object"),
-				 errdetail("Item %zu of a page of foreign table \"%s\".",
-						   st->next_item - 1, RelationGetRelationName(st->rel))));
-
-	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
-	msgraph_convert_entity(st->rel, st->cols, st->ncols, entity,
-						   slot->tts_values, slot->tts_isnull);
-	ExecStoreVirtualTuple(slot);
-	return slot;
 }
 
-/*
- * Fetch the next page (the first one on the first call).  Returns false
- * when there is none; a page with zero items but a nextLink is followed.
- */
-static bool
-fetch_next_page(MsgraphScanState *st)
-{
-	ErrorContextCallback errcb;
-	MsgraphHttpResponse resp;
-	MemoryContext oldcxt;
-	const char *url;
-
-	if (st->started && !st->have_next)
-		return false;
-
-	resetStringInfo(&st->cur_url);
-	appendStringInfoString(&st->cur_url, st->started ? st->next_url.data : st->first_url);
-	url = st->cur_url.data;
-	st->started = true;
-	st->have_next = false;
-
-	errcb.callback = scan_error_callback;
-	errcb.arg = st;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
-
-	scan_free_page(st);
-	MemoryContextReset(st->page_cxt);
-	oldcxt = MemoryContextSwitchTo(st->page_cxt);
-
-	msgraph_graph_get(&st->opts, url, &resp, &st->stats);
-	if (resp.status != 200)
-		msgraph_report_graph_error(&st->opts, st->res, url, &resp);
-	parse_page(st, url, &resp);
-	st->stats.pages++;
-	msgraph_backend_stats.pages++;
-
-	MemoryContextSwitchTo(oldcxt);
-	error_context_stack = errcb.previous;
-	return true;
-}
-
-/*
- * Parse a page body (strict JSON, valid UTF-8, bounded nesting), keep its
- * DOM and remember its nextLink after checking it.
- */
-static void
-parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp)
+/* Parse a JSON body (strict, valid UTF-8, bounded nesting), or ERROR. */
+static struct json_object *
+parse_json_body(const char *url, MsgraphHttpResponse *resp)
 {
 	struct json_tokener *tok;
 	struct json_object *doc;
-	struct json_object *value;
-	struct json_object *link;
 	enum json_tokener_error jerr;
 	size_t		consumed;
 
@@ -500,15 +1085,154 @@ parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp)
 			json_object_put(doc);
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Graph sent a page that is not valid JSON"),
+				 errmsg("Graph sent a response that is not valid JSON"),
 				 errdetail("%s at byte %zu of %d; request: GET %s",
 						   doc == NULL || jerr != json_tokener_success
 						   ? json_tokener_error_desc(jerr) : "trailing data",
 						   consumed, resp->body.len, url)));
 	}
-	/* the DOM is all we need from the body */
+	/* the DOM is all that is needed from the body */
 	pfree(resp->body.data);
 	resp->body.data = NULL;
+	return doc;
+}
+
+/*
+ * Fetch the next page (the first one on the first call).  Returns false
+ * when there is none; a page with zero items but a nextLink is followed.
+ * A 400 on the first page of a filtered scan narrows the filter (the
+ * fallback of interface.md) and tries again.
+ */
+static bool
+fetch_next_page(MsgraphScanState *st)
+{
+	ErrorContextCallback errcb;
+	MsgraphHttpResponse resp;
+	MemoryContext oldcxt;
+	const char *url;
+	bool		first;
+
+	if (st->started && !st->have_next)
+		return false;
+	first = !st->started;
+
+	resetStringInfo(&st->cur_url);
+	appendStringInfoString(&st->cur_url, first ? st->first_url : st->next_url.data);
+	url = st->cur_url.data;
+	st->started = true;
+	st->have_next = false;
+
+	errcb.callback = scan_error_callback;
+	errcb.arg = st;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	scan_free_page(st);
+	MemoryContextReset(st->page_cxt);
+	oldcxt = MemoryContextSwitchTo(st->page_cxt);
+
+	msgraph_graph_get(&st->opts, url, &resp, &st->stats);
+	while (resp.status == 400 && first && st->spec.filter != NULL &&
+		   st->mode != MSGRAPH_FILTER_NONE)
+	{
+		MsgraphFilterMode narrower = (st->mode == MSGRAPH_FILTER_FULL)
+			? MSGRAPH_FILTER_BASIC : MSGRAPH_FILTER_NONE;
+		char	   *before = st->spec.filter;
+		MemoryContext cxt = MemoryContextSwitchTo(st->scan_cxt);
+
+		st->mode = narrower;
+		remember_fallback(st->opts.serverid, st->spec.path, narrower);
+		st->spec.filter = render_filter(st, narrower, false, &st->recheck);
+		st->fallback = psprintf("Graph rejected $filter=%s; narrowed to %s",
+								before, st->spec.filter ? st->spec.filter : "no $filter");
+		st->first_url = msgraph_build_url(&st->opts, &st->spec, false, true, st->snapshot);
+		MemoryContextSwitchTo(cxt);
+		ereport(DEBUG1,
+				(errmsg_internal("msgraph_security_fdw: %s", st->fallback)));
+
+		resetStringInfo(&st->cur_url);
+		appendStringInfoString(&st->cur_url, st->first_url);
+		url = st->cur_url.data;
+		msgraph_graph_get(&st->opts, url, &resp, &st->stats);
+	}
+	if (resp.status != 200)
+		msgraph_report_graph_error(&st->opts, st->res, url, &resp);
+	parse_page(st, url, &resp);
+	st->stats.pages++;
+	msgraph_backend_stats.pages++;
+
+	MemoryContextSwitchTo(oldcxt);
+	error_context_stack = errcb.previous;
+	return true;
+}
+
+/*
+ * Get the next id of a lookup scan.  A 404 means there is no such entity:
+ * no row.  Returns false when every id has been looked up.
+ */
+static bool
+fetch_next_lookup(MsgraphScanState *st)
+{
+	ErrorContextCallback errcb;
+	MemoryContext oldcxt;
+
+	errcb.callback = scan_error_callback;
+	errcb.arg = st;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	st->started = true;
+	while (st->next_id < list_length(st->ids))
+	{
+		MsgraphHttpResponse resp;
+		struct json_object *doc;
+		char	   *url;
+
+		scan_free_page(st);
+		MemoryContextReset(st->page_cxt);
+		oldcxt = MemoryContextSwitchTo(st->page_cxt);
+		st->spec.id = (char *) list_nth(st->ids, st->next_id++);
+		url = msgraph_build_url(&st->opts, &st->spec, false, false, 0);
+		msgraph_graph_get(&st->opts, url, &resp, &st->stats);
+		if (resp.status == 404)
+		{
+			MemoryContextSwitchTo(oldcxt);
+			continue;
+		}
+		if (resp.status != 200)
+			msgraph_report_graph_error(&st->opts, st->res, url, &resp);
+		doc = parse_json_body(url, &resp);
+		if (!json_object_is_type(doc, json_type_object))
+		{
+			json_object_put(doc);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Graph sent an entity that is not a JSON object"),
+					 errdetail("Request: GET %s", url)));
+		}
+		/* hold the entity as a one-item page */
+		st->page = json_object_new_array();
+		json_object_array_add(st->page, doc);
+		st->items = st->page;
+		st->nitems = 1;
+		st->next_item = 0;
+		st->stats.pages++;
+		msgraph_backend_stats.pages++;
+		MemoryContextSwitchTo(oldcxt);
+		error_context_stack = errcb.previous;
+		return true;
+	}
+	error_context_stack = errcb.previous;
+	return false;
+}
+
+/* Keep a page's DOM and remember its nextLink after checking it. */
+static void
+parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp)
+{
+	struct json_object *doc = parse_json_body(url, resp);
+	struct json_object *value;
+	struct json_object *link;
 
 	st->page = doc;
 	value = msgraph_json_get(doc, "value");
@@ -566,12 +1290,10 @@ check_next_link(MsgraphScanState *st, const char *link)
 	}
 	if (st->nseen == st->maxseen)
 	{
-		MemoryContext cxt = GetMemoryChunkContext(st);
-
 		st->maxseen = Max(16, st->maxseen * 2);
 		st->seen_links = st->seen_links
 			? repalloc(st->seen_links, sizeof(uint64) * st->maxseen)
-			: MemoryContextAlloc(cxt, sizeof(uint64) * st->maxseen);
+			: MemoryContextAlloc(st->scan_cxt, sizeof(uint64) * st->maxseen);
 	}
 	st->seen_links[st->nseen++] = h;
 }
@@ -585,6 +1307,7 @@ msgraphReScanForeignScan(ForeignScanState *node)
 	st->started = false;
 	st->have_next = false;
 	st->nseen = 0;
+	st->spec.id = NULL;
 }
 
 static void
@@ -608,9 +1331,33 @@ msgraphExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	if (es->verbose)
 	{
 		bool		resolved = es->analyze && st->started;
-		char	   *url = msgraph_build_url(&st->opts, &st->spec, true,
-											resolved, st->snapshot);
+		MsgraphRequestSpec spec = st->spec;
+		char	   *url;
 
+		if (st->lookup)
+		{
+			Node	   *v = st->lookup_value->expr;
+
+			spec.id = "?";
+			if (resolved && list_length(st->ids) > 0)
+				spec.id = (char *) linitial(st->ids);
+			else if (IsA(v, Const) && !((Const *) v)->constisnull && st->lookup == 1)
+				spec.id = TextDatumGetCString(((Const *) v)->constvalue);
+			else if (IsA(v, Const) && !((Const *) v)->constisnull)
+			{
+				Datum	   *elems;
+				bool	   *nulls;
+				int			n;
+
+				deconstruct_array(DatumGetArrayTypeP(((Const *) v)->constvalue),
+								  TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+				if (n > 0 && !nulls[0])
+					spec.id = TextDatumGetCString(elems[0]);
+			}
+		}
+		else if (!resolved)
+			spec.filter = render_filter(st, st->mode, true, NULL);
+		url = msgraph_build_url(&st->opts, &spec, true, resolved, st->snapshot);
 		ExplainPropertyText("Graph Request", psprintf("GET %s", url), es);
 	}
 	if (es->analyze)
@@ -618,6 +1365,8 @@ msgraphExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("Graph Requests", NULL, st->stats.requests, es);
 		ExplainPropertyInteger("Graph Pages", NULL, st->stats.pages, es);
 		ExplainPropertyInteger("Graph Bytes", NULL, st->stats.bytes, es);
+		if (st->fallback)
+			ExplainPropertyText("Graph Fallback", st->fallback, es);
 	}
 }
 

@@ -143,26 +143,86 @@ extern void msgraph_report_graph_error(MsgraphConnOptions *opts,
 
 /* in deparse.c */
 
+/* What deparse.c needs to know of each column of a foreign table. */
+typedef struct MsgraphColumnMeta
+{
+	char	   *property;		/* property option or its default; NULL if dropped */
+	const GraphProperty *prop;	/* catalog property of a top-level name, or NULL */
+	const GraphDerived *derived;	/* catalog derived column, or NULL */
+	int			filterable;		/* column option: -1 none, 0 false, 1 true */
+	Oid			typid;
+} MsgraphColumnMeta;
+
+typedef struct MsgraphTableMeta
+{
+	const GraphResource *res;	/* NULL for a resource the catalog lacks */
+	int			natts;
+	MsgraphColumnMeta *cols;	/* indexed by attnum - 1 */
+} MsgraphTableMeta;
+
 /*
- * The first request of a scan, as the planner decided it.  Kept in the
- * plan's fdw_private as strings, so that it survives plan copying.
+ * Which conditions may be sent.  The fallback mode is what the scan retries
+ * with after Graph rejected a filter: eq and in on documented filterable
+ * properties and timestamp ranges, under "and" only.
+ */
+typedef enum MsgraphFilterMode
+{
+	MSGRAPH_FILTER_FULL,
+	MSGRAPH_FILTER_BASIC,
+	MSGRAPH_FILTER_NONE
+} MsgraphFilterMode;
+
+/* A value expression of a pushed condition and, at run time, its value. */
+typedef struct MsgraphRuntimeValue
+{
+	Node	   *expr;
+	struct ExprState *state;
+	Datum		value;
+	bool		isnull;
+} MsgraphRuntimeValue;
+
+typedef struct MsgraphDeparseEnv
+{
+	MsgraphTableMeta *meta;
+	Index		relid;			/* varno of the foreign table's Vars */
+	MsgraphFilterMode mode;
+	bool		display;		/* EXPLAIN: "?" for values known at run time */
+	List	   *values;			/* of MsgraphRuntimeValue *, at run time */
+	List	   *collect;		/* if not NULL: value exprs are appended here */
+	bool		collecting;
+} MsgraphDeparseEnv;
+
+/*
+ * The first request of a scan, as the planner decided it.  The pushed
+ * conditions themselves travel in the plan's fdw_exprs, so that Params
+ * and nestloop parameters are set up by the executor.
  */
 typedef struct MsgraphRequestSpec
 {
 	char	   *path;			/* resource path under the version */
 	char	   *select;			/* $select value, NULL for none */
-	char	   *filter;			/* pushed $filter, NULL for none */
+	char	   *filter;			/* rendered $filter, NULL for none */
 	bool		snapshot;		/* add "<snapshot_property> le <scan start>" */
 	char	   *snapshot_property;
+	char	   *orderby;		/* $orderby value, NULL for none */
 	int			top;			/* $top, 0 for none */
+	bool		count;			/* $count=true */
 	char	   *expand;			/* $expand value, NULL for none */
+	char	   *id;				/* get by id: the id, NULL for a list */
 } MsgraphRequestSpec;
 
+extern MsgraphTableMeta *msgraph_table_meta(Relation rel, const GraphResource *res);
+extern bool msgraph_deparse_condition(Node *cond, MsgraphDeparseEnv *env,
+									  StringInfo buf, bool *exact);
+extern bool msgraph_id_lookup_value(Node *cond, MsgraphDeparseEnv *env,
+									Node **value, bool *is_array);
+extern bool msgraph_is_value_expr(Node *node, Index relid);
 extern char *msgraph_build_url(MsgraphConnOptions *opts,
 							   const MsgraphRequestSpec *spec,
 							   bool for_display, bool have_snapshot,
 							   TimestampTz snapshot);
 extern void msgraph_format_timestamp(StringInfo buf, TimestampTz ts);
+extern char *msgraph_encode_path_segment(const char *s);
 
 /* in convert.c */
 

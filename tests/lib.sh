@@ -1,0 +1,104 @@
+#!/bin/bash
+# tests/lib.sh: shell functions shared by the test, demo and memory scripts.
+#
+# Everything here runs as root on a Debian 12 machine of the project's kind:
+# packages come from apt, PostgreSQL runs as the postgres OS user (initdb
+# refuses root), and the Graph emulator runs under /usr/bin/python3.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PY=/usr/bin/python3
+export LC_ALL=C.UTF-8 LANG=C.UTF-8
+
+# Packages the build, the tests and the demo need.
+PACKAGES="postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libjson-c-dev
+libssl-dev gcc make libc6-dev python3 ca-certificates curl openssl"
+
+# Install what is missing (apt-get update only when something is).
+ensure_packages() {
+    local missing=""
+    for p in $PACKAGES "$@"; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+    done
+    if [ -n "$missing" ]; then
+        echo "installing:$missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    fi
+}
+
+# Build and install the extension.
+build_install() {
+    make -s -C "$TOP" PG_CONFIG="$PG_CONFIG" >/dev/null
+    make -s -C "$TOP" PG_CONFIG="$PG_CONFIG" install >/dev/null
+}
+
+# A scratch directory the postgres user can use.
+make_workdir() {
+    local d
+    d=$(mktemp -d "/tmp/msgraph_${1:-test}.XXXXXX")
+    chmod 755 "$d"
+    chown postgres: "$d"
+    echo "$d"
+}
+
+# start_emulator WORKDIR [emulator args...]: starts the emulator in the
+# background; sets EMU_PID, EMU_PORT and EMU_URL.
+start_emulator() {
+    local work=$1
+    shift
+    : > "$work/emu.port"
+    "$PY" -u "$TOP/tests/emulator/graph_emulator.py" --port 0 "$@" \
+        > "$work/emu.port" 2> "$work/emu.log" &
+    EMU_PID=$!
+    for _ in $(seq 600); do
+        [ -s "$work/emu.port" ] && break
+        if ! kill -0 "$EMU_PID" 2>/dev/null; then
+            echo "emulator failed to start:" >&2
+            cat "$work/emu.log" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    EMU_PORT=$(head -1 "$work/emu.port")
+    [ -n "$EMU_PORT" ] || { echo "emulator did not report its port" >&2; return 1; }
+    EMU_URL="http://127.0.0.1:$EMU_PORT"
+}
+
+stop_emulator() {
+    if [ -n "${EMU_PID:-}" ]; then
+        kill "$EMU_PID" 2>/dev/null || true
+        wait "$EMU_PID" 2>/dev/null || true
+        EMU_PID=
+    fi
+}
+
+# start_cluster WORKDIR PORT: a throwaway PostgreSQL on a Unix socket in
+# WORKDIR; sets PGDATA_DIR and exports PGHOST/PGPORT/PGUSER for psql.
+start_cluster() {
+    local work=$1 port=$2
+    local bindir
+    bindir=$("$PG_CONFIG" --bindir)
+    PGDATA_DIR=$work/data
+    runuser -u postgres -- "$bindir/initdb" -D "$PGDATA_DIR" --no-sync -A trust \
+        -E UTF8 --no-locale -U postgres >/dev/null
+    runuser -u postgres -- "$bindir/pg_ctl" -D "$PGDATA_DIR" -l "$work/postgres.log" -w \
+        -o "-p $port -k $work -c listen_addresses='' -c fsync=off" start >/dev/null
+    export PGHOST=$work PGPORT=$port PGUSER=postgres
+}
+
+stop_cluster() {
+    if [ -n "${PGDATA_DIR:-}" ] && [ -d "$PGDATA_DIR" ]; then
+        runuser -u postgres -- "$("$PG_CONFIG" --bindir)/pg_ctl" -D "$PGDATA_DIR" \
+            -w stop -m fast >/dev/null 2>&1 || true
+        PGDATA_DIR=
+    fi
+}
+
+psql_run() {
+    "$("$PG_CONFIG" --bindir)/psql" -X -v ON_ERROR_STOP=1 -q "$@"
+}

@@ -1,0 +1,35 @@
+#!/bin/bash
+# tests/run_all.sh: every test of the project (`make test`), on a fresh
+# Debian 12 machine as root: installs what is missing, builds and installs
+# the extension, then runs the catalog check, the emulator's self-tests,
+# the pg_regress suites against the emulator and the memory check.
+
+source "$(dirname "$0")/lib.sh"
+
+ensure_packages
+build_install
+
+passed=0
+failed=0
+failures=""
+step() {
+    local name=$1
+    shift
+    echo "=== $name"
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failures="$failures $name"
+    fi
+}
+
+step catalog make -s -C "$TOP/tests/catalog" check
+step emulator bash -c "cd '$TOP/tests/emulator' && '$PY' -m unittest -q test_emulator"
+step regress bash "$TOP/tests/run_regress.sh"
+step memory bash "$TOP/tests/memcheck.sh" 2000 50000
+
+echo
+[ -n "$failures" ] && echo "failed steps:$failures"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
