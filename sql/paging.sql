@@ -6,7 +6,7 @@ SELECT current_setting('msgraph_test.base_url') AS base,
        current_setting('msgraph_test.client_secret') AS secret \gset
 SET timezone = 'UTC';
 SELECT emu_reset();
-SELECT count(*) FROM graph.incidents;
+SELECT count(id) FROM graph.incidents;
 -- one request per page of 8, each later one exactly the previous nextLink
 SELECT r->>'seq' IS NOT NULL AS logged, r->>'path' AS path, r->'params'->>'$top' AS top,
        r->'params' ? '$skip' AS has_skip, (r->>'rows')::int AS rows
@@ -36,24 +36,24 @@ CREATE SCHEMA big;
 IMPORT FOREIGN SCHEMA security FROM SERVER graph_big INTO big;
 IMPORT FOREIGN SCHEMA identity_protection FROM SERVER graph_big INTO big;
 SELECT emu_reset();
-SELECT (SELECT count(*) FROM big.alerts) AS alerts,
-       (SELECT count(*) FROM big.incidents) AS incidents,
-       (SELECT count(*) FROM big.risk_detections) AS risk_detections,
-       (SELECT count(*) FROM big.risky_users) AS risky_users,
-       (SELECT count(*) FROM big.service_principal_risk_detections) AS sp,
-       (SELECT count(*) FROM big.secure_scores) AS scores;
+SELECT (SELECT count(id) FROM big.alerts) AS alerts,
+       (SELECT count(id) FROM big.incidents) AS incidents,
+       (SELECT count(id) FROM big.risk_detections) AS risk_detections,
+       (SELECT count(id) FROM big.risky_users) AS risky_users,
+       (SELECT count(id) FROM big.service_principal_risk_detections) AS sp,
+       (SELECT count(id) FROM big.secure_scores) AS scores;
 SELECT r->>'path' AS path, r->'params'->>'$top' AS top, count(*) AS requests
   FROM emu_requests() r WHERE r->>'kind' = 'graph' GROUP BY 1, 2 ORDER BY 1;
 ALTER FOREIGN TABLE big.alerts OPTIONS (ADD page_size '120');
 SELECT emu_reset();
-SELECT count(*) FROM big.alerts;
+SELECT count(id) FROM big.alerts;
 SELECT r->'params'->>'$top' AS top, count(*) AS requests
   FROM emu_requests() r WHERE r->>'kind' = 'graph' GROUP BY 1;
 
 -- empty pages with a nextLink are followed
 SELECT emu_reset();
 SELECT emu_config('{"empty_pages": true}');
-SELECT count(*) FROM graph.risky_users;
+SELECT count(id) FROM graph.risky_users;
 SELECT count(*) FILTER (WHERE (r->>'rows')::int = 0) > 0 AS saw_empty_pages
   FROM emu_requests() r WHERE r->>'kind' = 'graph';
 SELECT emu_reset();

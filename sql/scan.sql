@@ -13,7 +13,7 @@ SELECT * FROM compare_with_emulator('graph.service_principal_risk_detections',
 
 -- every table spans at least five pages of the server's page_size 8
 SELECT emu_reset();
-SELECT count(*) FROM graph.service_principal_risk_detections;
+SELECT count(id) FROM graph.service_principal_risk_detections;
 SELECT count(*) AS pages, sum((r->>'rows')::int) AS rows
   FROM emu_requests() r WHERE r->>'kind' = 'graph';
 
@@ -31,7 +31,7 @@ SELECT bool_and(evidence_device_names <@ ARRAY(SELECT e->>'deviceDnsName' FROM j
   AS consistent FROM graph.alerts;
 
 -- incidents.alerts: fetched with $expand=alerts, the incident's alerts
-SELECT bool_and(jsonb_array_length(i.alerts) = (SELECT count(*) FROM graph.alerts a WHERE a.incident_id = i.id))
+SELECT bool_and(jsonb_array_length(i.alerts) = (SELECT count(id) FROM graph.alerts a WHERE a.incident_id = i.id))
   AS alerts_match FROM graph.incidents i;
 
 -- hand-made tables: dotted paths, other types, the whole entity
@@ -102,7 +102,7 @@ SELECT l.level, count(r.id)
 RESET enable_hashjoin;
 RESET enable_mergejoin;
 RESET enable_material;
-SELECT risk_level, count(*) FROM graph.risky_users WHERE risk_level IN ('low', 'high')
+SELECT risk_level, count(id) FROM graph.risky_users WHERE risk_level IN ('low', 'high')
  GROUP BY 1 ORDER BY 1;
 DROP FOREIGN TABLE rd, ru, alerts_narrow, alerts_badtype, ru_domain, alerts_ts;
 DROP TYPE risk_level;

@@ -69,6 +69,7 @@ EXCEPTION WHEN OTHERS THEN
   message := regexp_replace(message, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', 'GUID', 'g');
   detail := regexp_replace(detail, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', 'GUID', 'g');
   detail := regexp_replace(detail, 'http://127\.0\.0\.1:\d+', 'http://EMULATOR', 'g');
+  detail := regexp_replace(detail, 'http://127\.0\.0\.2:\d+', 'http://OTHER-HOST', 'g');
   detail := regexp_replace(detail, '\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z', 'TIMESTAMP', 'g');
 END $$;
 

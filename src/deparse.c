@@ -675,7 +675,7 @@ deparse_opexpr(OpExpr *op, MsgraphDeparseEnv *env, StringInfo buf, bool *exact,
 	if (list_length(op->args) != 2)
 		return false;
 	cmp = operator_kind(op->opno, &ltype, &rtype);
-	if (cmp == CMP_OTHER || ltype != rtype)
+	if (cmp == CMP_OTHER)
 		return false;
 	left = linitial(op->args);
 	right = lsecond(op->args);
@@ -684,27 +684,41 @@ deparse_opexpr(OpExpr *op, MsgraphDeparseEnv *env, StringInfo buf, bool *exact,
 		valexpr = right;
 	else if ((col = column_of(right, env, NULL)) != NULL)
 	{
+		Oid			t = ltype;
+
 		valexpr = left;
 		cmp = flipped[cmp];		/* c < col is col > c */
+		ltype = rtype;
+		rtype = t;
 	}
 	else
 		return false;
 
+	/* ltype is now the column's side of the operator, rtype the value's */
 	if (!column_filterable(col, env, &gtype, &nullable))
 		return false;
 	if (!value_of(valexpr, env, &value, &isnull, &known) || isnull)
 		return false;
-	if (exprType(valexpr) != ltype)
+	if (exprType(valexpr) != rtype)
 		return false;
 	*nonnullable = !nullable;
 
 	if (gtype == GRAPH_DATETIME)
 	{
-		if (cmp == CMP_NE)
+		if (cmp == CMP_NE || ltype != TIMESTAMPTZOID)
+			return false;
+		/* timestamptz compared with a date or timestamp: as PostgreSQL does */
+		if (known && rtype == DATEOID)
+			value = DirectFunctionCall1(date_timestamptz, value);
+		else if (known && rtype == TIMESTAMPOID)
+			value = DirectFunctionCall1(timestamp_timestamptz, value);
+		else if (rtype != TIMESTAMPTZOID && rtype != DATEOID && rtype != TIMESTAMPOID)
 			return false;
 		return deparse_timestamp_cmp(col->prop ? col->prop->name : col->property,
 									 cmp, value, known, buf);
 	}
+	if (ltype != rtype)
+		return false;
 
 	if (env->mode == MSGRAPH_FILTER_BASIC && (cmp != CMP_EQ || col->prop == NULL))
 		return false;

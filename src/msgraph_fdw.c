@@ -45,9 +45,11 @@
 #include "optimizer/planmain.h"
 #include "optimizer/paths.h"
 #include "optimizer/restrictinfo.h"
+#include "optimizer/tlist.h"
 #include "parser/parsetree.h"
 #include "utils/array.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
@@ -82,6 +84,12 @@ typedef struct MsgraphRelInfo
 	Selectivity remote_sel;		/* selectivity of what is sent */
 	bool		lookup;			/* a restriction is a lookup by id */
 	int			lookup_ids;		/* ids looked up (estimate) */
+	bool		consts_only;	/* every sent condition compares with constants */
+
+	/* for count(*) pushed down: the upper rel's copy */
+	bool		count;
+	Index		input_relid;	/* the scanned table's relid */
+	List	   *input_conds;	/* its restrictions, all sent exactly */
 } MsgraphRelInfo;
 
 /* Slots of a ForeignScan's fdw_private list. */
@@ -95,7 +103,10 @@ enum MsgraphScanPrivate
 	FdwScanPrivateOrderBy,		/* String, "" for none */
 	FdwScanPrivateRetrievedAttrs,	/* List of Integer attnums */
 	FdwScanPrivateExact,		/* List of Integer, one per pushed condition */
-	FdwScanPrivateLookup		/* Integer: 0 none, 1 scalar, 2 array */
+	FdwScanPrivateLookup,		/* Integer: 0 none, 1 scalar, 2 array */
+	FdwScanPrivateCount,		/* Integer: 1 for count(*) by $count */
+	FdwScanPrivateCountRelid,	/* Integer: varno of the conditions' Vars */
+	FdwScanPrivateCountConds	/* List of the conditions, for count(*) */
 };
 
 /*
@@ -129,6 +140,10 @@ typedef struct MsgraphScanState
 	List	   *recheck;		/* exact conditions not sent exactly this time */
 	MsgraphFilterMode mode;
 	char	   *fallback;		/* EXPLAIN ANALYZE note, NULL if none */
+
+	/* count(*) by $count=true: one row, then done */
+	bool		count;
+	bool		count_done;
 
 	/* lookup by id */
 	int			lookup;			/* 0 none, 1 scalar, 2 array */
@@ -194,6 +209,10 @@ static void msgraphReScanForeignScan(ForeignScanState *node);
 static void msgraphEndForeignScan(ForeignScanState *node);
 static void msgraphExplainForeignScan(ForeignScanState *node, ExplainState *es);
 static List *msgraphImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
+static void msgraphGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
+										RelOptInfo *input_rel, RelOptInfo *output_rel,
+										void *extra);
+static bool fetch_count(MsgraphScanState *st, TupleTableSlot *slot);
 
 static MsgraphFilterMode fallback_mode(Oid serverid, const char *path);
 static void remember_fallback(Oid serverid, const char *path, MsgraphFilterMode mode);
@@ -244,6 +263,7 @@ msgraph_security_fdw_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignScan = msgraphEndForeignScan;
 	routine->ExplainForeignScan = msgraphExplainForeignScan;
 	routine->ImportForeignSchema = msgraphImportForeignSchema;
+	routine->GetForeignUpperPaths = msgraphGetForeignUpperPaths;
 
 	PG_RETURN_POINTER(routine);
 }
@@ -339,6 +359,7 @@ msgraphGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 	env.meta = info->meta;
 	env.relid = baserel->relid;
 	env.mode = info->mode;
+	env.collecting = true;
 	info->all_exact = true;
 	foreach(lc, baserel->baserestrictinfo)
 	{
@@ -367,6 +388,8 @@ msgraphGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 		if (!exact || buf.len == 0)
 			info->all_exact = false;
 	}
+	/* values known only at run time were collected by the walker */
+	info->consts_only = (env.collect == NIL);
 
 	sel = clauselist_selectivity(root, baserel->baserestrictinfo, 0, JOIN_INNER, NULL);
 	info->remote_sel = clauselist_selectivity(root, remote, 0, JOIN_INNER, NULL);
@@ -619,6 +642,56 @@ ec_member_matches_var(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
 }
 
 /*
+ * count(*) of a foreign table as one request with $count=true: only when
+ * the query is a plain count(*) (no grouping, no HAVING, no other output)
+ * of one table whose every condition is sent exactly with constants, on
+ * an endpoint that allows $count.
+ */
+static void
+msgraphGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
+							RelOptInfo *input_rel, RelOptInfo *output_rel,
+							void *extra)
+{
+	MsgraphRelInfo *in = (MsgraphRelInfo *) input_rel->fdw_private;
+	MsgraphRelInfo *info;
+	PathTarget *target = root->upper_targets[UPPERREL_GROUP_AGG];
+	Query	   *parse = root->parse;
+	ListCell   *lc;
+
+	if (stage != UPPERREL_GROUP_AGG || output_rel->fdw_private != NULL ||
+		input_rel->reloptkind != RELOPT_BASEREL || in == NULL)
+		return;
+	if (in->res == NULL || !in->res->allows_count || !in->all_exact ||
+		!in->consts_only || in->lookup || in->mode != MSGRAPH_FILTER_FULL)
+		return;
+	if (parse->groupClause || parse->groupingSets || parse->havingQual ||
+		parse->hasWindowFuncs || !parse->hasAggs || target == NULL ||
+		target->exprs == NIL)
+		return;
+	foreach(lc, target->exprs)
+	{
+		Aggref	   *agg = (Aggref *) lfirst(lc);
+
+		if (!IsA(agg, Aggref) || agg->aggfnoid != F_COUNT_ || !agg->aggstar ||
+			agg->aggfilter || agg->aggdistinct || agg->aggorder ||
+			agg->agglevelsup != 0)
+			return;
+	}
+
+	info = palloc(sizeof(MsgraphRelInfo));
+	*info = *in;
+	info->count = true;
+	info->input_relid = input_rel->relid;
+	info->input_conds = extract_actual_clauses(input_rel->baserestrictinfo, false);
+	output_rel->fdw_private = info;
+
+	add_path(output_rel, (Path *) create_foreign_upper_path(root, output_rel, target,
+															1, MSGRAPH_REQUEST_COST,
+															MSGRAPH_REQUEST_COST + cpu_tuple_cost,
+															NIL, NULL, NIL));
+}
+
+/*
  * Decide the first request of the scan.  The conditions that can be sent
  * go to fdw_exprs (rendered at scan start, when run-time values are
  * known); those not sent exactly stay local quals.  A lookup by id keeps
@@ -630,9 +703,9 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 					  Plan *outer_plan)
 {
 	MsgraphRelInfo *info = (MsgraphRelInfo *) baserel->fdw_private;
-	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
-	Relation	rel = table_open(rte->relid, NoLock);
-	Bitmapset  *attrs_used = bms_copy(info->attrs_used);
+	RangeTblEntry *rte;
+	Relation	rel;
+	Bitmapset  *attrs_used;
 	List	   *retrieved_attrs;
 	MsgraphColumn *cols;
 	int			ncols;
@@ -648,6 +721,33 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	ListCell   *lc;
 	int			lookup = 0;
 	Node	   *lookup_value = NULL;
+
+	if (info->count)
+	{
+		/*
+		 * count(*): the conditions (constants only) travel in fdw_private,
+		 * since an upper relation's fdw_exprs may only reference its output.
+		 */
+		List	   *scan_tlist = add_to_flat_tlist(NIL, root->upper_targets[UPPERREL_GROUP_AGG]->exprs);
+
+		fdw_private = list_make5(makeString(info->path), makeString("id"),
+								 makeString(""), makeInteger(1), makeString(""));
+		fdw_private = lappend(fdw_private, makeString(""));
+		fdw_private = lappend(fdw_private, NIL);
+		foreach(lc, info->input_conds)
+			exact_flags = lappend_int(exact_flags, 1);
+		fdw_private = lappend(fdw_private, exact_flags);
+		fdw_private = lappend(fdw_private, makeInteger(0));
+		fdw_private = lappend(fdw_private, makeInteger(1));
+		fdw_private = lappend(fdw_private, makeInteger(info->input_relid));
+		fdw_private = lappend(fdw_private, info->input_conds);
+		return make_foreignscan(tlist, NIL, 0, NIL, fdw_private, scan_tlist, NIL,
+								outer_plan);
+	}
+
+	rte = planner_rt_fetch(baserel->relid, root);
+	rel = table_open(rte->relid, NoLock);
+	attrs_used = bms_copy(info->attrs_used);
 
 	memset(&env, 0, sizeof(env));
 	env.meta = info->meta;
@@ -717,6 +817,9 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	fdw_private = lappend(fdw_private, retrieved_attrs);
 	fdw_private = lappend(fdw_private, exact_flags);
 	fdw_private = lappend(fdw_private, makeInteger(lookup));
+	fdw_private = lappend(fdw_private, makeInteger(0));
+	fdw_private = lappend(fdw_private, makeInteger(0));
+	fdw_private = lappend(fdw_private, NIL);
 
 	return make_foreignscan(tlist, local, baserel->relid,
 							fdw_exprs, fdw_private, NIL, NIL, outer_plan);
@@ -771,11 +874,22 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 	ListCell   *lc2;
 
 	node->fdw_state = st;
-	st->rel = node->ss.ss_currentRelation;
-	st->relid = fsplan->scan.scanrelid;
+	st->count = intVal(list_nth(priv, FdwScanPrivateCount)) != 0;
 	st->scan_cxt = CurrentMemoryContext;
+	if (st->count)
+	{
+		/* an upper relation: the table is the one the conditions name */
+		st->relid = intVal(list_nth(priv, FdwScanPrivateCountRelid));
+		st->rel = ExecOpenScanRelation(estate, bms_next_member(fsplan->fs_relids, -1),
+									   eflags);
+	}
+	else
+	{
+		st->rel = node->ss.ss_currentRelation;
+		st->relid = fsplan->scan.scanrelid;
+	}
 
-	rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
+	rte = exec_rt_fetch(bms_next_member(fsplan->fs_relids, -1), estate);
 	userid = rte->checkAsUser ? rte->checkAsUser : GetUserId();
 	table = GetForeignTable(RelationGetRelid(st->rel));
 	server = GetForeignServer(table->serverid);
@@ -795,6 +909,12 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 	st->lookup = intVal(list_nth(priv, FdwScanPrivateLookup));
 	st->res = graph_catalog_find_path(st->spec.path);
 	st->meta = msgraph_table_meta(st->rel, st->res);
+	if (st->count)
+	{
+		/* $count requests carry no snapshot bound */
+		st->spec.count = true;
+		st->spec.snapshot = false;
+	}
 	st->mode = fallback_mode(server->serverid, st->spec.path);
 
 	/*
@@ -816,7 +936,8 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 	}
 	else
 	{
-		st->conds = fsplan->fdw_exprs;
+		st->conds = st->count ? (List *) list_nth(priv, FdwScanPrivateCountConds)
+			: fsplan->fdw_exprs;
 		forboth(lc, st->conds, lc2, st->exact)
 		{
 			StringInfoData buf;
@@ -824,8 +945,9 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 
 			initStringInfo(&buf);
 			(void) msgraph_deparse_condition((Node *) lfirst(lc), &env, &buf, &exact);
+			/* count(*) has no scan tuple to evaluate conditions on */
 			st->cond_states = lappend(st->cond_states,
-									  lfirst_int(lc2)
+									  lfirst_int(lc2) && !st->count
 									  ? ExecInitQual(list_make1(lfirst(lc)), (PlanState *) node)
 									  : NULL);
 		}
@@ -1016,6 +1138,14 @@ msgraphIterateForeignScan(ForeignScanState *node)
 
 	if (!st->started)
 		scan_start(node, st);
+	if (st->count)
+	{
+		ExecClearTuple(slot);
+		if (!st->count_done && fetch_count(st, slot))
+			ExecStoreVirtualTuple(slot);
+		st->count_done = true;
+		return slot;
+	}
 
 	for (;;)
 	{
@@ -1226,6 +1356,53 @@ fetch_next_lookup(MsgraphScanState *st)
 	return false;
 }
 
+/*
+ * count(*) by one request: $count=true&$top=1, reading @odata.count.
+ * Every output column is that count.  Returns false only if it is absent.
+ */
+static bool
+fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
+{
+	ErrorContextCallback errcb;
+	MsgraphHttpResponse resp;
+	MemoryContext oldcxt;
+	struct json_object *doc;
+	struct json_object *count;
+	int64		n;
+	int			i;
+
+	errcb.callback = scan_error_callback;
+	errcb.arg = st;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	st->started = true;
+	oldcxt = MemoryContextSwitchTo(st->page_cxt);
+	msgraph_graph_get(&st->opts, st->first_url, &resp, &st->stats);
+	if (resp.status != 200)
+		msgraph_report_graph_error(&st->opts, st->res, st->first_url, &resp);
+	doc = parse_json_body(st->first_url, &resp);
+	st->page = doc;
+	st->stats.pages++;
+	msgraph_backend_stats.pages++;
+	count = msgraph_json_get(doc, "@odata.count");
+	if (count == NULL || !json_object_is_type(count, json_type_int) ||
+		(n = json_object_get_int64(count)) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Graph answered a $count request without a valid @odata.count"),
+				 errdetail("Request: GET %s", st->first_url)));
+	for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+	{
+		slot->tts_values[i] = Int64GetDatum(n);
+		slot->tts_isnull[i] = false;
+	}
+	scan_free_page(st);
+	MemoryContextSwitchTo(oldcxt);
+	error_context_stack = errcb.previous;
+	return true;
+}
+
 /* Keep a page's DOM and remember its nextLink after checking it. */
 static void
 parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp)
@@ -1308,6 +1485,7 @@ msgraphReScanForeignScan(ForeignScanState *node)
 	st->have_next = false;
 	st->nseen = 0;
 	st->spec.id = NULL;
+	st->count_done = false;
 }
 
 static void
