@@ -197,3 +197,28 @@ SELECT q($$SELECT count(*) FROM graph.alerts WHERE assigned_to = 'x'$$);
 SELECT q($$SELECT count(*) FROM graph.risk_detections WHERE risk_level = 'high'$$);
 SELECT q($$SELECT count(*) FROM graph.alerts WHERE created_date_time > now() - interval '30 days'$$);
 SELECT q($$SELECT severity, count(*) FROM graph.alerts GROUP BY 1$$);
+
+-- when Graph says 400: narrower filter, then none; remembered for the session
+SELECT current_setting('msgraph_test.base_url') AS base,
+       current_setting('msgraph_test.client_secret') AS secret \gset
+CREATE SERVER graph_strict FOREIGN DATA WRAPPER msgraph_security_fdw
+  OPTIONS (tenant_id '11111111-2222-3333-4444-555555555555',
+           graph_url :'base', login_url :'base', page_size '100');
+CREATE USER MAPPING FOR CURRENT_USER SERVER graph_strict
+  OPTIONS (client_id 'aaaaaaaa-bbbb-4ccc-8ddd-000000000001', client_secret :'secret');
+CREATE FOREIGN TABLE strict_alerts (id text, severity text, status text, assigned_to text,
+                                    created_date_time timestamptz)
+  SERVER graph_strict OPTIONS (resource 'security/alerts_v2');
+SELECT emu_reset();
+SELECT emu_config('{"strict": true}');
+SELECT explain_filter($$EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT id FROM strict_alerts WHERE (severity = 'high' OR status = 'new') AND assigned_to IS NULL AND created_date_time > '2026-01-01'$$);
+SELECT r->>'status' AS status, regexp_replace(r->'params'->>'$filter', '\d{4}-\S+Z', 'T', 'g') AS filter
+  FROM emu_requests() r WHERE r->>'kind' = 'graph' ORDER BY (r->>'seq')::int;
+SELECT same($$SELECT id FROM strict_alerts WHERE (severity = 'high' OR status = 'new') AND assigned_to IS NULL AND created_date_time > '2026-01-01'$$,
+            $$SELECT id FROM alerts_local WHERE (severity = 'high' OR status = 'new') AND assigned_to IS NULL AND created_date_time > '2026-01-01'$$);
+-- the next query plans with what the session learnt
+SELECT q($$SELECT id FROM strict_alerts WHERE severity = 'high' OR status = 'new'$$);
+SELECT q($$SELECT id FROM strict_alerts WHERE severity = 'high' AND status <> 'new'$$);
+SELECT emu_reset();
+DROP SERVER graph_strict CASCADE;
