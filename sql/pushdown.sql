@@ -222,3 +222,14 @@ SELECT q($$SELECT id FROM strict_alerts WHERE severity = 'high' OR status = 'new
 SELECT q($$SELECT id FROM strict_alerts WHERE severity = 'high' AND status <> 'new'$$);
 SELECT emu_reset();
 DROP SERVER graph_strict CASCADE;
+
+-- use_remote_estimate: planning asks Graph for the count ($count)
+CREATE FOREIGN TABLE est_alerts (id text, severity text, title text)
+  SERVER graph OPTIONS (resource 'security/alerts_v2', use_remote_estimate 'true');
+SELECT emu_reset();
+SELECT substring(l from 'rows=(\d+)') AS estimated
+  FROM explain_filter($$EXPLAIN SELECT id FROM est_alerts WHERE severity = 'high'$$) l LIMIT 1;
+SELECT count(*) AS actual FROM alerts_local WHERE severity = 'high';
+SELECT r->'params'->>'$count' AS count, r->'params'->>'$filter' AS filter
+  FROM emu_requests() r WHERE r->>'kind' = 'graph';
+DROP FOREIGN TABLE est_alerts;

@@ -62,9 +62,14 @@
 
 PG_MODULE_MAGIC;
 
-/* Planner cost of one request (a round trip) and of converting one row. */
-#define MSGRAPH_REQUEST_COST	1000.0
-#define MSGRAPH_ROW_COST		(cpu_tuple_cost * 10)
+/*
+ * Planner cost of one request (a round trip, about 100 ms against Graph)
+ * and of fetching and converting one entity (some 2 kB on the wire): a
+ * request costs as much as a few hundred rows, so that a handful of
+ * filtered requests (a parameterized join) beats listing a whole tenant.
+ */
+#define MSGRAPH_REQUEST_COST	100.0
+#define MSGRAPH_ROW_COST		(cpu_tuple_cost * 20)
 /* row estimate for a resource the catalog does not know */
 #define MSGRAPH_DEFAULT_ROWS	1000.0
 /* JSON nesting a page may have; evidence objects nest about 7 deep */
@@ -141,6 +146,9 @@ typedef struct MsgraphScanState
 	MsgraphFilterMode mode;
 	char	   *fallback;		/* EXPLAIN ANALYZE note, NULL if none */
 
+	/* $expand failed on Graph's side: navigation fetched per entity */
+	const GraphDerived *expand_fallback;
+
 	/* count(*) by $count=true: one row, then done */
 	bool		count;
 	bool		count_done;
@@ -213,10 +221,14 @@ static void msgraphGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind sta
 										RelOptInfo *input_rel, RelOptInfo *output_rel,
 										void *extra);
 static bool fetch_count(MsgraphScanState *st, TupleTableSlot *slot);
+static void attach_navigation(MsgraphScanState *st, struct json_object *entity);
 
 static MsgraphFilterMode fallback_mode(Oid serverid, const char *path);
 static void remember_fallback(Oid serverid, const char *path, MsgraphFilterMode mode);
 static List *retrieved_attrs_of(Relation rel, Bitmapset *attrs_used);
+static Selectivity condition_selectivity(Node *node, MsgraphTableMeta *meta, Index relid);
+static double remote_count(ForeignServer *server, Oid userid, MsgraphRelInfo *info,
+						   Index relid, List *remote);
 static void add_paths_for(PlannerInfo *root, RelOptInfo *baserel, MsgraphRelInfo *info,
 						  Relids required_outer, List *param_clauses, double rows,
 						  List *pathkeys, const char *orderby, int top);
@@ -307,6 +319,93 @@ remember_fallback(Oid serverid, const char *path, MsgraphFilterMode mode)
 }
 
 /*
+ * Selectivity of a condition that is sent to Graph.  Foreign tables have
+ * no statistics, and PostgreSQL's defaults (0.005 for any equality) are
+ * far off for enums of a handful of members, so the catalog's word is
+ * used: an enum equality selects one member in n, a range a third, a
+ * string equality or an evidence lambda few rows.
+ */
+static Selectivity
+condition_selectivity(Node *node, MsgraphTableMeta *meta, Index relid)
+{
+	ListCell   *lc;
+	Selectivity s;
+
+	if (node == NULL)
+		return 1.0;
+	if (IsA(node, RestrictInfo))
+		node = (Node *) ((RestrictInfo *) node)->clause;
+	if (IsA(node, BoolExpr))
+	{
+		BoolExpr   *b = (BoolExpr *) node;
+
+		if (b->boolop == NOT_EXPR)
+			return 1.0 - condition_selectivity(linitial(b->args), meta, relid);
+		s = (b->boolop == AND_EXPR) ? 1.0 : 0.0;
+		foreach(lc, b->args)
+		{
+			Selectivity c = condition_selectivity(lfirst(lc), meta, relid);
+
+			s = (b->boolop == AND_EXPR) ? s * c : s + c - s * c;
+		}
+		return s;
+	}
+	if (IsA(node, NullTest))
+		return 0.5;
+	if (IsA(node, OpExpr) || IsA(node, ScalarArrayOpExpr))
+	{
+		List	   *args = IsA(node, OpExpr) ? ((OpExpr *) node)->args
+			: ((ScalarArrayOpExpr *) node)->args;
+		const GraphProperty *prop = NULL;
+		int			members = 0;
+		int			nvalues = 1;
+		Oid			opno = IsA(node, OpExpr) ? ((OpExpr *) node)->opno
+			: ((ScalarArrayOpExpr *) node)->opno;
+		char	   *opname = get_opname(opno);
+
+		foreach(lc, args)
+		{
+			Node	   *a = lfirst(lc);
+
+			while (a && IsA(a, RelabelType))
+				a = (Node *) ((RelabelType *) a)->arg;
+			if (a && IsA(a, Var) && ((Var *) a)->varno == relid &&
+				((Var *) a)->varattno > 0 && ((Var *) a)->varattno <= meta->natts)
+			{
+				MsgraphColumnMeta *col = &meta->cols[((Var *) a)->varattno - 1];
+
+				if (col->derived)
+					return 0.01;	/* 'x' = ANY(evidence column) */
+				prop = col->prop;
+			}
+			else if (a && IsA(a, Const) && !((Const *) a)->constisnull &&
+					 type_is_array(((Const *) a)->consttype))
+			{
+				ArrayType  *arr = DatumGetArrayTypeP(((Const *) a)->constvalue);
+
+				nvalues = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+			}
+		}
+		if (prop && prop->type == GRAPH_ENUM && prop->enumtype)
+		{
+			const char *const *m;
+
+			for (m = prop->enumtype->members; *m; m++)
+				members++;
+			members = Max(members - 1, 1);	/* not unknownFutureValue */
+			s = Min(1.0, (double) nvalues / members);
+			return (opname && strcmp(opname, "<>") == 0) ? 1.0 - s : s;
+		}
+		if (prop && prop->type == GRAPH_DATETIME)
+			return (opname && strcmp(opname, "=") == 0) ? 0.001 : 0.33;
+		if (opname && strcmp(opname, "=") == 0)
+			return Min(1.0, 0.01 * nvalues);
+		return 0.33;
+	}
+	return 0.33;
+}
+
+/*
  * Estimate the relation's size, decide what of its restrictions can be
  * sent (the same walker renders them in GetForeignPlan) and note which
  * columns the query needs (they decide $select).
@@ -320,6 +419,7 @@ msgraphGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 	Relation	rel;
 	MsgraphDeparseEnv env;
 	List	   *remote = NIL;
+	List	   *local = NIL;
 	ListCell   *lc;
 	int			page_size;
 	double		sel;
@@ -385,18 +485,98 @@ msgraphGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 		initStringInfo(&buf);
 		if (msgraph_deparse_condition((Node *) ri->clause, &env, &buf, &exact))
 			remote = lappend(remote, ri);
+		else
+			local = lappend(local, ri);
 		if (!exact || buf.len == 0)
 			info->all_exact = false;
 	}
 	/* values known only at run time were collected by the walker */
 	info->consts_only = (env.collect == NIL);
 
-	sel = clauselist_selectivity(root, baserel->baserestrictinfo, 0, JOIN_INNER, NULL);
-	info->remote_sel = clauselist_selectivity(root, remote, 0, JOIN_INNER, NULL);
+	info->remote_sel = 1.0;
+	foreach(lc, remote)
+		info->remote_sel *= condition_selectivity(lfirst(lc), info->meta, baserel->relid);
+	sel = info->remote_sel * clauselist_selectivity(root, local, 0, JOIN_INNER, NULL);
+
+	/*
+	 * With use_remote_estimate, ask Graph how many entities the conditions
+	 * that can be sent select ($count), where the endpoint counts and the
+	 * conditions hold only constants.
+	 */
+	if (msgraph_use_remote_estimate(server, table) && info->res &&
+		info->res->allows_count && info->consts_only && !info->lookup)
+	{
+		RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+		double		count = remote_count(server, rte->checkAsUser ? rte->checkAsUser : GetUserId(),
+										 info, baserel->relid, remote);
+
+		/* rows = count * (local selectivity) = tuples * sel */
+		if (count >= 0)
+			info->tuples = Max(count, 1) / Max(info->remote_sel, 1e-6);
+	}
 	baserel->tuples = info->tuples;
 	baserel->rows = info->lookup ? Min(info->lookup_ids, clamp_row_est(info->tuples * sel))
 		: clamp_row_est(info->tuples * sel);
 	baserel->fdw_private = info;
+}
+
+/*
+ * The number of entities Graph holds that match the sendable conditions
+ * (planning with use_remote_estimate): one $count=true&$top=1 request.
+ * Returns -1 when Graph gives no count.
+ */
+static double
+remote_count(ForeignServer *server, Oid userid, MsgraphRelInfo *info, Index relid,
+			 List *remote)
+{
+	MsgraphConnOptions opts;
+	MsgraphRequestSpec spec;
+	MsgraphDeparseEnv env;
+	MsgraphHttpResponse resp;
+	StringInfoData filter;
+	struct json_tokener *tok;
+	struct json_object *doc;
+	struct json_object *count;
+	double		result = -1;
+	ListCell   *lc;
+	char	   *url;
+
+	msgraph_get_conn_options(server, GetUserMapping(userid, server->serverid), &opts);
+	memset(&env, 0, sizeof(env));
+	env.meta = info->meta;
+	env.relid = relid;
+	env.mode = info->mode;
+	initStringInfo(&filter);
+	foreach(lc, remote)
+	{
+		StringInfoData part;
+		bool		exact;
+
+		initStringInfo(&part);
+		if (msgraph_deparse_condition((Node *) ((RestrictInfo *) lfirst(lc))->clause,
+									  &env, &part, &exact))
+			appendStringInfo(&filter, "%s%s", filter.len > 0 ? " and " : "", part.data);
+	}
+	memset(&spec, 0, sizeof(spec));
+	spec.path = info->path;
+	spec.select = "id";
+	spec.filter = filter.len > 0 ? filter.data : NULL;
+	spec.top = 1;
+	spec.count = true;
+	url = msgraph_build_url(&opts, &spec, false, false, 0);
+
+	msgraph_graph_get(&opts, url, &resp, NULL);
+	if (resp.status != 200)
+		return -1;				/* planning goes on with the catalog's guess */
+	tok = json_tokener_new_ex(MSGRAPH_JSON_MAX_DEPTH);
+	doc = json_tokener_parse_ex(tok, resp.body.data, resp.body.len);
+	json_tokener_free(tok);
+	count = msgraph_json_get(doc, "@odata.count");
+	if (count != NULL && json_object_is_type(count, json_type_int))
+		result = (double) json_object_get_int64(count);
+	if (doc)
+		json_object_put(doc);
+	return result;
 }
 
 /*
@@ -1168,6 +1348,8 @@ msgraphIterateForeignScan(ForeignScanState *node)
 					 errdetail("Item %zu of a page of foreign table \"%s\".",
 							   st->next_item - 1, RelationGetRelationName(st->rel))));
 
+		if (st->expand_fallback)
+			attach_navigation(st, entity);
 		memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
 		msgraph_convert_entity(st->rel, st->cols, st->ncols, entity,
 							   slot->tts_values, slot->tts_isnull);
@@ -1285,6 +1467,30 @@ fetch_next_page(MsgraphScanState *st)
 		url = st->cur_url.data;
 		msgraph_graph_get(&st->opts, url, &resp, &st->stats);
 	}
+	if (resp.status >= 500 && first && st->spec.expand != NULL)
+	{
+		/*
+		 * Graph is known to fail on $expand=alerts over large tenants:
+		 * list without it and fetch each entity's navigation by its path.
+		 */
+		const GraphDerived *d = st->res ? graph_catalog_find_derived(st->res, st->spec.expand) : NULL;
+
+		if (d != NULL && d->fallback_path_format != NULL)
+		{
+			MemoryContext cxt = MemoryContextSwitchTo(st->scan_cxt);
+
+			st->expand_fallback = d;
+			st->spec.expand = NULL;
+			st->first_url = msgraph_build_url(&st->opts, &st->spec, false, true, st->snapshot);
+			st->fallback = psprintf("Graph failed on $expand=%s (HTTP %ld); fetched by %s per entity",
+									d->source, resp.status, d->fallback_path_format);
+			MemoryContextSwitchTo(cxt);
+			resetStringInfo(&st->cur_url);
+			appendStringInfoString(&st->cur_url, st->first_url);
+			url = st->cur_url.data;
+			msgraph_graph_get(&st->opts, url, &resp, &st->stats);
+		}
+	}
 	if (resp.status != 200)
 		msgraph_report_graph_error(&st->opts, st->res, url, &resp);
 	parse_page(st, url, &resp);
@@ -1294,6 +1500,70 @@ fetch_next_page(MsgraphScanState *st)
 	MemoryContextSwitchTo(oldcxt);
 	error_context_stack = errcb.previous;
 	return true;
+}
+
+/*
+ * After a failed $expand: GET the navigation collection of one entity
+ * (every page of it) and attach it under its name, as $expand would have.
+ * The array belongs to the entity, so it goes with the page.
+ */
+static void
+attach_navigation(MsgraphScanState *st, struct json_object *entity)
+{
+	const GraphDerived *d = st->expand_fallback;
+	const char *id = msgraph_json_get_string(entity, "id");
+	struct json_object *array;
+	StringInfoData url;
+	StringInfoData next;
+	int			pages = 0;
+
+	if (id == NULL)
+		return;
+	array = json_object_new_array();
+	json_object_object_add(entity, d->source, array);
+
+	initStringInfo(&url);
+	initStringInfo(&next);
+	appendStringInfo(&url, "%s/%s/", st->opts.graph_url, st->opts.api_version);
+	appendStringInfo(&url, d->fallback_path_format, msgraph_encode_path_segment(id));
+	for (;;)
+	{
+		MsgraphHttpResponse resp;
+		struct json_object *doc;
+		struct json_object *value;
+		struct json_object *link;
+		size_t		i;
+
+		msgraph_graph_get(&st->opts, url.data, &resp, &st->stats);
+		if (resp.status != 200)
+			msgraph_report_graph_error(&st->opts, st->res, url.data, &resp);
+		doc = parse_json_body(url.data, &resp);
+		/* the page document hangs off the entity until its items are moved */
+		json_object_object_add(entity, "@msgraph.page", doc);
+		value = msgraph_json_get(doc, "value");
+		if (value == NULL || !json_object_is_type(value, json_type_array))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Graph sent a page without a \"value\" array"),
+					 errdetail("Request: GET %s", url.data)));
+		for (i = 0; i < json_object_array_length(value); i++)
+			json_object_array_add(array, json_object_get(json_object_array_get_idx(value, i)));
+		st->stats.pages++;
+		link = msgraph_json_get(doc, "@odata.nextLink");
+		resetStringInfo(&next);
+		if (link != NULL && json_object_is_type(link, json_type_string))
+			appendStringInfoString(&next, json_object_get_string(link));
+		json_object_object_del(entity, "@msgraph.page");
+		if (next.len == 0)
+			break;
+		if (!msgraph_same_origin(next.data, st->opts.graph_url) || ++pages > 10000)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Graph sent an @odata.nextLink that cannot be followed"),
+					 errdetail("Link: %s", next.data)));
+		resetStringInfo(&url);
+		appendStringInfoString(&url, next.data);
+	}
 }
 
 /*
@@ -1486,6 +1756,11 @@ msgraphReScanForeignScan(ForeignScanState *node)
 	st->nseen = 0;
 	st->spec.id = NULL;
 	st->count_done = false;
+	if (st->expand_fallback)
+	{
+		/* a rescan lists without $expand again; the fallback stays */
+		st->spec.expand = NULL;
+	}
 }
 
 static void

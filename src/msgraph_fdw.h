@@ -82,6 +82,7 @@ extern void msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
 									 MsgraphConnOptions *opts);
 extern char *msgraph_table_resource(ForeignTable *table);
 extern int	msgraph_table_page_size(ForeignTable *table);
+extern bool msgraph_use_remote_estimate(ForeignServer *server, ForeignTable *table);
 extern bool msgraph_url_is_loopback(const char *url);
 extern char *msgraph_default_property_name(const char *colname);
 extern char *msgraph_snake_case(const char *camel);

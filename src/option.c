@@ -66,6 +66,7 @@ static const MsgraphOption msgraph_options[] = {
 	{"timeout_ms", ForeignServerRelationId, OPT_POSITIVE_INT},
 	{"connect_timeout_ms", ForeignServerRelationId, OPT_POSITIVE_INT},
 	{"max_response_bytes", ForeignServerRelationId, OPT_BYTES},
+	{"use_remote_estimate", ForeignServerRelationId, OPT_BOOL},
 	/* user mapping */
 	{"client_id", UserMappingRelationId, OPT_STRING},
 	{"client_secret", UserMappingRelationId, OPT_SECRET},
@@ -73,6 +74,7 @@ static const MsgraphOption msgraph_options[] = {
 	/* foreign table */
 	{"resource", ForeignTableRelationId, OPT_RESOURCE},
 	{"page_size", ForeignTableRelationId, OPT_POSITIVE_INT},
+	{"use_remote_estimate", ForeignTableRelationId, OPT_BOOL},
 	/* column */
 	{"property", AttributeRelationId, OPT_STRING},
 	{"filterable", AttributeRelationId, OPT_BOOL},
@@ -540,6 +542,32 @@ msgraph_table_resource(ForeignTable *table)
 			 errmsg("foreign table \"%s\" has no option \"resource\"",
 					get_rel_name(table->relid))));
 	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * Whether planning may ask Graph for row counts: the table's
+ * use_remote_estimate, else the server's, else false.
+ */
+bool
+msgraph_use_remote_estimate(ForeignServer *server, ForeignTable *table)
+{
+	ListCell   *lc;
+
+	foreach(lc, table->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "use_remote_estimate") == 0)
+			return defGetBoolean(def);
+	}
+	foreach(lc, server->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "use_remote_estimate") == 0)
+			return defGetBoolean(def);
+	}
+	return false;
 }
 
 /* The table's page_size option, or 0 when it has none. */

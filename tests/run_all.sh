@@ -27,6 +27,7 @@ step() {
 step catalog make -s -C "$TOP/tests/catalog" check
 step emulator bash -c "cd '$TOP/tests/emulator' && '$PY' -m unittest -q test_emulator"
 step regress bash "$TOP/tests/run_regress.sh"
+step pushdown bash "$TOP/tests/pushdown_check.sh" 50000
 step memory bash "$TOP/tests/memcheck.sh" 2000 50000
 
 echo
