@@ -1,0 +1,133 @@
+"""Injected faults: what the control API registers and requests consume.
+
+A fault is {"match": {...}, "after": K, "times": N, "action": ..., ...}.
+Semantics, in one place because the tests of the extension depend on them:
+
+* A request is offered to the pending faults in registration order.
+* A fault whose match does not fit the request ignores it.
+* A fitting fault still waiting (after > 0) counts the request, lets it
+  pass, and the request is offered to the next fault.
+* The first fitting fault that is armed (after == 0) takes the request: its
+  times goes down by one (it is dropped at zero) and no later fault sees
+  that request.
+
+Matching fields, all optional: method (exact, upper case), path_prefix
+(against the raw path, no query) and kind ("graph" or "token").  Control
+requests never fault.
+"""
+
+import itertools
+import threading
+
+ACTIONS = ("status", "reset", "slow", "hang", "truncate", "malformed", "html",
+           "wrong_host_nextlink", "loop_nextlink")
+_MATCH_KEYS = ("method", "path_prefix", "kind")
+
+
+class FaultSpecError(ValueError):
+    """A fault description the control API refuses (400)."""
+
+
+def _require(cond, message):
+    if not cond:
+        raise FaultSpecError(message)
+
+
+def _check_int(spec, name, default, minimum):
+    value = spec.get(name, default)
+    _require(isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
+             "'%s' must be an integer >= %d" % (name, minimum))
+    return value
+
+
+class Fault:
+    """One registered fault with its remaining counters."""
+
+    def __init__(self, fault_id, spec):
+        _require(isinstance(spec, dict), "a fault must be a JSON object")
+        unknown = set(spec) - {"match", "after", "times", "action", "status", "code",
+                               "message", "retry_after", "delay_ms"}
+        _require(not unknown, "unknown fault field(s): %s" % ", ".join(sorted(unknown)))
+        match = spec.get("match", {})
+        _require(isinstance(match, dict) and set(match) <= set(_MATCH_KEYS),
+                 "'match' may only hold %s" % ", ".join(_MATCH_KEYS))
+        _require(all(isinstance(v, str) for v in match.values()),
+                 "'match' values must be strings")
+        _require(match.get("kind") in (None, "graph", "token"),
+                 "'match.kind' must be 'graph' or 'token'")
+        self.id = fault_id
+        self.match = dict(match)
+        self.action = spec.get("action")
+        _require(self.action in ACTIONS, "'action' must be one of %s" % ", ".join(ACTIONS))
+        self.after = _check_int(spec, "after", 0, 0)
+        self.times = _check_int(spec, "times", 1, 1)
+        self.status = None
+        if self.action == "status":
+            self.status = _check_int(spec, "status", None, 100)
+            _require(self.status <= 599, "'status' must be an HTTP status code")
+        self.code = spec.get("code")
+        self.message = spec.get("message")
+        self.retry_after = spec.get("retry_after")
+        _require(self.code is None or isinstance(self.code, str), "'code' must be a string")
+        _require(self.message is None or isinstance(self.message, str),
+                 "'message' must be a string")
+        _require(self.retry_after is None or isinstance(self.retry_after, str),
+                 "'retry_after' must be a string (the header value)")
+        self.delay_ms = (_check_int(spec, "delay_ms", None, 0)
+                         if self.action == "slow" else None)
+
+    def fits(self, kind, method, path):
+        m = self.match
+        return ((m.get("kind") is None or m["kind"] == kind)
+                and (m.get("method") is None or m["method"] == method)
+                and (m.get("path_prefix") is None or path.startswith(m["path_prefix"])))
+
+    def describe(self):
+        out = {"id": self.id, "match": self.match, "after": self.after,
+               "times": self.times, "action": self.action}
+        for name in ("status", "code", "message", "retry_after", "delay_ms"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+class FaultRegistry:
+    """Pending faults in registration order (thread-safe)."""
+
+    def __init__(self):
+        self._faults = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def add(self, specs):
+        """Register one spec or a list of them; all or none (FaultSpecError)."""
+        if not isinstance(specs, list):
+            specs = [specs]
+        with self._lock:
+            new = [Fault(next(self._ids), spec) for spec in specs]
+            self._faults.extend(new)
+        return [f.describe() for f in new]
+
+    def take(self, kind, method, path):
+        """The fault that takes this request, or None (see module docstring)."""
+        with self._lock:
+            for fault in self._faults:
+                if not fault.fits(kind, method, path):
+                    continue
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
+                fault.times -= 1
+                if fault.times == 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    def pending(self):
+        with self._lock:
+            return [f.describe() for f in self._faults]
+
+    def clear(self):
+        with self._lock:
+            self._faults.clear()

@@ -1,0 +1,320 @@
+"""Microsoft Graph: the routing table and the handlers behind it.
+
+A request goes through, in order: authentication (401), routing (404),
+method (405), the route's app role (403), query options (400), entity
+lookup (404), then rendering.  The routing table is data: a later PATCH
+or POST (updates, comments, hunting, riskyUser actions) is one more entry
+in a route's `methods`, with its handler a method of GraphService.
+
+Lists are computed in two cached steps: the matching entity indices for
+(resource, scope, $orderby, $filter, settings), then the rendered body for
+the exact request (path, raw query, Prefer, Host, config generation).  A
+nextLink follows the next page of the same cached result set, so paging a
+large filtered collection costs one filter evaluation, not one per page.
+"""
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import odata
+import query
+import render
+import schema
+
+ID = "{id}"                     # a route pattern segment matching any id
+PREFER_ENUMS = "include-unknown-enum-members"
+WWW_AUTHENTICATE = ('WWW-Authenticate', 'Bearer realm="", authorization_uri='
+                    '"https://login.microsoftonline.com/common/oauth2/authorize", '
+                    'client_id="00000003-0000-0000-c000-000000000000"')
+MAX_RESULT_SETS = 128
+PAGE_CACHE_BYTES = 1 << 30
+
+
+class GraphError(Exception):
+    """A Graph error response: status, error.code, error.message."""
+
+    def __init__(self, status, code, message, headers=(), details=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = list(headers)
+        self.details = details
+
+
+@dataclass
+class GraphRequest:
+    """What the handlers need to know about one Graph request."""
+    method: str
+    version: str                # "v1.0" or "beta"
+    raw_path: str               # as received, without the query
+    segments: list              # percent-decoded path segments after the version
+    query: query.RawQuery
+    host: str                   # the Host header: nextLinks are built on it
+    prefer: bool                # Prefer: include-unknown-enum-members
+    authorization: str          # the Authorization header or None
+    settings: object            # state.Settings snapshot
+    link_fault: str = None      # "wrong_host_nextlink" / "loop_nextlink" / None
+
+    def own_url(self):
+        url = "http://%s%s" % (self.host, self.raw_path)
+        return url + "?" + self.query.raw if self.query.raw else url
+
+
+@dataclass
+class GraphResult:
+    status: int
+    body: render.Body
+    headers: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Route:
+    """A path pattern, the resource whose app role guards it, its methods.
+
+    `methods` maps an HTTP method to the name of a GraphService handler,
+    called as handler(request, route, ids) with the ids the pattern's ID
+    segments matched.
+    """
+    pattern: tuple
+    resource: schema.Resource
+    methods: dict
+
+
+def _routes():
+    routes = []
+    for resource in schema.RESOURCES:
+        parts = tuple(resource.name.split("/"))
+        routes.append(Route(parts, resource, {"GET": "list_collection"}))
+        routes.append(Route(parts + (ID,), resource, {"GET": "get_entity"}))
+    routes.append(Route(("security", "incidents", ID, "alerts"), schema.INCIDENTS,
+                        {"GET": "list_incident_alerts"}))
+    return tuple(routes)
+
+
+ROUTES = _routes()
+
+
+def match_route(segments):
+    """(route, ids) for decoded path segments, or raise the 404."""
+    for route in ROUTES:
+        if len(route.pattern) != len(segments):
+            continue
+        ids = []
+        for want, got in zip(route.pattern, segments):
+            if want is ID:
+                if not got:
+                    break
+                ids.append(got)
+            elif want != got:
+                break
+        else:
+            return route, ids
+    raise GraphError(404, "NotFound", "Resource not found for the segment '%s'."
+                     % _first_unknown_segment(segments))
+
+
+def _first_unknown_segment(segments):
+    for k in range(len(segments)):
+        prefix = segments[:k + 1]
+        if not any(len(r.pattern) > k and all(w is ID or w == g for w, g in
+                                               zip(r.pattern, prefix)) for r in ROUTES):
+            return segments[k]
+    return segments[-1] if segments else ""
+
+
+class GraphService:
+    """Serves Graph requests from the tenant's collections."""
+
+    def __init__(self, tenant, tokens, page_cache_bytes=PAGE_CACHE_BYTES):
+        self.tenant = tenant
+        self.tokens = tokens
+        self.renderers = {name: render.EntityRenderer(c)
+                          for name, c in tenant.collections.items()}
+        self.pages = render.PageCache(page_cache_bytes)
+        self._results = OrderedDict()
+        self._results_lock = threading.Lock()
+
+    def handle(self, req):
+        """Return a GraphResult, or raise GraphError for an error response."""
+        token = self.authenticate(req)
+        route, ids = match_route(req.segments)
+        handler = route.methods.get(req.method)
+        if handler is None:
+            raise GraphError(405, "MethodNotAllowed",
+                             "The requested resource does not support http method '%s'."
+                             % req.method, headers=[("Allow", ", ".join(route.methods))])
+        self.authorize(token, route.resource)
+        try:
+            result = getattr(self, handler)(req, route, ids)
+        except query.QueryError as e:
+            raise GraphError(e.status, e.code, e.message, details=e.details) from None
+        if req.prefer:
+            result.headers.append(("Preference-Applied", PREFER_ENUMS))
+        return result
+
+    # --- auth -------------------------------------------------------------------------------
+    def authenticate(self, req):
+        auth = req.authorization or ""
+        if auth[:7].lower() != "bearer " or not auth[7:].strip():
+            raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.",
+                             headers=[WWW_AUTHENTICATE])
+        token, reason = self.tokens.check(auth[7:].strip())
+        if token is None:
+            raise GraphError(401, "InvalidAuthenticationToken", reason,
+                             headers=[WWW_AUTHENTICATE])
+        return token
+
+    @staticmethod
+    def authorize(token, resource):
+        if not any(role in token.roles for role in resource.read_roles):
+            raise GraphError(403, "Forbidden",
+                             "Missing role permissions on the request. API requires one "
+                             "of '%s'. Roles on the request '%s'."
+                             % (", ".join(resource.read_roles), ", ".join(token.roles)))
+
+    # --- handlers ------------------------------------------------------------------------------
+    def list_collection(self, req, route, ids):
+        resource = route.resource
+        return self.list_page(req, resource, None, resource.name)
+
+    def list_incident_alerts(self, req, route, ids):
+        incident_id = ids[0]
+        members = self.tenant.incident_alerts.get(incident_id)
+        if members is None:
+            raise _not_found(route.resource, incident_id)
+        context = "security/incidents('%s')/alerts" % incident_id
+        return self.list_page(req, schema.ALERTS, (incident_id, members), context)
+
+    def get_entity(self, req, route, ids):
+        resource = route.resource
+        q = query.check_options(req.query, resource, single=True)
+        collection = self.tenant.collection(resource.name)
+        i = collection.index.get(ids[0])
+        if i is None:
+            raise _not_found(resource, ids[0])
+        data = self.renderers[resource.name].one(i, req.prefer, q.select)
+        if q.expand:
+            data = self.expand_alerts([i], [data], req.prefer)[0]
+        context = _context_url(req, resource.name, q.select) + "/$entity"
+        return GraphResult(200, render.Body(render.entity_bytes(context, data), 1))
+
+    # --- lists -----------------------------------------------------------------------------------
+    def list_page(self, req, resource, scope, context_path):
+        """One page of a collection (or of `scope`, (key, member indices))."""
+        q = query.check_options(req.query, resource, single=False)
+        cacheable = req.link_fault is None
+        key = (req.version, req.raw_path, req.query.raw, req.prefer, req.host,
+               req.settings.generation)
+        if cacheable:
+            body = self.pages.get(key)
+            if body is not None:
+                return GraphResult(200, body)
+        matches = self.matches(req, resource, scope, q)
+        body = self.render_page(req, resource, q, matches, context_path)
+        if cacheable:
+            self.pages.put(key, body)
+        return GraphResult(200, body)
+
+    def matches(self, req, resource, scope, q):
+        """Indices of the entities the request selects, in response order."""
+        settings = req.settings
+        key = (resource.name, scope and scope[0], q.orderby, q.filter, req.prefer,
+               settings.case_insensitive, settings.strict)
+        with self._results_lock:
+            found = self._results.get(key)
+            if found is not None:
+                self._results.move_to_end(key)
+                return found
+        collection = self.tenant.collection(resource.name)
+        order = collection.order(*q.orderby) if q.orderby else collection.default_order()
+        if scope is not None:
+            members = set(scope[1])
+            order = [i for i in order if i in members]
+        if q.filter is not None:
+            options = odata.FilterOptions(req.prefer, settings.case_insensitive,
+                                          settings.strict)
+            try:
+                predicate = odata.compile_filter(q.filter, resource, collection, options)
+            except odata.FilterError as e:
+                raise GraphError(400, "BadRequest", "Invalid filter clause: %s" % e) from None
+            order = [i for i in order if predicate(i)]
+        with self._results_lock:
+            self._results[key] = order
+            while len(self._results) > MAX_RESULT_SETS:
+                self._results.popitem(last=False)
+        return order
+
+    def render_page(self, req, resource, q, matches, context_path):
+        size = q.top or resource.top_default
+        if q.cursor is not None:
+            offset, empty = q.cursor["offset"], q.cursor["empty"]
+        else:
+            offset, empty = q.skip, False
+        if empty:
+            # an inserted empty page (config empty_pages) leads to the real one
+            indices, next_link = [], self.next_link(req, resource, offset, False)
+        else:
+            indices = matches[offset:offset + size]
+            next_link = None
+            if offset + size < len(matches):
+                next_link = self.next_link(req, resource, offset + size,
+                                           req.settings.empty_pages)
+        next_link = _apply_link_fault(req, next_link)
+        count = len(matches) if q.count and offset == 0 and not empty else None
+        renderer = self.renderers[resource.name]
+        items = renderer.many(indices, req.prefer, q.select)
+        if q.expand:
+            items = self.expand_alerts(indices, items, req.prefer)
+        context = _context_url(req, context_path, q.select)
+        return render.Body(render.page_bytes(context, items, count, next_link), len(items))
+
+    def next_link(self, req, resource, offset, empty):
+        """Absolute nextLink: the client's options plus the cursor.
+
+        Security lists page with $skip (and, before an inserted empty page,
+        a $skiptoken marking it); identity lists with an opaque $skiptoken.
+        """
+        kept = req.query.without("$skip", "$skiptoken")
+        fingerprint = query.query_fingerprint(req.query)
+        if resource.paging == "skip":
+            kept.append("$skip=%d" % offset)
+            if empty:
+                kept.append("$skiptoken=" + query.encode_cursor(offset, True, fingerprint))
+        else:
+            kept.append("$skiptoken=" + query.encode_cursor(offset, empty, fingerprint))
+        return "http://%s%s?%s" % (req.host, req.raw_path, "&".join(kept))
+
+    def expand_alerts(self, incident_indices, items, prefer):
+        """Incident bytes with their alerts embedded ($expand=alerts)."""
+        incidents = self.tenant.collection(schema.INCIDENTS.name)
+        alerts = self.renderers[schema.ALERTS.name]
+        links = self.tenant.incident_alerts
+        return [render.with_navigation(
+                    data, "alerts", alerts.many(links[incidents.docs[i]["id"]], prefer))
+                for i, data in zip(incident_indices, items)]
+
+
+def _not_found(resource, entity_id):
+    return GraphError(404, "NotFound", "The %s with id '%s' was not found."
+                      % (resource.entity_type.rsplit(".", 1)[1], entity_id))
+
+
+def _context_url(req, path, select):
+    url = "http://%s/%s/$metadata#%s" % (req.host, req.version, path)
+    if select is not None:
+        url += "(%s)" % ",".join(select)
+    return url
+
+
+def _apply_link_fault(req, next_link):
+    """The nextLink a wrong_host_nextlink / loop_nextlink fault sends instead."""
+    if req.link_fault == "loop_nextlink":
+        return req.own_url()
+    if req.link_fault == "wrong_host_nextlink":
+        url = next_link or req.own_url()
+        port = req.host.rpartition(":")[2] if ":" in req.host else "80"
+        rest = url.split("/", 3)[3]
+        return "http://127.0.0.2:%s/%s" % (port, rest)
+    return next_link

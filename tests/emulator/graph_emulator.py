@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+"""Local Microsoft Graph emulator for the msgraph_security_fdw tests.
+
+    /usr/bin/python3 tests/emulator/graph_emulator.py [--port 0] [--seed 42] ...
+
+Generates the tenant's data (tenant.py), then listens on 127.0.0.1 and
+prints the bound port alone on the first line of stdout: that line means
+"ready".  Logs go to stderr.  Serves until SIGTERM or SIGINT, then exits 0.
+Python 3.11 standard library only.  See README.md beside this file.
+"""
+
+import argparse
+import gc
+import logging
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import schema       # noqa: E402  (after the path fix above)
+import server       # noqa: E402
+import tenant       # noqa: E402
+import timestamps   # noqa: E402
+
+log = logging.getLogger("graph_emulator")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="Local Microsoft Graph security emulator.")
+    p.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0 = any)")
+    p.add_argument("--seed", default="42", help="seed of the generated data")
+    p.add_argument("--now", default="2026-06-01T00:00:00Z", type=_timestamp,
+                   help="the tenant's present: every generated timestamp is before it")
+    p.add_argument("--alerts", type=_count, default=300)
+    p.add_argument("--incidents", type=_count, default=120)
+    p.add_argument("--secure-scores", type=_count, default=90)
+    p.add_argument("--risk-detections", type=_count, default=150)
+    p.add_argument("--risky-users", type=_count, default=60)
+    p.add_argument("--sp-risk-detections", type=_count, default=40)
+    p.add_argument("--latency-ms", type=_count, default=0,
+                   help="delay before every Graph response")
+    p.add_argument("--token-lifetime", type=int, default=3599,
+                   help="expires_in of issued tokens, seconds")
+    p.add_argument("--no-gzip", action="store_true",
+                   help="never compress, whatever Accept-Encoding says")
+    p.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    args = p.parse_args(argv)
+    if args.token_lifetime < 1:
+        p.error("--token-lifetime must be at least 1")
+    return args
+
+
+def _timestamp(text):
+    try:
+        return timestamps.parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not an ISO 8601 timestamp: %r" % text) from None
+
+
+def _count(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def counts_from(args):
+    return {schema.ALERTS.name: args.alerts, schema.INCIDENTS.name: args.incidents,
+            schema.SECURE_SCORES.name: args.secure_scores,
+            schema.RISK_DETECTIONS.name: args.risk_detections,
+            schema.RISKY_USERS.name: args.risky_users,
+            schema.SP_RISK_DETECTIONS.name: args.sp_risk_detections}
+
+
+def _stop(signum, frame):
+    # raised in the main thread, out of serve_forever()'s select loop
+    raise SystemExit(0)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s graph-emulator: %(message)s")
+    started = time.monotonic()
+    data = tenant.Tenant(args.seed, args.now, counts_from(args))
+    # everything allocated so far lives until exit: keep the collector's
+    # full sweeps off those millions of objects while serving
+    gc.freeze()
+    log.info("generated %s in %.1f s", ", ".join(
+        "%d %s" % (len(c), name) for name, c in data.collections.items()),
+        time.monotonic() - started)
+    httpd = server.EmulatorServer(data, port=args.port, gzip=not args.no_gzip,
+                                  latency_ms=args.latency_ms,
+                                  token_lifetime=args.token_lifetime, quiet=args.quiet)
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    print(httpd.port, flush=True)
+    log.info("listening on http://127.0.0.1:%d", httpd.port)
+    try:
+        httpd.serve_forever()
+    except SystemExit:
+        pass
+    finally:
+        httpd.stopping.set()
+        httpd.server_close()
+        log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,446 @@
+"""Resource schemas: what each emulated Graph collection is and accepts.
+
+Everything the emulator enforces about a resource (its properties and their
+OData types, which ones $filter and $orderby accept, page sizes, paging
+style, the permission it needs) is data in this file, transcribed from
+graph-api.md sections 1 and 2 (the v1.0 CSDL).  The request handlers read
+these tables and contain no per-resource special cases, so adding a
+resource is adding a table.
+
+Enum members are listed in CSDL declaration order, sentinel included.
+Members declared after the `unknownFutureValue` sentinel are "evolvable"
+(starred in graph-api.md): Graph sends them, and accepts them in a request,
+only under `Prefer: include-unknown-enum-members`.
+"""
+
+from dataclasses import dataclass, field
+
+SECURITY_NS = "microsoft.graph.security."
+GRAPH_NS = "microsoft.graph."
+
+
+class Enum:
+    """An OData enum type: qualified name and members, in CSDL order."""
+
+    def __init__(self, name, members):
+        self.name = name
+        self.members = tuple(members)
+        # tokenIssuerType spells its sentinel "UnknownFutureValue"
+        self.sentinel = next(
+            m for m in self.members if m.lower() == "unknownfuturevalue")
+        cut = self.members.index(self.sentinel)
+        self.regular = frozenset(self.members[:cut + 1])
+        self.evolvable = frozenset(self.members[cut + 1:])
+        self.generated = self.members[:cut] + self.members[cut + 1:]
+
+    def __contains__(self, member):
+        return member in self.regular or member in self.evolvable
+
+    def __repr__(self):
+        return "Enum(%s)" % self.name
+
+
+def _enum(namespace, name, members):
+    return Enum(namespace + name, members.split())
+
+
+# --- security enums (graph-api.md 1.1.2, 1.2, 1.10) ------------------------
+
+ALERT_CLASSIFICATION = _enum(SECURITY_NS, "alertClassification", """
+    unknown falsePositive truePositive informationalExpectedActivity
+    unknownFutureValue""")
+ALERT_DETERMINATION = _enum(SECURITY_NS, "alertDetermination", """
+    unknown apt malware securityPersonnel securityTesting unwantedSoftware
+    other multiStagedAttack compromisedAccount phishing maliciousUserActivity
+    notMalicious notEnoughDataToValidate confirmedActivity
+    lineOfBusinessApplication unknownFutureValue""")
+ALERT_SEVERITY = _enum(SECURITY_NS, "alertSeverity", """
+    unknown informational low medium high unknownFutureValue""")
+ALERT_STATUS = _enum(SECURITY_NS, "alertStatus", """
+    unknown new inProgress resolved unknownFutureValue""")
+SERVICE_SOURCE = _enum(SECURITY_NS, "serviceSource", """
+    unknown microsoftDefenderForEndpoint microsoftDefenderForIdentity
+    microsoftDefenderForCloudApps microsoftDefenderForOffice365
+    microsoft365Defender azureAdIdentityProtection microsoftAppGovernance
+    dataLossPrevention unknownFutureValue microsoftDefenderForCloud
+    microsoftSentinel microsoftInsiderRiskManagement
+    microsoftThreatIntelligence microsoftSecurityForAI""")
+DETECTION_SOURCE = _enum(SECURITY_NS, "detectionSource", """
+    unknown microsoftDefenderForEndpoint antivirus smartScreen customTi
+    microsoftDefenderForOffice365 automatedInvestigation
+    microsoftThreatExperts customDetection microsoftDefenderForIdentity
+    cloudAppSecurity microsoft365Defender azureAdIdentityProtection manual
+    microsoftDataLossPrevention appGovernancePolicy appGovernanceDetection
+    unknownFutureValue microsoftDefenderForCloud microsoftSentinel
+    microsoftDefenderForIoT microsoftDefenderForServers
+    microsoftDefenderForStorage microsoftDefenderForDNS
+    microsoftDefenderForDatabases microsoftDefenderForContainers
+    microsoftDefenderForNetwork microsoftDefenderForAppService
+    microsoftDefenderForKeyVault microsoftDefenderForResourceManager
+    microsoftDefenderForApiManagement nrtAlerts scheduledAlerts
+    microsoftDefenderThreatIntelligenceAnalytics builtInMl
+    microsoftInsiderRiskManagement microsoftThreatIntelligence
+    microsoftDefenderForAIServices securityCopilot""")
+INVESTIGATION_STATE = _enum(SECURITY_NS, "investigationState", """
+    unknown terminated successfullyRemediated benign failed
+    partiallyRemediated running pendingApproval pendingResource queued
+    innerFailure preexistingAlert unsupportedOs unsupportedAlertType
+    suppressedAlert partiallyInvestigated terminatedByUser
+    terminatedBySystem unknownFutureValue""")
+INCIDENT_STATUS = _enum(SECURITY_NS, "incidentStatus", """
+    active resolved inProgress redirected unknownFutureValue awaitingAction""")
+EVIDENCE_REMEDIATION_STATUS = _enum(SECURITY_NS, "evidenceRemediationStatus", """
+    none remediated prevented blocked notFound unknownFutureValue active
+    pendingApproval declined unremediated running partiallyRemediated""")
+EVIDENCE_ROLE = _enum(SECURITY_NS, "evidenceRole", """
+    unknown contextual scanned source destination created added compromised
+    edited attacked attacker commandAndControl loaded suspicious
+    policyViolator unknownFutureValue""")
+EVIDENCE_VERDICT = _enum(SECURITY_NS, "evidenceVerdict", """
+    unknown suspicious malicious noThreatsFound unknownFutureValue""")
+DETECTION_STATUS = _enum(SECURITY_NS, "detectionStatus", """
+    detected blocked prevented unknownFutureValue""")
+DEVICE_HEALTH_STATUS = _enum(SECURITY_NS, "deviceHealthStatus", """
+    active inactive impairedCommunication noSensorData
+    noSensorDataImpairedCommunication unknown unknownFutureValue""")
+DEVICE_RISK_SCORE = _enum(SECURITY_NS, "deviceRiskScore", """
+    none informational low medium high unknownFutureValue""")
+ONBOARDING_STATUS = _enum(SECURITY_NS, "onboardingStatus", """
+    insufficientInfo onboarded canBeOnboarded unsupported unknownFutureValue""")
+DEFENDER_AV_STATUS = _enum(SECURITY_NS, "defenderAvStatus", """
+    notReporting disabled notUpdated updated unknown notSupported
+    unknownFutureValue""")
+
+# --- identity protection enums (graph-api.md 1.9) --------------------------
+
+RISK_LEVEL = _enum(GRAPH_NS, "riskLevel", """
+    low medium high hidden none unknownFutureValue""")
+RISK_STATE = _enum(GRAPH_NS, "riskState", """
+    none confirmedSafe remediated dismissed atRisk confirmedCompromised
+    unknownFutureValue""")
+RISK_DETAIL = _enum(GRAPH_NS, "riskDetail", """
+    none adminGeneratedTemporaryPassword userPerformedSecuredPasswordChange
+    userPerformedSecuredPasswordReset adminConfirmedSigninSafe
+    aiConfirmedSigninSafe userPassedMFADrivenByRiskBasedPolicy
+    adminDismissedAllRiskForUser adminConfirmedSigninCompromised hidden
+    adminConfirmedUserCompromised unknownFutureValue
+    m365DAdminDismissedDetection adminConfirmedServicePrincipalCompromised
+    adminDismissedAllRiskForServicePrincipal userChangedPasswordOnPremises
+    adminDismissedRiskForSignIn adminConfirmedAccountSafe
+    microsoftRevokedSessions""")
+ACTIVITY_TYPE = _enum(GRAPH_NS, "activityType", """
+    signin user unknownFutureValue servicePrincipal""")
+RISK_DETECTION_TIMING_TYPE = _enum(GRAPH_NS, "riskDetectionTimingType", """
+    notDefined realtime nearRealtime offline unknownFutureValue""")
+TOKEN_ISSUER_TYPE = _enum(GRAPH_NS, "tokenIssuerType", """
+    AzureAD ADFederationServices UnknownFutureValue AzureADBackupAuth
+    ADFederationServicesMFAAdapter NPSExtension""")
+
+
+# --- property types ---------------------------------------------------------
+
+STRING = "Edm.String"
+DATETIME = "Edm.DateTimeOffset"
+BOOLEAN = "Edm.Boolean"
+INT32 = "Edm.Int32"
+DOUBLE = "Edm.Double"
+STRING_COLLECTION = "Collection(Edm.String)"
+COMPLEX = "complex"
+COMPLEX_COLLECTION = "Collection(complex)"
+
+
+@dataclass(frozen=True)
+class Property:
+    """One structural property: JSON name, OData type, CSDL nullability."""
+    name: str
+    type: object            # one of the type constants above, or an Enum
+    nullable: bool = True
+
+    @property
+    def enum(self):
+        return self.type if isinstance(self.type, Enum) else None
+
+
+def _props(*specs):
+    """Build a property tuple from (name, type[, nullable]) triples."""
+    return tuple(Property(*spec) for spec in specs)
+
+
+# --- permissions (graph-api.md 1.1-1.7) -------------------------------------
+
+#: every application permission graph-api.md names, read and write
+ALL_PERMISSIONS = (
+    "SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All",
+    "SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All",
+    "SecurityEvents.Read.All", "SecurityEvents.ReadWrite.All",
+    "IdentityRiskEvent.Read.All",
+    "IdentityRiskyUser.Read.All", "IdentityRiskyUser.ReadWrite.All",
+    "ThreatHunting.Read.All",
+)
+
+
+# --- resources ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Resource:
+    """One collection: its entity type and what its list and get accept.
+
+    `read_roles` lists the app roles any one of which allows GET (least
+    privileged first); `orderable` is empty where $orderby is refused;
+    `paging` is "skip" ($skip nextLinks, security lists) or "skiptoken"
+    (opaque cursor, identity protection lists).  `evolvable_paths` are the
+    nested enum values (beyond top-level enum properties) that are replaced
+    by the sentinel when the client did not ask for evolvable members.
+    """
+    name: str                       # collection path under the version
+    entity_type: str                # qualified CSDL type name
+    properties: tuple
+    read_roles: tuple
+    filterable: frozenset
+    top_max: int
+    top_default: int
+    paging: str
+    allows_count: bool
+    orderable: tuple = ()
+    expandable: tuple = ()          # navigation properties $expand accepts
+    evidence_lambdas: bool = False  # the two documented evidence/any forms
+    odata_type: str = None          # "@odata.type" carried by list items
+    top_error_code: str = "BadRequest"
+    evolvable_paths: tuple = ()     # ((path..., Enum), ...), "*" = any item
+    default_order: tuple = None     # (property, descending) or None
+
+    def __post_init__(self):
+        object.__setattr__(
+            self, "by_name", {p.name: p for p in self.properties})
+
+    def property(self, name):
+        return self.by_name.get(name)
+
+    def enum_paths(self):
+        """Every enum value path that may hold an evolvable member."""
+        top = tuple(((p.name,), p.enum) for p in self.properties
+                    if p.enum is not None and p.enum.evolvable)
+        return top + self.evolvable_paths
+
+
+ALERT_PROPERTIES = _props(
+    ("id", STRING, False),
+    ("actorDisplayName", STRING),
+    ("additionalData", COMPLEX),
+    ("alertPolicyId", STRING),
+    ("alertWebUrl", STRING),
+    ("assignedTo", STRING),
+    ("categories", STRING_COLLECTION),
+    ("category", STRING),
+    ("classification", ALERT_CLASSIFICATION),
+    ("comments", COMPLEX_COLLECTION),
+    ("createdDateTime", DATETIME),
+    ("customDetails", COMPLEX),
+    ("description", STRING),
+    ("detectionSource", DETECTION_SOURCE),
+    ("detectorId", STRING),
+    ("determination", ALERT_DETERMINATION),
+    ("evidence", COMPLEX_COLLECTION),
+    ("firstActivityDateTime", DATETIME),
+    ("incidentId", STRING),
+    ("incidentWebUrl", STRING),
+    ("investigationState", INVESTIGATION_STATE),
+    ("lastActivityDateTime", DATETIME),
+    ("lastUpdateDateTime", DATETIME),
+    ("mitreTechniques", STRING_COLLECTION),
+    ("productName", STRING),
+    ("providerAlertId", STRING),
+    ("recommendedActions", STRING),
+    ("resolvedDateTime", DATETIME),
+    ("serviceSource", SERVICE_SOURCE, False),
+    ("severity", ALERT_SEVERITY, False),
+    ("status", ALERT_STATUS, False),
+    ("systemTags", STRING_COLLECTION),
+    ("tenantId", STRING),
+    ("threatDisplayName", STRING),
+    ("threatFamilyName", STRING),
+    ("title", STRING),
+)
+
+INCIDENT_PROPERTIES = _props(
+    ("id", STRING, False),
+    ("assignedTo", STRING),
+    ("classification", ALERT_CLASSIFICATION),
+    ("comments", COMPLEX_COLLECTION),
+    ("createdDateTime", DATETIME, False),
+    ("customTags", STRING_COLLECTION),
+    ("description", STRING),
+    ("determination", ALERT_DETERMINATION),
+    ("displayName", STRING),
+    ("incidentWebUrl", STRING),
+    ("lastModifiedBy", STRING),
+    ("lastUpdateDateTime", DATETIME, False),
+    ("priorityScore", INT32),
+    ("redirectIncidentId", STRING),
+    ("resolvingComment", STRING),
+    ("severity", ALERT_SEVERITY, False),
+    ("status", INCIDENT_STATUS, False),
+    ("summary", STRING),
+    ("systemTags", STRING_COLLECTION),
+    ("tenantId", STRING),
+)
+
+RISK_DETECTION_PROPERTIES = _props(
+    ("id", STRING, False),
+    ("activity", ACTIVITY_TYPE),
+    ("activityDateTime", DATETIME),
+    ("additionalInfo", STRING),
+    ("correlationId", STRING),
+    ("detectedDateTime", DATETIME),
+    ("detectionTimingType", RISK_DETECTION_TIMING_TYPE),
+    ("ipAddress", STRING),
+    ("lastUpdatedDateTime", DATETIME),
+    ("location", COMPLEX),
+    ("requestId", STRING),
+    ("riskDetail", RISK_DETAIL),
+    ("riskEventType", STRING),
+    ("riskLevel", RISK_LEVEL),
+    ("riskState", RISK_STATE),
+    ("source", STRING),
+    ("tokenIssuerType", TOKEN_ISSUER_TYPE),
+    ("userDisplayName", STRING),
+    ("userId", STRING),
+    ("userPrincipalName", STRING),
+)
+
+RISKY_USER_PROPERTIES = _props(
+    ("id", STRING, False),
+    ("isDeleted", BOOLEAN),
+    ("isProcessing", BOOLEAN),
+    ("riskDetail", RISK_DETAIL),
+    ("riskLastUpdatedDateTime", DATETIME),
+    ("riskLevel", RISK_LEVEL),
+    ("riskState", RISK_STATE),
+    ("userDisplayName", STRING),
+    ("userPrincipalName", STRING),
+)
+
+SP_RISK_DETECTION_PROPERTIES = _props(
+    ("id", STRING, False),
+    ("activity", ACTIVITY_TYPE),
+    ("activityDateTime", DATETIME),
+    ("additionalInfo", STRING),
+    ("appId", STRING),
+    ("correlationId", STRING),
+    ("detectedDateTime", DATETIME),
+    ("detectionTimingType", RISK_DETECTION_TIMING_TYPE),
+    ("ipAddress", STRING),
+    ("keyIds", STRING_COLLECTION),
+    ("lastUpdatedDateTime", DATETIME),
+    ("location", COMPLEX),
+    ("requestId", STRING),
+    ("riskDetail", RISK_DETAIL),
+    ("riskEventType", STRING),
+    ("riskLevel", RISK_LEVEL),
+    ("riskState", RISK_STATE),
+    ("servicePrincipalDisplayName", STRING),
+    ("servicePrincipalId", STRING),
+    ("source", STRING),
+    ("tokenIssuerType", TOKEN_ISSUER_TYPE),
+)
+
+SECURE_SCORE_PROPERTIES = _props(
+    ("id", STRING, False),
+    ("activeUserCount", INT32),
+    ("averageComparativeScores", COMPLEX_COLLECTION),
+    ("azureTenantId", STRING, False),
+    ("controlScores", COMPLEX_COLLECTION),
+    ("createdDateTime", DATETIME),
+    ("currentScore", DOUBLE),
+    ("enabledServices", STRING_COLLECTION),
+    ("licensedUserCount", INT32),
+    ("maxScore", DOUBLE),
+    ("vendorInformation", COMPLEX),
+)
+
+ALERTS = Resource(
+    name="security/alerts_v2",
+    entity_type=SECURITY_NS + "alert",
+    properties=ALERT_PROPERTIES,
+    read_roles=("SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"),
+    filterable=frozenset({
+        "assignedTo", "classification", "determination", "createdDateTime",
+        "lastUpdateDateTime", "severity", "serviceSource", "status"}),
+    evidence_lambdas=True,
+    top_max=2000, top_default=100, top_error_code="",
+    paging="skip", allows_count=True,
+    orderable=("createdDateTime", "lastUpdateDateTime"),
+    odata_type="#" + SECURITY_NS + "alert",
+    evolvable_paths=((("evidence", "*", "remediationStatus"),
+                      EVIDENCE_REMEDIATION_STATUS),),
+    default_order=("createdDateTime", True),
+)
+
+INCIDENTS = Resource(
+    name="security/incidents",
+    entity_type=SECURITY_NS + "incident",
+    properties=INCIDENT_PROPERTIES,
+    read_roles=("SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"),
+    filterable=frozenset({
+        "assignedTo", "classification", "createdDateTime", "determination",
+        "lastUpdateDateTime", "severity", "status"}),
+    top_max=50, top_default=50, top_error_code="",
+    paging="skip", allows_count=True,
+    orderable=("createdDateTime", "lastUpdateDateTime"),
+    expandable=("alerts",),
+    odata_type="#" + SECURITY_NS + "incident",
+    default_order=("createdDateTime", True),
+)
+
+SECURE_SCORES = Resource(
+    name="security/secureScores",
+    entity_type=GRAPH_NS + "secureScore",
+    properties=SECURE_SCORE_PROPERTIES,
+    read_roles=("SecurityEvents.Read.All", "SecurityEvents.ReadWrite.All"),
+    filterable=frozenset({"createdDateTime"}),
+    top_max=100, top_default=100,
+    paging="skip", allows_count=True,
+    orderable=("createdDateTime",),
+    default_order=("createdDateTime", True),
+)
+
+RISK_DETECTIONS = Resource(
+    name="identityProtection/riskDetections",
+    entity_type=GRAPH_NS + "riskDetection",
+    properties=RISK_DETECTION_PROPERTIES,
+    read_roles=("IdentityRiskEvent.Read.All",),
+    filterable=frozenset({
+        "riskEventType", "riskLevel", "userDisplayName",
+        "detectionTimingType", "activityDateTime", "detectedDateTime",
+        "lastUpdatedDateTime"}),
+    top_max=500, top_default=20,
+    paging="skiptoken", allows_count=False,
+)
+
+RISKY_USERS = Resource(
+    name="identityProtection/riskyUsers",
+    entity_type=GRAPH_NS + "riskyUser",
+    properties=RISKY_USER_PROPERTIES,
+    read_roles=("IdentityRiskyUser.Read.All", "IdentityRiskyUser.ReadWrite.All"),
+    filterable=frozenset({
+        "riskLevel", "userDisplayName", "riskDetail",
+        "riskLastUpdatedDateTime"}),
+    top_max=500, top_default=100,
+    paging="skiptoken", allows_count=True,
+)
+
+SP_RISK_DETECTIONS = Resource(
+    name="identityProtection/servicePrincipalRiskDetections",
+    entity_type=GRAPH_NS + "servicePrincipalRiskDetection",
+    properties=SP_RISK_DETECTION_PROPERTIES,
+    read_roles=("IdentityRiskEvent.Read.All",),
+    filterable=frozenset({
+        "requestId", "servicePrincipalId", "riskEventType", "riskLevel",
+        "activityDateTime", "detectedDateTime", "lastUpdatedDateTime"}),
+    top_max=100, top_default=100,
+    paging="skiptoken", allows_count=False,
+)
+
+RESOURCES = (ALERTS, INCIDENTS, SECURE_SCORES,
+             RISK_DETECTIONS, RISKY_USERS, SP_RISK_DETECTIONS)
+RESOURCES_BY_NAME = {r.name: r for r in RESOURCES}

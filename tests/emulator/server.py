@@ -1,0 +1,427 @@
+"""HTTP plumbing: one port for Graph, the token endpoint and the control API.
+
+Request kinds, told apart by path:
+
+* /_emulator/...                   control API (control.py): no auth, no log
+* /{tenant}/oauth2/v2.0/token      identity platform (identity.py)
+* /v1.0/... and /beta/...          Graph (graph.py)
+
+Every token and Graph request is logged (state.RequestLog) and offered to
+the injected faults (faults.py) before it is served.  Performance choices
+follow env.md section 3 pitfall 13: HTTP/1.1 keep-alive with a
+Content-Length on every response, TCP_NODELAY, a listen backlog of 128,
+daemon threads, and bodies served from pre-rendered bytes (render.py).
+"""
+
+import json
+import logging
+import re
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, unquote
+
+import control
+import faults
+import graph
+import identity
+import query
+import render
+import state
+import timestamps
+
+log = logging.getLogger("graph_emulator")
+
+GRAPH_CONTENT_TYPE = ("application/json;odata.metadata=minimal;odata.streaming=true;"
+                      "IEEE754Compatible=false;charset=utf-8")
+LOGIN_CONTENT_TYPE = "application/json; charset=utf-8"
+AGS_DIAGNOSTIC = json.dumps({"ServerInfo": {
+    "DataCenter": "Emulator Loopback", "Slice": "E", "Ring": "5",
+    "ScaleUnit": "000", "RoleInstance": "EMU000127001"}}, separators=(",", ":"))
+TOKEN_PATH = re.compile(r"/([^/]+)/oauth2/v2\.0/token\Z")
+MAX_REQUEST_BODY = 16 << 20
+LOGGED_HEADERS = ("prefer", "client-request-id", "accept-encoding", "user-agent",
+                  "content-type")
+MALFORMED_BODY = b'{"value":[{"id":"malformed",,"title":"cut here'
+HTML_502 = (b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>"
+            b"<body><h1>502 Bad Gateway</h1><p>The gateway received an invalid "
+            b"response from the upstream server.</p></body></html>\n")
+DEFAULT_ERROR_CODES = {400: "BadRequest", 401: "InvalidAuthenticationToken",
+                       403: "Forbidden", 404: "NotFound", 409: "Conflict",
+                       429: "TooManyRequests", 500: "InternalServerError",
+                       501: "NotImplemented", 502: "BadGateway",
+                       503: "ServiceUnavailable", 504: "GatewayTimeout"}
+
+
+class Response:
+    """A response ready to send: status, body (render.Body), type, headers."""
+
+    def __init__(self, status, body, content_type, headers=(), compressible=True):
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+        self.headers = list(headers)
+        self.compressible = compressible
+
+
+def json_body(obj, rows=0):
+    return render.Body(render.dumps(obj), rows)
+
+
+def accepts_gzip(header):
+    """True when an Accept-Encoding value allows gzip (q > 0, or * allowed)."""
+    if not header:
+        return False
+    star = False
+    for part in header.split(","):
+        coding, _, params = part.strip().partition(";")
+        coding = coding.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if coding in ("gzip", "x-gzip"):
+            return q > 0
+        if coding == "*":
+            star = q > 0
+    return star
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    """The listening server and all state the handlers share."""
+
+    daemon_threads = True
+    request_queue_size = 128
+    allow_reuse_address = True
+
+    def __init__(self, tenant, host="127.0.0.1", port=0, gzip=True, latency_ms=0,
+                 token_lifetime=3599, quiet=False):
+        self.tenant = tenant
+        self.clock = timestamps.Clock(tenant.now)
+        self.gzip = gzip
+        self.quiet = quiet
+        self.config = state.Config({"latency_ms": latency_ms, "case_insensitive": False,
+                                    "strict": False, "empty_pages": False,
+                                    "token_lifetime": token_lifetime})
+        self.requests = state.RequestLog()
+        self.faults = faults.FaultRegistry()
+        self.tokens = identity.TokenStore()
+        self.graph = graph.GraphService(tenant, self.tokens)
+        self.control = control.ControlAPI(self)
+        self.stopping = threading.Event()
+        super().__init__((host, port), Handler)
+
+    @property
+    def port(self):
+        return self.server_address[1]
+
+    def stop(self):
+        """Stop serving; hanging requests notice and return."""
+        self.stopping.set()
+        self.shutdown()
+        self.server_close()
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One connection; each request goes through dispatch()."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "graph-emulator"
+    sys_version = ""
+    timeout = 600                      # idle keep-alive connections go after that
+
+    def do_GET(self):
+        self.dispatch()
+
+    do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def log_message(self, fmt, *args):  # http.server's own messages (bad requests)
+        log.warning("%s - %s", self.address_string(), fmt % args)
+
+    # --- dispatch ---------------------------------------------------------------------------
+    def dispatch(self):
+        started = time.monotonic()
+        self.head_sent = False
+        self.request_id = str(uuid.uuid4())
+        self.client_request_id = self.headers.get("client-request-id") or self.request_id
+        path, _, raw_query = self.path.partition("?")
+        try:
+            body = self.read_body()
+        except ValueError as e:
+            self.close_connection = True
+            self.send(Response(400, json_body({"error": str(e)}), LOGIN_CONTENT_TYPE,
+                               compressible=False))
+            return
+        if path.startswith("/_emulator/"):
+            self.serve_control(path, body)
+            return
+        m = TOKEN_PATH.match(path)
+        kind = "token" if m else "graph"
+        entry = self.server.requests.start(**self.log_fields(kind, path, raw_query, body))
+        status, rows, sent, fault = 0, 0, 0, None
+        try:
+            fault = self.server.faults.take(kind, self.command, path)
+            status, rows, sent = self.serve(kind, path, raw_query, body, m, fault)
+        except (ConnectionError, socket.timeout):
+            self.close_connection = True
+        except Exception:                       # a bug: say so, keep serving
+            traceback.print_exc(file=sys.stderr)
+            self.close_connection = True
+            if not self.head_sent:
+                status = 500
+                self.send(self.graph_error(500, "InternalServerError",
+                                           "The emulator failed; see its log."))
+        finally:
+            self.server.requests.finish(entry, status, rows, sent,
+                                        fault.action if fault else None)
+            if not self.server.quiet:
+                log.info("%s %s -> %s %dB %.1fms%s", self.command, self.path, status or "-",
+                         sent, (time.monotonic() - started) * 1000,
+                         " [fault %s]" % fault.action if fault else "")
+
+    def serve_control(self, path, body):
+        try:
+            status, content_type, data = self.server.control.handle(self.command, path, body)
+        except Exception:                       # a bug: say so, keep serving
+            traceback.print_exc(file=sys.stderr)
+            status, content_type, data = 500, LOGIN_CONTENT_TYPE, b'{"error":"internal"}'
+        self.send(Response(status, render.Body(data, 0), content_type, compressible=False))
+
+    def serve(self, kind, path, raw_query, body, token_match, fault):
+        """Serve a token or Graph request under an optional fault.
+
+        Returns (status, rows, body bytes sent); status 0 when the fault
+        sent no response at all.
+        """
+        action = fault.action if fault else None
+        if action == "reset":
+            self.reset_connection()
+            return 0, 0, 0
+        if action == "hang":
+            self.hang()
+            return 0, 0, 0
+        if action == "slow":
+            time.sleep(fault.delay_ms / 1000.0)
+        if action in ("status", "malformed", "html"):
+            response = self.fault_response(kind, fault)
+        elif kind == "token":
+            response = self.token_response(token_match, body)
+        else:
+            response = self.graph_response(path, raw_query, body, action)
+        if kind == "graph" and self.server.config.current.latency_ms:
+            time.sleep(self.server.config.current.latency_ms / 1000.0)
+        sent = self.send(response, truncate=(action == "truncate"))
+        return response.status, (response.body.rows if response.status < 400 else 0), sent
+
+    def read_body(self):
+        """The request body (Content-Length or chunked); b"" when none."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks, total = [], 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                total += size
+                if total > MAX_REQUEST_BODY:
+                    raise ValueError("request body too large")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0 or length > MAX_REQUEST_BODY:
+            raise ValueError("request body too large")
+        return self.rfile.read(length) if length else b""
+
+    def log_fields(self, kind, path, raw_query, body):
+        """The request log's view of a request: never secrets or tokens."""
+        try:
+            params = query.split_query(raw_query).params
+        except query.QueryError:
+            params = {}
+        headers = {name: self.headers[name] for name in LOGGED_HEADERS
+                   if self.headers.get(name) is not None}
+        auth = self.headers.get("Authorization")
+        fields = {"kind": kind, "method": self.command, "path": path, "query": raw_query,
+                  "params": params, "headers": headers,
+                  "authorization": ("none" if auth is None else
+                                    "bearer" if auth[:7].lower() == "bearer " else "other")}
+        if kind == "token":
+            form = self.form(body)
+            fields["form"] = {k: form[k] for k in ("client_id", "scope", "grant_type",
+                                                   "client_assertion_type") if k in form}
+        return fields
+
+    def form(self, body):
+        """Form fields of a urlencoded body (first occurrence wins)."""
+        content_type = self.headers.get("Content-Type", "")
+        if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+            return {}
+        fields = {}
+        try:
+            pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True,
+                              errors="strict")
+        except (UnicodeDecodeError, ValueError):
+            return {}
+        for name, value in pairs:
+            fields.setdefault(name, value)
+        return fields
+
+    # --- the three kinds of responses -----------------------------------------------------------
+    def token_response(self, token_match, body):
+        server = self.server
+        headers = [("Cache-Control", "no-store, no-cache"), ("Pragma", "no-cache"),
+                   ("x-ms-request-id", self.request_id),
+                   ("client-request-id", self.client_request_id)]
+        try:
+            if self.command != "POST":
+                raise identity.TokenError(
+                    400, "invalid_request", 900561, "The endpoint only accepts POST, OPTIONS "
+                    "requests. Received a %s request." % self.command)
+            tenant_segment = unquote(token_match.group(1))
+            result = identity.issue_token(server.tokens, tenant_segment, self.form(body),
+                                          self.headers.get("Authorization"),
+                                          server.config.current.token_lifetime)
+            return Response(200, json_body(result, 1), LOGIN_CONTENT_TYPE, headers,
+                            compressible=False)
+        except identity.TokenError as e:
+            return Response(e.status, json_body(e.body(server.clock)), LOGIN_CONTENT_TYPE,
+                            headers, compressible=False)
+
+    def graph_response(self, path, raw_query, body, link_fault):
+        server = self.server
+        try:
+            version, segments = self.graph_path(path)
+            req = graph.GraphRequest(
+                method=self.command, version=version, raw_path=path, segments=segments,
+                query=query.split_query(raw_query), host=self.host(),
+                prefer=self.prefers_enums(), authorization=self.headers.get("Authorization"),
+                settings=server.config.current,
+                link_fault=link_fault if link_fault in ("wrong_host_nextlink",
+                                                        "loop_nextlink") else None)
+            result = server.graph.handle(req)
+            return Response(result.status, result.body, GRAPH_CONTENT_TYPE,
+                            self.graph_headers() + result.headers)
+        except query.QueryError as e:
+            return self.graph_error(e.status, e.code, e.message, details=e.details)
+        except graph.GraphError as e:
+            return self.graph_error(e.status, e.code, e.message, e.headers, e.details)
+
+    def graph_path(self, path):
+        """(version, decoded segments) of a Graph path, or raise the 404."""
+        version, _, rest = path[1:].partition("/")
+        if version not in ("v1.0", "beta"):
+            raise graph.GraphError(404, "NotFound", "Invalid version: %s" % version)
+        try:
+            return version, [unquote(s, errors="strict") for s in rest.split("/")]
+        except UnicodeDecodeError:
+            raise graph.GraphError(400, "BadRequest", "The path is not valid UTF-8.") from None
+
+    def fault_response(self, kind, fault):
+        """The response of a status / malformed / html fault."""
+        if fault.action == "html":
+            return Response(502, render.Body(HTML_502, 0), "text/html; charset=utf-8",
+                            compressible=False)
+        if fault.action == "malformed":
+            content = LOGIN_CONTENT_TYPE if kind == "token" else GRAPH_CONTENT_TYPE
+            return Response(200, render.Body(MALFORMED_BODY, 0), content,
+                            self.graph_headers() if kind == "graph" else ())
+        extra = [("Retry-After", fault.retry_after)] if fault.retry_after is not None else []
+        if kind == "token":
+            error = identity.TokenError(
+                fault.status, fault.code or ("temporarily_unavailable"
+                                             if fault.status >= 429 else "invalid_request"),
+                50196 if fault.status >= 429 else 90014,
+                fault.message or "Injected fault: HTTP %d." % fault.status)
+            return Response(fault.status, json_body(error.body(self.server.clock)),
+                            LOGIN_CONTENT_TYPE, extra, compressible=False)
+        code = fault.code if fault.code is not None else DEFAULT_ERROR_CODES.get(
+            fault.status, "UnknownError")
+        message = fault.message or ("Please retry again later." if fault.status == 429
+                                    else "Injected fault: HTTP %d." % fault.status)
+        return self.graph_error(fault.status, code, message, extra)
+
+    def graph_error(self, status, code, message, headers=(), details=None):
+        error = {"code": code, "message": message}
+        if details is not None:
+            error["details"] = details
+        error["innerError"] = {"date": self.server.clock.graph_date(),
+                               "request-id": self.request_id,
+                               "client-request-id": self.client_request_id}
+        return Response(status, json_body({"error": error}), GRAPH_CONTENT_TYPE,
+                        self.graph_headers() + list(headers))
+
+    def graph_headers(self):
+        return [("request-id", self.request_id),
+                ("client-request-id", self.client_request_id),
+                ("x-ms-ags-diagnostic", AGS_DIAGNOSTIC), ("OData-Version", "4.0")]
+
+    def host(self):
+        return self.headers.get("Host") or "127.0.0.1:%d" % self.server.port
+
+    def prefers_enums(self):
+        values = self.headers.get_all("Prefer") or ()
+        return any(p.strip().lower() == graph.PREFER_ENUMS
+                   for v in values for p in v.split(","))
+
+    # --- the wire ----------------------------------------------------------------------------
+    def send(self, response, truncate=False):
+        """Write a response; return the body bytes put on the wire."""
+        data = response.body.data
+        headers = [("Date", timestamps.http_date()), ("Content-Type", response.content_type)]
+        if response.compressible and self.server.gzip:
+            headers.append(("Vary", "Accept-Encoding"))
+            if accepts_gzip(self.headers.get("Accept-Encoding")):
+                data = response.body.gzipped()
+                headers.append(("Content-Encoding", "gzip"))
+        headers.append(("Content-Length", str(len(data))))
+        headers.extend(response.headers)
+        if self.close_connection or truncate:
+            headers.append(("Connection", "close"))
+        head = "HTTP/1.1 %d %s\r\n%s\r\n" % (
+            response.status, self.responses.get(response.status, ("Unknown",))[0],
+            "".join("%s: %s\r\n" % h for h in headers))
+        self.head_sent = True
+        self.wfile.write(head.encode("latin-1"))
+        if self.command == "HEAD":
+            return 0
+        if truncate:
+            data = data[:len(data) // 2]
+            self.close_connection = True
+        self.wfile.write(data)
+        return len(data)
+
+    def reset_connection(self):
+        """Abort the connection: RST, no response (fault "reset")."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            # the descriptor really closes (with RST) when finish() closes
+            # the handler's file objects
+            self.connection.close()
+        except OSError:
+            pass
+
+    def hang(self):
+        """Send nothing until the client goes away or the server stops."""
+        self.close_connection = True
+        sock = self.connection
+        while not self.server.stopping.is_set():
+            try:
+                readable, _, _ = select.select([sock], [], [], 0.2)
+                if readable and not sock.recv(65536):
+                    return
+            except (OSError, ValueError):
+                return

@@ -1,0 +1,111 @@
+"""Mutable emulator state shared by the handlers: runtime config, request log.
+
+Both are changed through the control API while requests are in flight, so
+each is guarded by its own lock.  Readers of the config take one immutable
+Settings snapshot per request, so a request never sees half an update; the
+snapshot's `generation` goes into cache keys, so that pages rendered under
+older settings are never served under newer ones.
+"""
+
+import json
+import threading
+from collections import namedtuple
+
+# name -> (type, minimum for ints)
+CONFIG_FIELDS = {
+    "latency_ms": (int, 0),
+    "case_insensitive": (bool, None),
+    "strict": (bool, None),
+    "empty_pages": (bool, None),
+    "token_lifetime": (int, 1),
+}
+
+Settings = namedtuple("Settings", list(CONFIG_FIELDS) + ["generation"])
+
+
+class ConfigError(ValueError):
+    """A config update the control API refuses (400)."""
+
+
+class Config:
+    """Runtime switches, reset to the command line's values on demand."""
+
+    def __init__(self, defaults):
+        self._defaults = dict(defaults)
+        self._lock = threading.Lock()
+        self._generation = 0
+        self.current = Settings(generation=0, **self._defaults)
+
+    def update(self, changes):
+        """Apply a JSON object of changes (all or nothing); return as_dict()."""
+        if not isinstance(changes, dict):
+            raise ConfigError("the config must be a JSON object")
+        for name, value in changes.items():
+            if name not in CONFIG_FIELDS:
+                raise ConfigError("unknown config key '%s' (known: %s)"
+                                  % (name, ", ".join(CONFIG_FIELDS)))
+            kind, minimum = CONFIG_FIELDS[name]
+            # bool is a subclass of int: refuse true for a number and 1 for a switch
+            if type(value) is not kind or (minimum is not None and value < minimum):
+                raise ConfigError("'%s' must be %s" % (name, "a boolean" if kind is bool
+                                                       else "an integer >= %d" % minimum))
+        with self._lock:
+            values = self.current._asdict()
+            values.update(changes)
+            self._generation += 1
+            values["generation"] = self._generation
+            self.current = Settings(**values)
+        return self.as_dict()
+
+    def reset(self):
+        with self._lock:
+            self._generation += 1
+            self.current = Settings(generation=self._generation, **self._defaults)
+
+    def as_dict(self):
+        values = self.current._asdict()
+        del values["generation"]
+        return values
+
+
+class RequestLog:
+    """Every non-control request since the last reset, in arrival order.
+
+    An entry is created when the request arrives (so `seq` is its arrival
+    rank) and completed when its response has been sent; until then its
+    status is null.  Entries are plain dicts so that listing them is one
+    json.dumps each.
+    """
+
+    def __init__(self):
+        self._entries = []
+        self._seq = 0
+        self._lock = threading.Lock()
+
+    def start(self, **fields):
+        with self._lock:
+            self._seq += 1
+            entry = {"seq": self._seq}
+            entry.update(fields)
+            entry.update(status=None, rows=0, bytes=0)
+            self._entries.append(entry)
+        return entry
+
+    def finish(self, entry, status, rows, sent_bytes, fault=None):
+        with self._lock:
+            entry["status"] = status
+            entry["rows"] = rows
+            entry["bytes"] = sent_bytes
+            if fault is not None:
+                entry["fault"] = fault
+
+    def ndjson(self):
+        with self._lock:
+            lines = [json.dumps(e, ensure_ascii=False, separators=(",", ":"))
+                     for e in self._entries]
+        return "".join(line + "\n" for line in lines).encode("utf-8")
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+            self._seq = 0

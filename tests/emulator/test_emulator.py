@@ -1,0 +1,1253 @@
+"""Self-tests of the Graph emulator: every other test of the project trusts it.
+
+Run:  cd tests/emulator && /usr/bin/python3 -m unittest -v test_emulator
+
+One server runs in a thread on port 0 for the whole module (with the
+command line's default counts); each test starts from POST /_emulator/reset.
+The tests talk HTTP with http.client, which neither decompresses nor
+rewrites URLs, so what they see is what a client gets on the wire.  Filter
+results are checked against an independent evaluation of the entities that
+GET /_emulator/data returns.  Nothing here depends on timing beyond a few
+sleeps of about a second (token expiry, slow and hang faults).
+"""
+
+import base64
+import gzip
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+from urllib.parse import quote, urlsplit
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import graph_emulator   # noqa: E402
+import odata            # noqa: E402
+import query            # noqa: E402
+import render           # noqa: E402
+import schema           # noqa: E402
+import server           # noqa: E402
+import tenant           # noqa: E402
+import timestamps       # noqa: E402
+
+NOW = "2026-06-01T00:00:00Z"
+NOW_TICKS = timestamps.parse(NOW)
+TENANT = "11111111-2222-3333-4444-555555555555"
+ADMIN = ("aaaaaaaa-bbbb-4ccc-8ddd-000000000001", "emu-Secret.Admin~1")
+READER = ("aaaaaaaa-bbbb-4ccc-8ddd-000000000002", "emu-Secret.Reader~2")
+SCOPE = "https://graph.microsoft.com/.default"
+PREFER = {"Prefer": "include-unknown-enum-members"}
+ALERTS, INCIDENTS = "security/alerts_v2", "security/incidents"
+SCORES = "security/secureScores"
+RISK, RISKY, SPRISK = ("identityProtection/riskDetections", "identityProtection/riskyUsers",
+                       "identityProtection/servicePrincipalRiskDetections")
+ALL_LISTS = (ALERTS, INCIDENTS, SCORES, RISK, RISKY, SPRISK)
+DEFAULT_COUNTS = graph_emulator.counts_from(graph_emulator.parse_args([]))
+
+
+def enc(value):
+    """Percent-encode a query value the way the extension does (space = %20)."""
+    return quote(value, safe="'(),:$")
+
+
+def qs(*pairs):
+    return "&".join("%s=%s" % (name, enc(value)) for name, value in pairs)
+
+
+class Reply:
+    """Status, lower-cased headers, raw body and the decoded body."""
+
+    def __init__(self, resp):
+        self.status = resp.status
+        self.headers = {k.lower(): v for k, v in resp.getheaders()}
+        self.raw = resp.read()
+        self.body = (gzip.decompress(self.raw)
+                     if self.headers.get("content-encoding") == "gzip" else self.raw)
+
+    def json(self):
+        return json.loads(self.body)
+
+    def lines(self):
+        return [json.loads(line) for line in self.body.decode().splitlines()]
+
+
+class EmulatorCase(unittest.TestCase):
+    """Shared server, token and helpers."""
+
+    @classmethod
+    def setUpClass(cls):
+        data = tenant.Tenant("42", NOW_TICKS, DEFAULT_COUNTS)
+        cls.httpd = server.EmulatorServer(data, quiet=True)
+        cls.port = cls.httpd.port
+        cls.thread = threading.Thread(target=cls.httpd.serve_forever, daemon=True)
+        cls.thread.start()
+        cls.token = cls.control_json("POST", "token")["access_token"]
+        cls._data = {}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.httpd.stop()
+
+    def setUp(self):
+        self.control("POST", "reset")
+
+    # --- HTTP helpers ------------------------------------------------------------------
+    @classmethod
+    def http(cls, method, path, headers=None, body=None, timeout=30):
+        conn = http.client.HTTPConnection("127.0.0.1", cls.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            return Reply(conn.getresponse())
+        finally:
+            conn.close()
+
+    @classmethod
+    def control(cls, method, name, obj=None):
+        body = None if obj is None else json.dumps(obj)
+        return cls.http(method, "/_emulator/" + name, {"Content-Type": "application/json"},
+                        body)
+
+    @classmethod
+    def control_json(cls, method, name, obj=None):
+        return cls.control(method, name, obj).json()
+
+    def get(self, path, headers=None, token=None, prefer=True, version="v1.0"):
+        h = {"Authorization": "Bearer " + (token or self.token)}
+        if prefer:
+            h.update(PREFER)
+        h.update(headers or {})
+        url = path if path.startswith("/") else "/%s/%s" % (version, path)
+        return self.http("GET", url, h)
+
+    def get_json(self, path, **kw):
+        reply = self.get(path, **kw)
+        self.assertEqual(reply.status, 200, reply.body[:500])
+        return reply.json()
+
+    def follow(self, path, **kw):
+        """(items of every page, the pages) following nextLinks byte for byte."""
+        items, pages = [], []
+        url = path
+        for _ in range(1000):
+            page = self.get_json(url, **kw)
+            pages.append(page)
+            items.extend(page["value"])
+            link = page.get("@odata.nextLink")
+            if link is None:
+                return items, pages
+            split = urlsplit(link)
+            self.assertEqual(split.netloc, "127.0.0.1:%d" % self.port)
+            url = split.path + ("?" + split.query if split.query else "")
+        self.fail("paging did not end")
+
+    def ids(self, path, **kw):
+        return [item["id"] for item in self.follow(path, **kw)[0]]
+
+    def data(self, name):
+        """Entities of a collection from the control API, default order."""
+        if name not in self._data:
+            self._data[name] = self.control("GET", "data/v1.0/" + name).lines()
+        return self._data[name]
+
+    def assertGraphError(self, reply, status, code=None, message=None):
+        self.assertEqual(reply.status, status, reply.body[:400])
+        err = reply.json()["error"]
+        self.assertEqual(set(err) - {"details"}, {"code", "message", "innerError"})
+        if code is not None:
+            self.assertEqual(err["code"], code)
+        if message is not None:
+            self.assertRegex(err["message"], message)
+        inner = err["innerError"]
+        self.assertRegex(inner["date"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$")
+        self.assertEqual(inner["request-id"], reply.headers["request-id"])
+        self.assertEqual(inner["client-request-id"], reply.headers["client-request-id"])
+        return err
+
+    def token_request(self, form, tenant_segment=TENANT, headers=None, method="POST"):
+        h = {"Content-Type": "application/x-www-form-urlencoded"}
+        h.update(headers or {})
+        body = "&".join("%s=%s" % (k, quote(v, safe="")) for k, v in form.items())
+        return self.http(method, "/%s/oauth2/v2.0/token" % tenant_segment, h, body)
+
+    @staticmethod
+    def form(app=ADMIN, **over):
+        f = {"client_id": app[0], "client_secret": app[1], "scope": SCOPE,
+             "grant_type": "client_credentials"}
+        f.update(over)
+        return {k: v for k, v in f.items() if v is not None}
+
+
+def ticks(text):
+    return None if text is None else timestamps.parse(text)
+
+
+# ======================================================================================
+class TestCommandLine(unittest.TestCase):
+    """The real entry point as the extension's scripts run it."""
+
+    def test_port_line_options_and_sigterm(self):
+        proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "graph_emulator.py"), "--port", "0",
+             "--seed", "7", "--alerts", "25", "--incidents", "5", "--secure-scores", "3",
+             "--risk-detections", "4", "--risky-users", "2", "--sp-risk-detections", "1",
+             "--token-lifetime", "77", "--no-gzip", "--latency-ms", "0", "--now",
+             "2025-01-01T00:00:00Z"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            line = proc.stdout.readline().decode()
+            self.assertRegex(line, r"^\d+\n$")
+            port = int(line)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("POST", "/_emulator/token")
+            token = json.loads(conn.getresponse().read())
+            self.assertEqual(token["expires_in"], 77)
+            conn.request("GET", "/v1.0/security/alerts_v2?$count=true&$top=1",
+                         headers={"Authorization": "Bearer " + token["access_token"],
+                                  "Accept-Encoding": "gzip"})
+            resp = conn.getresponse()
+            page = json.loads(resp.read())
+            self.assertIsNone(resp.getheader("Content-Encoding"))   # --no-gzip
+            self.assertEqual(page["@odata.count"], 25)
+            self.assertLess(ticks(page["value"][0]["createdDateTime"]),
+                            timestamps.parse("2025-01-01T00:00:00Z"))
+            conn.close()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(timeout=10)
+            proc.stdout.close()
+            stderr = proc.stderr.read().decode()
+            proc.stderr.close()
+        self.assertEqual(rc, 0, stderr)
+        self.assertIn("listening on", stderr)
+
+    def test_bad_arguments(self):
+        proc = subprocess.run([sys.executable, os.path.join(HERE, "graph_emulator.py"),
+                               "--now", "yesterday"], capture_output=True, timeout=10)
+        self.assertEqual(proc.returncode, 2)
+
+
+# ======================================================================================
+class TestGenerator(unittest.TestCase):
+    """Determinism and the shape of generated documents (no HTTP)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tenant = tenant.Tenant("42", NOW_TICKS, DEFAULT_COUNTS)
+
+    @staticmethod
+    def dump(t):
+        return {name: b"\n".join(render.EntityRenderer(c).many(range(len(c)), True))
+                for name, c in t.collections.items()}
+
+    def test_same_seed_same_bytes(self):
+        again = tenant.Tenant("42", NOW_TICKS, DEFAULT_COUNTS)
+        self.assertEqual(self.dump(self.tenant), self.dump(again))
+        other = tenant.Tenant("43", NOW_TICKS, DEFAULT_COUNTS)
+        self.assertNotEqual(self.dump(self.tenant)[ALERTS], self.dump(other)[ALERTS])
+
+    def test_determinism_in_a_fresh_interpreter(self):
+        # a new process has another PYTHONHASHSEED: set order must not leak in
+        code = ("import sys; sys.path.insert(0, %r); import tenant, render, hashlib;"
+                "t = tenant.Tenant('42', %d, {%r: 50, %r: 10});"
+                "c = t.collections[%r];"
+                "print(hashlib.sha256(b''.join(render.EntityRenderer(c).many("
+                "range(len(c)), True))).hexdigest())" % (HERE, NOW_TICKS, ALERTS,
+                                                         INCIDENTS, ALERTS))
+        digests = {subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                  env=dict(os.environ, PYTHONHASHSEED=str(s)),
+                                  check=True).stdout for s in (1, 2)}
+        self.assertEqual(len(digests), 1)
+
+    def test_counts(self):
+        for name, count in DEFAULT_COUNTS.items():
+            self.assertEqual(len(self.tenant.collection(name)), count, name)
+
+    def test_properties_order_types_and_nullability(self):
+        for resource in schema.RESOURCES:
+            for doc in self.tenant.collection(resource.name).docs:
+                keys = [k for k in doc if k != "@odata.type"]
+                self.assertEqual(keys, [p.name for p in resource.properties], resource.name)
+                for prop in resource.properties:
+                    self.check_value(resource, prop, doc[prop.name])
+
+    def check_value(self, resource, prop, value):
+        where = "%s.%s" % (resource.name, prop.name)
+        if value is None:
+            self.assertTrue(prop.nullable, where)
+            return
+        if prop.enum is not None:
+            self.assertIn(value, prop.enum, where)
+            self.assertNotEqual(value, prop.enum.sentinel, where)
+        elif prop.type == schema.DATETIME:
+            self.assertRegex(value, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,7})?Z$", where)
+            self.assertLess(ticks(value), NOW_TICKS, where)
+        elif prop.type in (schema.STRING,):
+            self.assertIsInstance(value, str, where)
+        elif prop.type == schema.BOOLEAN:
+            self.assertIsInstance(value, bool, where)
+        elif prop.type == schema.INT32:
+            self.assertTrue(isinstance(value, int) and not isinstance(value, bool), where)
+        elif prop.type == schema.DOUBLE:
+            self.assertIsInstance(value, float, where)
+        elif prop.type == schema.STRING_COLLECTION:
+            self.assertTrue(all(isinstance(v, str) for v in value), where)
+        elif prop.type == schema.COMPLEX:
+            self.assertIsInstance(value, dict, where)
+        else:
+            self.assertIsInstance(value, list, where)
+
+    def test_alerts_and_incidents_always_have_created(self):
+        for name in (ALERTS, INCIDENTS):
+            for doc in self.tenant.collection(name).docs:
+                self.assertIsNotNone(doc["createdDateTime"])
+
+    def test_fractional_digits_mix_mostly_seven(self):
+        digits = {}
+        for doc in self.tenant.collection(ALERTS).docs:
+            m = re.search(r"(?:\.(\d+))?Z$", doc["createdDateTime"])
+            n = len(m.group(1) or "")
+            digits[n] = digits.get(n, 0) + 1
+        self.assertEqual(set(digits), set(range(8)))
+        self.assertGreater(digits[7], sum(digits.values()) // 2)
+
+    def test_nulls_where_nullable(self):
+        alerts = self.tenant.collection(ALERTS).docs
+        for name in ("assignedTo", "classification", "determination", "lastUpdateDateTime"):
+            self.assertTrue(any(a[name] is None for a in alerts), name)
+
+    def test_ids(self):
+        t = self.tenant
+        for a in t.collection(ALERTS).docs:
+            self.assertRegex(a["id"], r"^[a-z]{2}\d{18}_-?\d+$")
+        for i in t.collection(INCIDENTS).docs:
+            self.assertRegex(i["id"], r"^\d+$")
+        for name in (RISK, SPRISK):
+            for d in t.collection(name).docs:
+                self.assertRegex(d["id"], r"^[0-9a-f]{64}$")
+        guid = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+        for u in t.collection(RISKY).docs:
+            self.assertRegex(u["id"], guid)
+        days = [s["id"] for s in t.collection(SCORES).docs]
+        self.assertEqual(len(set(days)), len(days))
+        for s in t.collection(SCORES).docs:
+            self.assertEqual(s["id"], "%s_%s" % (TENANT, s["createdDateTime"][:10]))
+        for c in t.collections.values():
+            self.assertEqual(len(c.index), len(c))          # unique ids
+
+    def test_evidence_and_pools(self):
+        alerts = self.tenant.collection(ALERTS).docs
+        types = {e["@odata.type"] for a in alerts for e in a["evidence"]}
+        for suffix in ("deviceEvidence", "userEvidence", "fileEvidence", "ipEvidence",
+                       "urlEvidence", "processEvidence"):
+            self.assertIn("#microsoft.graph.security." + suffix, types)
+        devices = [e["deviceDnsName"] for a in alerts for e in a["evidence"]
+                   if "deviceDnsName" in e]
+        upns = [e["userAccount"]["userPrincipalName"] for a in alerts for e in a["evidence"]
+                if e["@odata.type"].endswith("userEvidence")]
+        self.assertLess(len(set(devices)), len(devices) // 3)      # shared by several
+        self.assertLess(len(set(upns)), len(upns) // 3)
+
+    def test_incident_links(self):
+        t = self.tenant
+        incidents = t.collection(INCIDENTS)
+        for a in t.collection(ALERTS).docs:
+            self.assertIn(a["incidentId"], incidents.index)
+        linked = sum(len(v) for v in t.incident_alerts.values())
+        self.assertEqual(linked, len(t.collection(ALERTS)))
+
+    def test_awkward_text_is_present(self):
+        blob = json.dumps([c.docs for c in self.tenant.collections.values()],
+                          ensure_ascii=False)
+        for needle in ("é", "王", "🚀", "'", '\\"', "\\\\", "%", "&", "#", "+", "/"):
+            self.assertIn(needle, blob)
+        longest = max(len(a["description"] or "")
+                      for a in self.tenant.collection(ALERTS).docs)
+        self.assertGreaterEqual(longest, 10_000)
+        self.assertLessEqual(longest, 110_000)
+
+    def test_evolvable_members_appear(self):
+        t = self.tenant
+        self.assertTrue(any(a["serviceSource"] in schema.SERVICE_SOURCE.evolvable
+                            for a in t.collection(ALERTS).docs))
+        self.assertTrue(any(i["status"] == "awaitingAction"
+                            for i in t.collection(INCIDENTS).docs))
+
+    def test_identity_shapes(self):
+        t = self.tenant
+        for d in t.collection(RISK).docs:
+            if d["additionalInfo"] is not None:
+                self.assertIsInstance(json.loads(d["additionalInfo"]), list)
+            if d["location"] is not None:
+                self.assertIn("geoCoordinates", d["location"])
+        for s in t.collection(SCORES).docs:
+            self.assertTrue(s["controlScores"] and s["averageComparativeScores"])
+            self.assertEqual(s["vendorInformation"]["vendor"], "Microsoft")
+
+    def test_large_generation_is_linear(self):
+        started = time.monotonic()
+        t = tenant.Tenant("42", NOW_TICKS, {ALERTS: 10_000, INCIDENTS: 120})
+        elapsed = time.monotonic() - started
+        self.assertEqual(len(t.collection(ALERTS)), 10_000)
+        self.assertLess(elapsed, 15)    # ~1 s here; 200k must stay under 30 s
+
+
+# ======================================================================================
+class TestTokenEndpoint(EmulatorCase):
+
+    def check_login_error(self, reply, status, error, aadsts):
+        self.assertEqual(reply.status, status, reply.body)
+        self.assertTrue(reply.headers["content-type"].startswith("application/json"))
+        body = reply.json()
+        self.assertEqual(body["error"], error)
+        self.assertEqual(body["error_codes"], [aadsts])
+        self.assertTrue(body["error_description"].startswith("AADSTS%d: " % aadsts))
+        self.assertIn("\r\nTrace ID: ", body["error_description"])
+        self.assertRegex(body["timestamp"], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$")
+        for name in ("trace_id", "correlation_id", "error_uri"):
+            self.assertIn(name, body)
+        return body
+
+    def test_success(self):
+        reply = self.token_request(self.form())
+        self.assertEqual(reply.status, 200)
+        body = reply.json()
+        self.assertEqual(body["token_type"], "Bearer")
+        self.assertEqual(body["expires_in"], 3599)
+        self.assertEqual(body["ext_expires_in"], 3599)
+        self.assertEqual(self.get(ALERTS + "?$top=1", token=body["access_token"]).status, 200)
+
+    def test_tenant_domain_basic_auth_and_clouds(self):
+        for scope in ("https://graph.microsoft.us/.default",
+                      "https://dod-graph.microsoft.us/.default",
+                      "https://microsoftgraph.chinacloudapi.cn/.default"):
+            self.assertEqual(self.token_request(self.form(scope=scope)).status, 200, scope)
+        self.assertEqual(self.token_request(self.form(), "contoso.onmicrosoft.com").status,
+                         200)
+        basic = base64.b64encode(("%s:%s" % (ADMIN[0], quote(ADMIN[1]))).encode()).decode()
+        reply = self.token_request({"scope": SCOPE, "grant_type": "client_credentials"},
+                                   headers={"Authorization": "Basic " + basic})
+        self.assertEqual(reply.status, 200, reply.body)
+
+    def test_errors(self):
+        self.check_login_error(self.token_request(self.form(client_secret="wrong")),
+                               401, "invalid_client", 7000215)
+        self.check_login_error(self.token_request(self.form(
+            client_id="aaaaaaaa-bbbb-4ccc-8ddd-00000000dead")), 400, "unauthorized_client",
+            700016)
+        self.check_login_error(self.token_request(self.form(), "no-such-tenant"),
+                               400, "invalid_request", 90002)
+        self.check_login_error(self.token_request(self.form(scope="https://x.example/.default")),
+                               400, "invalid_scope", 70011)
+        self.check_login_error(self.token_request(self.form(
+            scope="https://graph.microsoft.com/User.Read")), 400, "invalid_scope", 70011)
+        self.check_login_error(self.token_request(self.form(grant_type=None)),
+                               400, "invalid_request", 900144)
+        self.check_login_error(self.token_request(self.form(client_id=None)),
+                               400, "invalid_request", 900144)
+        self.check_login_error(self.token_request(self.form(scope=None)),
+                               400, "invalid_request", 900144)
+        self.check_login_error(self.token_request(self.form(client_secret=None)),
+                               401, "invalid_client", 7000218)
+        self.check_login_error(self.token_request(self.form(grant_type="password")),
+                               400, "unsupported_grant_type", 70003)
+        self.check_login_error(self.token_request(self.form(), method="GET"),
+                               400, "invalid_request", 900561)
+        # JSON instead of a form: the grant type cannot be found
+        reply = self.http("POST", "/%s/oauth2/v2.0/token" % TENANT,
+                          {"Content-Type": "application/json"}, json.dumps(self.form()))
+        self.check_login_error(reply, 400, "invalid_request", 900144)
+
+    def test_client_assertion_has_its_place(self):
+        form = self.form(client_secret=None, client_assertion="a.b.c",
+                         client_assertion_type=("urn:ietf:params:oauth:client-assertion-"
+                                                "type:jwt-bearer"))
+        self.check_login_error(self.token_request(form), 401, "invalid_client", 700027)
+
+    def test_token_lifetime_config(self):
+        self.control("POST", "config", {"token_lifetime": 12})
+        self.assertEqual(self.token_request(self.form()).json()["expires_in"], 12)
+
+
+# ======================================================================================
+class TestGraphAuth(EmulatorCase):
+
+    def test_missing_unknown_and_other_schemes(self):
+        for headers in ({}, {"Authorization": "Bearer "},
+                        {"Authorization": "Basic abc"}, {"Authorization": "Bearer nope"}):
+            reply = self.http("GET", "/v1.0/" + ALERTS, headers)
+            self.assertGraphError(reply, 401, "InvalidAuthenticationToken")
+            self.assertIn("www-authenticate", reply.headers)
+
+    def test_expired(self):
+        self.control("POST", "config", {"token_lifetime": 1})
+        token = self.control_json("POST", "token")["access_token"]
+        self.assertEqual(self.get(ALERTS + "?$top=1", token=token).status, 200)
+        time.sleep(1.1)
+        self.assertGraphError(self.get(ALERTS, token=token), 401,
+                              "InvalidAuthenticationToken", "expired")
+
+    def test_revoked(self):
+        token = self.control_json("POST", "token")["access_token"]
+        self.control("POST", "revoke-tokens")
+        self.assertGraphError(self.get(ALERTS, token=token), 401,
+                              "InvalidAuthenticationToken", "revoked")
+        type(self).token = self.control_json("POST", "token")["access_token"]
+        self.assertEqual(self.get(ALERTS + "?$top=1").status, 200)
+
+    def test_reader_permissions(self):
+        token = self.token_request(self.form(READER)).json()["access_token"]
+        self.assertEqual(self.get(ALERTS + "?$top=1", token=token).status, 200)
+        for path in (INCIDENTS, SCORES, RISK, RISKY, SPRISK):
+            err = self.assertGraphError(self.get(path, token=token), 403, "Forbidden")
+            self.assertIn(schema.RESOURCES_BY_NAME[path].read_roles[0], err["message"])
+
+
+# ======================================================================================
+class TestRoutingAndEnvelope(EmulatorCase):
+
+    def test_every_list_and_get_in_both_versions(self):
+        for version in ("v1.0", "beta"):
+            for path in ALL_LISTS:
+                page = self.get_json(path, version=version)
+                self.assertEqual(page["@odata.context"], "http://127.0.0.1:%d/%s/$metadata#%s"
+                                 % (self.port, version, path))
+                self.assertEqual(list(page)[-1], "value")
+                first = page["value"][0]
+                entity = self.get_json("%s/%s" % (path, quote(first["id"])), version=version)
+                self.assertTrue(entity.pop("@odata.context").endswith(path + "/$entity"))
+                self.assertEqual(entity, first)
+
+    def test_odata_type_on_security_items(self):
+        for path, suffix in ((ALERTS, "alert"), (INCIDENTS, "incident")):
+            for item in self.get_json(path)["value"]:
+                self.assertEqual(item["@odata.type"], "#microsoft.graph.security." + suffix)
+                self.assertEqual(list(item)[:2], ["@odata.type", "id"])
+
+    def test_not_found(self):
+        self.assertGraphError(self.get(ALERTS + "/da000_1"), 404, "NotFound")
+        self.assertGraphError(self.get(INCIDENTS + "/999999/alerts"), 404, "NotFound")
+        self.assertGraphError(self.get("security/nothing"), 404, None, "nothing")
+        self.assertGraphError(self.get(ALERTS + "/x/y/z"), 404)
+        self.assertGraphError(self.get("/v2.0/" + ALERTS), 404)
+        self.assertGraphError(self.get("/elsewhere"), 404)
+
+    def test_other_methods_are_405(self):
+        h = {"Authorization": "Bearer " + self.token, "Content-Type": "application/json"}
+        for method in ("PATCH", "POST", "DELETE", "PUT"):
+            reply = self.http(method, "/v1.0/%s/%s" % (ALERTS, self.data(ALERTS)[0]["id"]), h,
+                              "{}")
+            self.assertGraphError(reply, 405)
+            self.assertEqual(reply.headers["allow"], "GET")
+
+    def test_headers(self):
+        reply = self.get(ALERTS + "?$top=3", headers={"client-request-id": "abc-123"})
+        h = reply.headers
+        self.assertEqual(h["content-type"], server.GRAPH_CONTENT_TYPE)
+        self.assertEqual(h["client-request-id"], "abc-123")
+        self.assertRegex(h["request-id"], r"^[0-9a-f-]{36}$")
+        self.assertIn("ServerInfo", json.loads(h["x-ms-ags-diagnostic"]))
+        self.assertIn("date", h)
+        self.assertEqual(int(h["content-length"]), len(reply.raw))
+        other = self.get(ALERTS + "?$top=3")
+        self.assertNotEqual(other.headers["request-id"], h["request-id"])
+        self.assertEqual(other.headers["client-request-id"], other.headers["request-id"])
+
+    def test_gzip(self):
+        plain = self.get(ALERTS + "?$top=50")
+        zipped = self.get(ALERTS + "?$top=50", headers={"Accept-Encoding": "gzip, deflate"})
+        self.assertNotIn("content-encoding", plain.headers)
+        self.assertEqual(zipped.headers["content-encoding"], "gzip")
+        self.assertEqual(int(zipped.headers["content-length"]), len(zipped.raw))
+        self.assertLess(len(zipped.raw), len(plain.raw) // 2)
+        self.assertEqual(zipped.body, plain.body)
+        refused = self.get(ALERTS + "?$top=5", headers={"Accept-Encoding": "gzip;q=0, br"})
+        self.assertNotIn("content-encoding", refused.headers)
+        star = self.get(ALERTS + "?$top=5", headers={"Accept-Encoding": "*"})
+        self.assertEqual(star.headers["content-encoding"], "gzip")
+
+    def test_keep_alive(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        h = {"Authorization": "Bearer " + self.token}
+        try:
+            for _ in range(5):
+                conn.request("GET", "/v1.0/%s?$top=10" % ALERTS, headers=h)
+                resp = conn.getresponse()
+                self.assertEqual(resp.status, 200)
+                resp.read()
+                self.assertFalse(resp.will_close)
+            sock = conn.sock
+            conn.request("GET", "/v1.0/%s?$top=1" % ALERTS, headers=h)
+            conn.getresponse().read()
+            self.assertIs(conn.sock, sock)
+        finally:
+            conn.close()
+
+    def test_error_json_shape(self):
+        reply = self.get(ALERTS + "?$top=0", headers={"client-request-id": "cr-1"})
+        err = self.assertGraphError(reply, 400, "BadRequest")
+        self.assertEqual(err["innerError"]["client-request-id"], "cr-1")
+        self.assertTrue(err["innerError"]["date"].startswith("2026-06-01T00:"))
+
+
+# ======================================================================================
+class TestPaging(EmulatorCase):
+
+    def test_default_page_sizes(self):
+        expected = {ALERTS: 100, INCIDENTS: 50, RISK: 20, RISKY: 60, SPRISK: 40, SCORES: 90}
+        for path, size in expected.items():
+            self.assertEqual(len(self.get_json(path)["value"]), size, path)
+
+    def test_top_caps(self):
+        caps = {ALERTS: 2000, INCIDENTS: 50, RISK: 500, RISKY: 500, SPRISK: 100, SCORES: 100}
+        for path, cap in caps.items():
+            self.assertEqual(self.get(path + "?$top=%d" % cap).status, 200, path)
+            self.assertGraphError(self.get(path + "?$top=%d" % (cap + 1)), 400)
+            for bad in ("0", "-1", "abc", "1.5", ""):
+                self.assertGraphError(self.get(path + "?$top=" + bad), 400)
+
+    def test_incidents_top_error_is_verbatim(self):
+        err = self.assertGraphError(self.get(INCIDENTS + "?$top=100"), 400, "")
+        self.assertEqual(err["message"], "The query specified in the URI is not valid. The "
+                         "limit of '50' for Top query has been exceeded. The value from the "
+                         "incoming request is '100'.")
+
+    def test_security_next_links_keep_options_and_add_skip(self):
+        path = ALERTS + "?" + qs(("$top", "7"), ("$select", "id,severity"),
+                                 ("$filter", "severity ne 'low'"))
+        page = self.get_json(path)
+        link = page["@odata.nextLink"]
+        self.assertTrue(link.startswith("http://127.0.0.1:%d/v1.0/%s?" % (self.port, ALERTS)))
+        self.assertEqual(link.split("?", 1)[1], path.split("?", 1)[1] + "&$skip=7")
+        items, pages = self.follow(path)
+        expected = [a["id"] for a in self.data(ALERTS) if a["severity"] != "low"]
+        self.assertEqual([i["id"] for i in items], expected)
+        self.assertNotIn("@odata.nextLink", pages[-1])
+        self.assertTrue(all(len(p["value"]) == 7 for p in pages[:-1]))
+
+    def test_identity_next_links_use_skiptoken(self):
+        for path in (RISK, RISKY, SPRISK):
+            url = path + "?$top=7&$select=id"
+            page = self.get_json(url)
+            link = page["@odata.nextLink"]
+            self.assertRegex(link, r"\?\$top=7&\$select=id&\$skiptoken=[A-Za-z0-9_-]+$")
+            items, _ = self.follow(url)
+            self.assertEqual([i["id"] for i in items], [d["id"] for d in self.data(path)])
+
+    def test_skiptoken_is_checked(self):
+        link = self.get_json(RISK + "?$top=5")["@odata.nextLink"]
+        token = link.rsplit("$skiptoken=", 1)[1]
+        self.assertGraphError(self.get(RISK + "?$top=5&$skiptoken=garbage"), 400)
+        self.assertGraphError(self.get(RISK + "?$top=6&$skiptoken=" + token), 400)
+        self.assertEqual(self.get(RISK + "?$top=5&$skiptoken=" + token).status, 200)
+        self.assertGraphError(self.get(ALERTS + "?$skiptoken=" + token), 400)
+
+    def test_follow_every_list_whole(self):
+        for path in ALL_LISTS:
+            self.assertEqual(self.ids(path), [d["id"] for d in self.data(path)], path)
+
+    def test_skip(self):
+        all_ids = [a["id"] for a in self.data(ALERTS)]
+        self.assertEqual([a["id"] for a in self.get_json(ALERTS + "?$skip=295")["value"]],
+                         all_ids[295:])
+        self.assertEqual(self.get_json(ALERTS + "?$skip=5000")["value"], [])
+        for path in (RISK, RISKY, SPRISK):
+            self.assertGraphError(self.get(path + "?$skip=1"), 400)
+        self.assertGraphError(self.get(ALERTS + "?$skip=-1"), 400)
+
+    def test_empty_pages(self):
+        self.control("POST", "config", {"empty_pages": True})
+        for path in (ALERTS + "?$top=40", RISK + "?$top=40"):
+            items, pages = self.follow(path)
+            sizes = [len(p["value"]) for p in pages]
+            self.assertEqual(sizes[1::2], [0] * (len(sizes) // 2), path)
+            self.assertNotEqual(sizes[0], 0)
+            self.assertNotEqual(sizes[-1], 0)
+            name = path.split("?")[0]
+            self.assertEqual([i["id"] for i in items], [d["id"] for d in self.data(name)])
+
+    def test_default_orders(self):
+        for path in (ALERTS, INCIDENTS, SCORES):
+            docs = self.data(path)
+            keys = [(ticks(d["createdDateTime"]), d["id"]) for d in docs]
+            self.assertEqual(keys, sorted(keys, reverse=True), path)
+
+
+# ======================================================================================
+class TestQueryOptions(EmulatorCase):
+
+    def test_select_everywhere(self):
+        for path in ALL_LISTS:
+            resource = schema.RESOURCES_BY_NAME[path]
+            name = resource.properties[-1].name
+            page = self.get_json(path + "?$select=" + name)
+            for item in page["value"]:
+                expected = {"id", name} | ({"@odata.type"} if resource.odata_type else set())
+                self.assertEqual(set(item), expected, path)
+            self.assertTrue(page["@odata.context"].endswith("(%s)" % name))
+            self.assertGraphError(self.get(path + "?$select=noSuchProperty"), 400)
+            self.assertGraphError(self.get(path + "?$select=id,,title"), 400)
+        entity_id = self.data(ALERTS)[0]["id"]
+        one = self.get_json("%s/%s?$select=title,severity" % (ALERTS, entity_id))
+        self.assertEqual(set(one), {"@odata.context", "@odata.type", "id", "title", "severity"})
+
+    def test_select_values_match_full(self):
+        full = self.get_json(ALERTS + "?$top=20")["value"]
+        part = self.get_json(ALERTS + "?$top=20&$select=severity,evidence")["value"]
+        for f, p in zip(full, part):
+            self.assertEqual(p["evidence"], f["evidence"])
+            self.assertEqual(p["severity"], f["severity"])
+
+    def test_count(self):
+        for path in (ALERTS, INCIDENTS, RISKY, SCORES):
+            page = self.get_json(path + "?$count=true&$top=2")
+            self.assertEqual(list(page)[:2], ["@odata.context", "@odata.count"])
+            self.assertEqual(page["@odata.count"], len(self.data(path)))
+            second = self.get_json(urlsplit(page["@odata.nextLink"]).path + "?" +
+                                   urlsplit(page["@odata.nextLink"]).query)
+            self.assertNotIn("@odata.count", second)
+            self.assertNotIn("@odata.count", self.get_json(path + "?$count=false"))
+            self.assertGraphError(self.get(path + "?$count=yes"), 400)
+        filtered = self.get_json(ALERTS + "?$count=true&$top=1&" +
+                                 qs(("$filter", "severity eq 'high'")))
+        self.assertEqual(filtered["@odata.count"],
+                         sum(a["severity"] == "high" for a in self.data(ALERTS)))
+        for path in (RISK, SPRISK):
+            self.assertGraphError(self.get(path + "?$count=true"), 400)
+
+    def test_orderby(self):
+        for path, props in ((ALERTS, ("createdDateTime", "lastUpdateDateTime")),
+                            (INCIDENTS, ("createdDateTime", "lastUpdateDateTime")),
+                            (SCORES, ("createdDateTime",))):
+            docs = self.data(path)
+            for prop in props:
+                for direction in ("", " asc", " desc"):
+                    got = self.ids(path + "?$top=37&" + qs(("$orderby", prop + direction)))
+                    # OData: null sorts first ascending; ties by id, same direction
+                    key = sorted(docs, key=lambda d: (d[prop] is not None,
+                                                      ticks(d[prop]) or 0, d["id"]))
+                    if direction == " desc":
+                        key.reverse()
+                    self.assertEqual(got, [d["id"] for d in key], path + prop + direction)
+        ties = {}
+        for a in self.data(ALERTS):
+            ties.setdefault(a["createdDateTime"], []).append(a["id"])
+        self.assertTrue(any(len(v) > 1 for v in ties.values()), "no ties generated")
+        for bad in ("title", "createdDateTime sideways", "createdDateTime desc,id",
+                    "createdDateTime  asc  x"):
+            self.assertGraphError(self.get(ALERTS + "?" + qs(("$orderby", bad))), 400, None)
+        self.assertGraphError(self.get(SCORES + "?$orderby=lastUpdateDateTime"), 400)
+        for path in (RISK, RISKY, SPRISK):
+            self.assertGraphError(self.get(path + "?$orderby=id"), 400)
+
+    def test_expand_alerts(self):
+        alerts = {a["id"]: a for a in self.data(ALERTS)}
+        page = self.get_json(INCIDENTS + "?$expand=alerts&$top=10")
+        for incident in page["value"]:
+            self.assertEqual(list(incident)[-1], "alerts")
+            for a in incident["alerts"]:
+                self.assertEqual(a["incidentId"], incident["id"])
+                self.assertEqual(a, alerts[a["id"]])
+            expected = [a["id"] for a in alerts.values() if a["incidentId"] == incident["id"]]
+            self.assertEqual([a["id"] for a in incident["alerts"]], expected)
+            nav = self.ids("%s/%s/alerts" % (INCIDENTS, incident["id"]))
+            self.assertEqual(nav, expected)
+        one = self.get_json("%s/%s?$expand=alerts&$select=status" % (
+            INCIDENTS, page["value"][0]["id"]))
+        self.assertEqual(set(one), {"@odata.context", "@odata.type", "id", "status", "alerts"})
+        self.assertNotIn("alerts", self.get_json(INCIDENTS)["value"][0])
+        for bad in (INCIDENTS + "?$expand=comments", ALERTS + "?$expand=alerts",
+                    INCIDENTS + "?$expand=alerts($select=id)"):
+            self.assertGraphError(self.get(bad), 400)
+
+    def test_incident_alerts_navigation_paging(self):
+        busiest = max(self.httpd.tenant.incident_alerts.items(), key=lambda kv: len(kv[1]))
+        path = "%s/%s/alerts?$top=1" % (INCIDENTS, busiest[0])
+        page = self.get_json(path)
+        self.assertTrue(page["@odata.context"].endswith(
+            "#security/incidents('%s')/alerts" % busiest[0]))
+        self.assertEqual(len(self.ids(path)), len(busiest[1]))
+
+    def test_unknown_and_repeated_options(self):
+        for bad in ("$search=x", "$format=json", "$Top=1", "$top=1&$top=2", "$apply=x"):
+            self.assertGraphError(self.get(ALERTS + "?" + bad), 400)
+        self.assertEqual(self.get(ALERTS + "?foo=bar&$top=1").status, 200)
+
+    def test_single_entity_refuses_list_options(self):
+        entity_id = self.data(ALERTS)[0]["id"]
+        for name, value in (("$top", "1"), ("$filter", "status eq 'new'"),
+                            ("$count", "true"), ("$skip", "1"),
+                            ("$orderby", "createdDateTime")):
+            self.assertGraphError(self.get("%s/%s?%s" % (ALERTS, entity_id,
+                                                         qs((name, value)))), 400)
+
+
+# ======================================================================================
+class TestFilter(EmulatorCase):
+    """$filter results against an independent evaluation of the data dump."""
+
+    def check(self, path, text, predicate, **kw):
+        top = schema.RESOURCES_BY_NAME[path].top_max
+        got = self.ids(path + "?$top=%d&" % top + qs(("$filter", text)), **kw)
+        expected = [d["id"] for d in self.data(path) if predicate(d)]
+        self.assertEqual(got, expected, text)
+        return got
+
+    def rejects(self, path, text, **kw):
+        return self.assertGraphError(self.get(path + "?" + qs(("$filter", text)), **kw),
+                                     400, "BadRequest", "^Invalid filter clause")
+
+    def test_enum_and_string_equality(self):
+        self.assertTrue(self.check(ALERTS, "severity eq 'high'",
+                                   lambda a: a["severity"] == "high"))
+        self.check(ALERTS, "status ne 'resolved'", lambda a: a["status"] != "resolved")
+        self.check(INCIDENTS, "status eq 'active' and severity eq 'high'",
+                   lambda i: i["status"] == "active" and i["severity"] == "high")
+        self.check(ALERTS, "severity eq microsoft.graph.security.alertSeverity'low'",
+                   lambda a: a["severity"] == "low")
+        self.check(RISKY, "riskLevel eq microsoft.graph.riskLevel'medium'",
+                   lambda u: u["riskLevel"] == "medium")
+        self.check(ALERTS, "'high' eq severity", lambda a: a["severity"] == "high")
+
+    def test_quotes_unicode_and_special_characters(self):
+        self.check(ALERTS, "assignedTo eq 'siobhan.o''brien@contoso.com'",
+                   lambda a: a["assignedTo"] == "siobhan.o'brien@contoso.com")
+        self.assertTrue(self.check(ALERTS, "assignedTo eq 'ops+sec@contoso.com'",
+                                   lambda a: a["assignedTo"] == "ops+sec@contoso.com"))
+        self.assertTrue(self.check(RISK, "userDisplayName eq 'Ops & Sec #1 (50% + 50%)'",
+                                   lambda d: d["userDisplayName"] == "Ops & Sec #1 (50% + 50%)"))
+        self.assertTrue(self.check(RISK, "userDisplayName eq '王小明'",
+                                   lambda d: d["userDisplayName"] == "王小明"))
+        # a raw '+' is a space after decoding, so this names nobody
+        reply = self.get(ALERTS + "?$filter=assignedTo%20eq%20'ops+sec@contoso.com'")
+        self.assertEqual(reply.json()["value"], [])
+        spaced = self.get(ALERTS + "?$filter=severity+eq+'high'&$top=2000").json()["value"]
+        self.assertEqual(len(spaced), sum(a["severity"] == "high" for a in self.data(ALERTS)))
+
+    def test_in_and_or_not_parentheses(self):
+        self.check(ALERTS, "severity in ('high', 'medium')",
+                   lambda a: a["severity"] in ("high", "medium"))
+        self.check(ALERTS, "severity eq 'high' or severity eq 'low' and status eq 'new'",
+                   lambda a: a["severity"] == "high" or (a["severity"] == "low"
+                                                         and a["status"] == "new"))
+        self.check(ALERTS, "(severity eq 'high' or severity eq 'low') and status eq 'new'",
+                   lambda a: a["severity"] in ("high", "low") and a["status"] == "new")
+        self.check(ALERTS, "not (status eq 'new')", lambda a: a["status"] != "new")
+        self.check(ALERTS, "not(severity in ('high','low')) and not (assignedTo eq null)",
+                   lambda a: a["severity"] not in ("high", "low") and a["assignedTo"] is not None)
+        self.check(INCIDENTS, "(assignedTo eq null and status ne 'redirected') or "
+                   "(classification eq 'truePositive')",
+                   lambda i: (i["assignedTo"] is None and i["status"] != "redirected")
+                   or i["classification"] == "truePositive")
+        self.rejects(ALERTS, "not status eq 'new'")     # not binds tighter than eq
+
+    def test_nulls(self):
+        self.assertTrue(self.check(ALERTS, "assignedTo eq null", lambda a: a["assignedTo"] is None))
+        self.check(ALERTS, "classification ne null", lambda a: a["classification"] is not None)
+        self.check(ALERTS, "assignedTo ne 'soc1@contoso.com'",
+                   lambda a: a["assignedTo"] != "soc1@contoso.com")     # nulls included
+        self.check(ALERTS, "classification in ('unknown', null)",
+                   lambda a: a["classification"] in ("unknown", None))
+        self.assertTrue(any(a["lastUpdateDateTime"] is None for a in self.data(ALERTS)))
+        self.check(ALERTS, "lastUpdateDateTime gt 2000-01-01T00:00:00Z",
+                   lambda a: a["lastUpdateDateTime"] is not None)
+        self.check(ALERTS, "not (lastUpdateDateTime gt 2000-01-01T00:00:00Z)",
+                   lambda a: a["lastUpdateDateTime"] is None)
+        self.rejects(ALERTS, "lastUpdateDateTime gt null")
+
+    def test_timestamps_at_full_precision(self):
+        alert = next(a for a in self.data(ALERTS)
+                     if re.search(r"\.\d{7}Z$", a["createdDateTime"]))
+        t = ticks(alert["createdDateTime"])
+        as_text = timestamps.format_ticks
+
+        def cmp(op, value):
+            return self.ids(ALERTS + "?$top=2000&" + qs(("$filter", "createdDateTime %s %s"
+                                                         % (op, value))))
+
+        exact = as_text(t)
+        self.assertIn(alert["id"], cmp("ge", exact))
+        self.assertNotIn(alert["id"], cmp("gt", exact))
+        self.assertIn(alert["id"], cmp("le", exact))
+        self.assertNotIn(alert["id"], cmp("ge", as_text(t + 1)))       # 100 ns later
+        self.assertIn(alert["id"], cmp("lt", as_text(t + 1)))
+        self.assertIn(alert["id"], cmp("eq", exact))
+        # the same instant written with an offset ('+' percent-encoded)
+        shifted = timestamps.format_ticks(t + 2 * 3600 * 10**7)[:-1] + "+02:00"
+        self.assertIn(alert["id"], cmp("eq", shifted))
+        lo, hi = "2026-03-01T00:00:00Z", "2026-04-01T00:00:00.5Z"
+        self.check(ALERTS, "createdDateTime ge %s and createdDateTime lt %s" % (lo, hi),
+                   lambda a: ticks(lo) <= ticks(a["createdDateTime"]) < ticks(hi))
+        for literal in ("2026-03-01T00:00Z", "2026-03-01T00:00:00.1234567Z",
+                        "2026-03-01T00:00:00.1-05:30"):
+            self.assertEqual(self.get(ALERTS + "?" + qs(("$filter", "createdDateTime ge "
+                                                         + literal))).status, 200, literal)
+        for bad in ("2026-03-01", "2026-03-01T00:00:00.12345678Z", "'2026-03-01T00:00:00Z'",
+                    "2026-13-01T00:00:00Z", "2026-03-01T00:00:00z"):
+            self.rejects(ALERTS, "createdDateTime ge " + bad)
+        # a raw '+' offset decodes to a space: 400, as from Graph
+        reply = self.get(ALERTS + "?$filter=createdDateTime%20ge%202026-03-01T00:00:00+01:00")
+        self.assertGraphError(reply, 400)
+
+    def test_lambdas(self):
+        device = "ws-017.contoso.local"
+        got = self.check(ALERTS, "evidence/any(e: e/microsoft.graph.security.deviceEvidence/"
+                         "deviceDnsName eq '%s')" % device,
+                         lambda a: any(e.get("deviceDnsName") == device for e in a["evidence"]
+                                       if e["@odata.type"].endswith("deviceEvidence")))
+        self.assertGreater(len(got), 1)
+        upn = "jose.muller@contoso.com"
+        got = self.check(ALERTS, "evidence/any(x:x/microsoft.graph.security.userEvidence/"
+                         "userAccount/userPrincipalName eq '%s')" % upn,
+                         lambda a: any(e["userAccount"]["userPrincipalName"] == upn
+                                       for e in a["evidence"]
+                                       if e["@odata.type"].endswith("userEvidence")))
+        self.assertGreater(len(got), 1)
+        self.check(ALERTS, "not evidence/any(e: e/microsoft.graph.security.deviceEvidence/"
+                   "deviceDnsName eq '%s') and severity eq 'high'" % device,
+                   lambda a: a["severity"] == "high" and not any(
+                       e.get("deviceDnsName") == device for e in a["evidence"]))
+        for bad in ("evidence/any(e: e/microsoft.graph.security.fileEvidence/fileDetails/"
+                    "fileName eq 'a.exe')",
+                    "evidence/any(e: e/microsoft.graph.security.deviceEvidence/deviceDnsName "
+                    "ne 'x')",
+                    "evidence/all(e: e/microsoft.graph.security.deviceEvidence/deviceDnsName "
+                    "eq 'x')",
+                    "evidence/any()", "mitreTechniques/any(t: t eq 'T1078')"):
+            self.rejects(ALERTS, bad)
+        self.rejects(INCIDENTS, "evidence/any(e: e/microsoft.graph.security.deviceEvidence/"
+                     "deviceDnsName eq 'x')")
+
+    def test_filterable_properties(self):
+        samples = {ALERTS: "investigationState eq 'running'", INCIDENTS: "displayName eq 'x'",
+                   RISK: "riskState eq 'atRisk'", RISKY: "riskState eq 'atRisk'",
+                   SPRISK: "appId eq 'x'", SCORES: "currentScore gt 3"}
+        for path, text in samples.items():
+            self.rejects(path, text)
+        self.rejects(ALERTS, "noSuch eq 'x'")
+        self.rejects(ALERTS, "location/city eq 'x'")
+        self.check(RISK, "riskEventType eq 'unlikelyTravel' or riskLevel eq 'high'",
+                   lambda d: d["riskEventType"] == "unlikelyTravel" or d["riskLevel"] == "high")
+        self.check(RISK, "detectionTimingType eq 'offline'",
+                   lambda d: d["detectionTimingType"] == "offline")
+        sp = next(d for d in self.data(SPRISK) if d["requestId"] is not None)
+        self.check(SPRISK, "servicePrincipalId eq '%s'" % sp["servicePrincipalId"],
+                   lambda d: d["servicePrincipalId"] == sp["servicePrincipalId"])
+        self.check(SPRISK, "requestId eq '%s'" % sp["requestId"],
+                   lambda d: d["requestId"] == sp["requestId"])
+        self.check(RISKY, "riskDetail eq 'userPassedMFADrivenByRiskBasedPolicy'",
+                   lambda u: u["riskDetail"] == "userPassedMFADrivenByRiskBasedPolicy")
+        day = self.data(SCORES)[3]["createdDateTime"]
+        self.check(SCORES, "createdDateTime ge %s" % day, lambda s: ticks(
+            s["createdDateTime"]) >= ticks(day))
+
+    def test_type_errors(self):
+        for text in ("severity eq 'High'", "severity eq 'critical'", "severity gt 'low'",
+                     "severity eq 3", "assignedTo gt 'a'", "assignedTo eq 5",
+                     "createdDateTime eq 'x'", "status eq microsoft.graph.riskLevel'low'",
+                     "severity eq severity", "'a' eq 'a'", "true", "severity",
+                     "startswith(title,'x')", "severity has 'x'", "severity eq",
+                     "(severity eq 'high'", "severity eq 'high')", "severity eq 'x''",
+                     "severity eq 'high' and", "", "severity EQ 'high'",
+                     "createdDateTime ge 5f0e1c2a-0000-4000-8000-000000000001",
+                     "severity in ()", "severity eq 'high' xor status eq 'new'"):
+            self.rejects(ALERTS, text)
+
+    def test_evolvable_literal_needs_prefer(self):
+        text = "serviceSource eq 'microsoftSentinel'"
+        self.rejects(ALERTS, text, prefer=False)
+        self.assertTrue(self.check(ALERTS, text,
+                                   lambda a: a["serviceSource"] == "microsoftSentinel"))
+        self.rejects(INCIDENTS, "status eq 'awaitingAction'", prefer=False)
+        self.assertEqual(self.ids(ALERTS + "?$top=2000&" + qs(
+            ("$filter", "serviceSource eq 'unknownFutureValue'"))), [])
+
+    def test_case_insensitive_switch(self):
+        text = "assignedTo eq 'soc1@contoso.com'"
+        exact = self.check(ALERTS, text, lambda a: a["assignedTo"] == "soc1@contoso.com")
+        self.control("POST", "config", {"case_insensitive": True})
+        folded = self.check(ALERTS, text, lambda a: (a["assignedTo"] or "").lower()
+                            == "soc1@contoso.com")
+        self.assertTrue(exact and set(exact) < set(folded))     # SOC1@Contoso.com joins
+        self.check(ALERTS, "assignedTo in ('SOC1@CONTOSO.COM')",
+                   lambda a: (a["assignedTo"] or "").lower() == "soc1@contoso.com")
+        self.check(ALERTS, "assignedTo ne 'SOC1@contoso.com'",
+                   lambda a: (a["assignedTo"] or "").lower() != "soc1@contoso.com")
+        device = "ws-upper.contoso.local"
+        self.assertTrue(self.check(ALERTS, "evidence/any(e: e/microsoft.graph.security."
+                                   "deviceEvidence/deviceDnsName eq '%s')" % device,
+                                   lambda a: any(e.get("deviceDnsName", "").lower() == device
+                                                 for e in a["evidence"])))
+        self.rejects(ALERTS, "severity eq 'HIGH'")      # enums stay exact
+
+    def test_strict_switch(self):
+        self.control("POST", "config", {"strict": True})
+        self.check(ALERTS, "severity eq 'high' and createdDateTime gt 2026-01-01T00:00:00Z",
+                   lambda a: a["severity"] == "high"
+                   and ticks(a["createdDateTime"]) > ticks("2026-01-01T00:00:00Z"))
+        self.check(ALERTS, "status in ('new', 'inProgress')",
+                   lambda a: a["status"] in ("new", "inProgress"))
+        for text in ("severity ne 'high'", "not (severity eq 'high')",
+                     "severity eq 'high' or severity eq 'low'", "assignedTo eq null",
+                     "classification in ('unknown', null)",
+                     "evidence/any(e: e/microsoft.graph.security.deviceEvidence/"
+                     "deviceDnsName eq 'x')"):
+            self.rejects(ALERTS, text)
+
+
+class TestFilterUnits(unittest.TestCase):
+    """The parser on its own."""
+
+    def test_precedence(self):
+        tree = odata.parse("a eq 1 or b eq 2 and not c gt 3")
+        self.assertEqual(tree[0], "or")
+        self.assertEqual(tree[2][0], "and")
+        self.assertEqual(tree[2][2], ("cmp", "gt", ("not", ("path", ["c"])), ("lit", "int", 3)))
+
+    def test_literals(self):
+        tree = odata.parse("x in ('it''s', -5, 2.5e3, true, null, "
+                           "microsoft.graph.riskLevel'low', 2024-01-01T00:00:00.5Z)")
+        kinds = [(lit[1], lit[2]) for lit in tree[2]]
+        self.assertEqual(kinds, [("str", "it's"), ("int", -5), ("double", 2500.0),
+                                 ("bool", True), ("null", None),
+                                 ("enum", ("microsoft.graph.riskLevel", "low")),
+                                 ("datetime", timestamps.parse("2024-01-01T00:00:00.5Z"))])
+
+    def test_cursor_round_trip(self):
+        raw = query.split_query("$top=5&$filter=a%20eq%201")
+        token = query.encode_cursor(10, False, query.query_fingerprint(raw))
+        self.assertEqual(query.decode_cursor(token, raw), {"offset": 10, "empty": False})
+
+
+# ======================================================================================
+class TestEvolvableEnums(EmulatorCase):
+
+    def test_without_prefer_starred_become_sentinel(self):
+        alerts = {a["id"]: a for a in self.data(ALERTS)}      # with Prefer
+        page = self.get(ALERTS + "?$top=2000", prefer=False)
+        self.assertNotIn("preference-applied", page.headers)
+        changed = 0
+        for a in page.json()["value"]:
+            original = alerts[a["id"]]
+            if original["serviceSource"] in schema.SERVICE_SOURCE.evolvable:
+                self.assertEqual(a["serviceSource"], "unknownFutureValue")
+                changed += 1
+            else:
+                self.assertEqual(a["serviceSource"], original["serviceSource"])
+            for e, o in zip(a["evidence"], original["evidence"]):
+                if o["remediationStatus"] in schema.EVIDENCE_REMEDIATION_STATUS.evolvable:
+                    self.assertEqual(e["remediationStatus"], "unknownFutureValue")
+        self.assertGreater(changed, 0)
+        incidents = self.get_json(INCIDENTS + "?$top=50", prefer=False)["value"]
+        self.assertNotIn("awaitingAction", [i["status"] for i in incidents])
+        sp = self.get_json(SPRISK, prefer=False)["value"]
+        self.assertIn("unknownFutureValue", [d["activity"] for d in sp])
+        risk = self.get_json(RISK + "?$top=500", prefer=False)["value"]
+        self.assertIn("UnknownFutureValue", [d["tokenIssuerType"] for d in risk])
+
+    def test_with_prefer(self):
+        reply = self.get(ALERTS + "?$top=2000")
+        self.assertEqual(reply.headers["preference-applied"], "include-unknown-enum-members")
+        sources = {a["serviceSource"] for a in reply.json()["value"]}
+        self.assertTrue(sources & schema.SERVICE_SOURCE.evolvable)
+        both = self.get(ALERTS + "?$top=1", headers={
+            "Prefer": "odata.maxpagesize=5, include-unknown-enum-members"})
+        self.assertIn("preference-applied", both.headers)
+
+
+# ======================================================================================
+class TestControlApi(EmulatorCase):
+
+    def test_health_config_and_reset(self):
+        self.assertEqual(self.control_json("GET", "health"), {"ok": True})
+        config = self.control_json("POST", "config", {"latency_ms": 5, "strict": True})
+        self.assertEqual(config, {"latency_ms": 5, "case_insensitive": False, "strict": True,
+                                  "empty_pages": False, "token_lifetime": 3599})
+        self.assertEqual(self.control("POST", "config", {"nope": 1}).status, 400)
+        self.assertEqual(self.control("POST", "config", {"strict": 1}).status, 400)
+        self.assertEqual(self.control("POST", "config", {"latency_ms": -1}).status, 400)
+        self.control("POST", "faults", {"action": "status", "status": 503})
+        self.get(ALERTS + "?$top=1")
+        self.control("POST", "reset")
+        self.assertEqual(self.control_json("GET", "config")["strict"], False)
+        self.assertEqual(self.control_json("GET", "faults"), [])
+        self.assertEqual(self.control("GET", "requests").body, b"")
+        self.assertEqual(self.get(ALERTS + "?$top=1").status, 200)   # token survived
+
+    def test_latency(self):
+        self.control("POST", "config", {"latency_ms": 300})
+        started = time.monotonic()
+        self.get(ALERTS + "?$top=1")
+        self.assertGreaterEqual(time.monotonic() - started, 0.3)
+
+    def test_request_log(self):
+        self.token_request(self.form(), headers={"User-Agent": "ua/1"})
+        raw_query = "$top=3&$filter=severity%20eq%20'high'&$select=id,title"
+        reply = self.get(ALERTS + "?" + raw_query, headers={
+            "client-request-id": "c-1", "Accept-Encoding": "gzip", "User-Agent": "fdw/0.1"})
+        self.get(ALERTS + "/nope")
+        self.http("GET", "/v1.0/" + ALERTS)
+        self.control("GET", "health")
+        entries = self.control("GET", "requests").lines()
+        self.assertEqual([e["seq"] for e in entries], [1, 2, 3, 4])
+        token, page, missing, anonymous = entries
+        self.assertEqual(token["kind"], "token")
+        self.assertEqual(token["form"], {"client_id": ADMIN[0], "scope": SCOPE,
+                                         "grant_type": "client_credentials"})
+        self.assertEqual((token["status"], token["rows"]), (200, 1))
+        self.assertEqual(token["authorization"], "none")
+        self.assertNotIn(ADMIN[1], json.dumps(entries))
+        self.assertNotIn(self.token, json.dumps(entries))
+        self.assertEqual(page["kind"], "graph")
+        self.assertEqual(page["method"], "GET")
+        self.assertEqual(page["path"], "/v1.0/" + ALERTS)
+        self.assertEqual(page["query"], raw_query)
+        self.assertEqual(page["params"], {"$top": "3", "$filter": "severity eq 'high'",
+                                          "$select": "id,title"})
+        self.assertEqual(page["headers"], {"prefer": "include-unknown-enum-members",
+                                           "client-request-id": "c-1",
+                                           "accept-encoding": "gzip", "user-agent": "fdw/0.1"})
+        self.assertEqual(page["authorization"], "bearer")
+        self.assertEqual((page["status"], page["rows"], page["bytes"]),
+                         (200, 3, len(reply.raw)))
+        self.assertEqual((missing["status"], missing["rows"]), (404, 0))
+        self.assertEqual((anonymous["status"], anonymous["authorization"]), (401, "none"))
+        self.assertEqual(entries[0], json.loads(self.control("GET", "requests").body
+                                                .split(b"\n")[0]))
+
+    def test_data_dump(self):
+        lines = self.control("GET", "data/v1.0/" + ALERTS).body.split(b"\n")
+        incidents = self.control("GET", "data/beta/" + INCIDENTS).lines()
+        self.assertEqual(self.control("GET", "data/v1.0/security/nothing").status, 404)
+        self.assertEqual(self.control("GET", "requests").body, b"")     # not logged
+        self.assertEqual(lines[-1], b"")
+        page = self.get(ALERTS + "?$top=2000").body
+        self.assertIn(b",".join(lines[:-1]), page)
+        self.assertTrue(all("alerts" not in i for i in incidents))
+
+    def test_unknown_control(self):
+        self.assertEqual(self.control("GET", "nothing").status, 404)
+        self.assertEqual(self.control("GET", "reset").status, 405)
+
+
+# ======================================================================================
+class TestFaults(EmulatorCase):
+
+    def fault(self, **spec):
+        reply = self.control("POST", "faults", spec)
+        self.assertEqual(reply.status, 200, reply.body)
+        return reply.json()
+
+    def test_status_with_retry_after(self):
+        self.fault(action="status", status=429, retry_after="2.5",
+                   match={"path_prefix": "/v1.0/" + ALERTS})
+        reply = self.get(ALERTS)
+        err = self.assertGraphError(reply, 429, "TooManyRequests")
+        self.assertEqual(reply.headers["retry-after"], "2.5")
+        self.assertEqual(err["message"], "Please retry again later.")
+        self.assertEqual(self.get(ALERTS).status, 200)
+        self.fault(action="status", status=503, code="", message="busy")
+        err = self.assertGraphError(self.get(INCIDENTS), 503, "", "busy")
+        self.assertNotIn("retry-after", self.get(INCIDENTS).headers)
+
+    def test_after_times_order_and_matching(self):
+        self.fault(action="status", status=500, after=1, times=2,
+                   match={"method": "GET", "kind": "graph", "path_prefix": "/v1.0/security"})
+        self.fault(action="status", status=502)
+        statuses = [self.get(ALERTS + "?$top=1").status for _ in range(5)]
+        # 1st passes the first fault and is taken by the second; then two 500s
+        self.assertEqual(statuses, [502, 500, 500, 200, 200])
+        self.fault(action="status", status=503, match={"kind": "token"})
+        self.assertEqual(self.get(ALERTS + "?$top=1").status, 200)
+        reply = self.token_request(self.form())
+        self.assertEqual(reply.status, 503)
+        self.assertIn("error_codes", reply.json())
+        pending = self.fault(action="status", status=504, match={"path_prefix": "/beta/"})
+        self.assertEqual(self.control_json("GET", "faults"), pending)
+        self.assertEqual(self.get(ALERTS + "?$top=1").status, 200)
+        self.assertEqual(self.get(ALERTS + "?$top=1", version="beta").status, 504)
+        log = self.control("GET", "requests").lines()
+        self.assertEqual(log[0]["fault"], "status")
+
+    def test_bad_fault_specs(self):
+        for spec in ({"action": "explode"}, {"action": "status"}, {"action": "slow"},
+                     {"action": "reset", "times": 0}, {"action": "reset", "match": {"x": 1}},
+                     {"action": "reset", "whatever": 1}, [{"action": "reset"}, {}]):
+            self.assertEqual(self.control("POST", "faults", spec).status, 400, spec)
+        self.assertEqual(self.control_json("GET", "faults"), [])
+
+    def test_reset(self):
+        self.fault(action="reset")
+        with self.assertRaises((ConnectionError, http.client.RemoteDisconnected)):
+            self.get(ALERTS)
+        self.assertEqual(self.get(ALERTS + "?$top=1").status, 200)
+        entry = self.control("GET", "requests").lines()[0]
+        self.assertEqual((entry["status"], entry["bytes"]), (0, 0))
+
+    def test_slow(self):
+        self.fault(action="slow", delay_ms=400)
+        started = time.monotonic()
+        self.assertEqual(self.get(ALERTS + "?$top=1").status, 200)
+        self.assertGreaterEqual(time.monotonic() - started, 0.4)
+
+    def test_hang(self):
+        self.fault(action="hang")
+        with self.assertRaises(socket.timeout):
+            self.http("GET", "/v1.0/" + ALERTS, {"Authorization": "Bearer " + self.token},
+                      timeout=0.5)
+        self.assertEqual(self.get(ALERTS + "?$top=1").status, 200)
+        for _ in range(50):                       # the hung handler notices the close
+            entry = self.control("GET", "requests").lines()[0]
+            if entry["status"] is not None:
+                break
+            time.sleep(0.1)
+        self.assertEqual(entry["status"], 0)
+
+    def test_truncate(self):
+        self.fault(action="truncate")
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn.request("GET", "/v1.0/%s?$top=20" % ALERTS,
+                     headers={"Authorization": "Bearer " + self.token})
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 200)
+        length = int(resp.getheader("Content-Length"))
+        with self.assertRaises(http.client.IncompleteRead) as caught:
+            resp.read()
+        self.assertEqual(len(caught.exception.partial), length // 2)
+        conn.close()
+        entry = self.control("GET", "requests").lines()[0]
+        self.assertEqual(entry["bytes"], length // 2)
+
+    def test_malformed_and_html(self):
+        self.fault(action="malformed")
+        reply = self.get(ALERTS)
+        self.assertEqual(reply.status, 200)
+        with self.assertRaises(ValueError):
+            json.loads(reply.body)
+        self.fault(action="html")
+        reply = self.get(ALERTS)
+        self.assertEqual(reply.status, 502)
+        self.assertTrue(reply.headers["content-type"].startswith("text/html"))
+        self.assertIn(b"<html>", reply.body)
+
+    def test_next_link_faults(self):
+        self.fault(action="wrong_host_nextlink")
+        page = self.get_json(ALERTS + "?$top=5")
+        self.assertTrue(page["@odata.nextLink"].startswith(
+            "http://127.0.0.2:%d/v1.0/%s?$top=5&$skip=5" % (self.port, ALERTS)))
+        self.fault(action="loop_nextlink")
+        path = "/v1.0/%s?$top=5&$skip=10" % ALERTS
+        page = self.get_json(path)
+        self.assertEqual(page["@odata.nextLink"], "http://127.0.0.1:%d%s" % (self.port, path))
+        # the cache must not keep the faulted page
+        self.assertNotEqual(self.get_json(path)["@odata.nextLink"], page["@odata.nextLink"])
+
+
+if __name__ == "__main__":
+    unittest.main()
