@@ -6,16 +6,19 @@ CREATE EXTENSION msgraph_security_fdw;
 CREATE SERVER graph FOREIGN DATA WRAPPER msgraph_security_fdw
   OPTIONS (tenant_id '11111111-2222-3333-4444-555555555555',
            graph_url :'base', login_url :'base');
+-- (the statement holding the secret is not echoed)
+\set ECHO none
 CREATE USER MAPPING FOR CURRENT_USER SERVER graph
   OPTIONS (client_id 'aaaaaaaa-bbbb-4ccc-8ddd-000000000001', client_secret :'secret');
+\set ECHO queries
 CREATE SCHEMA graph;
 IMPORT FOREIGN SCHEMA security FROM SERVER graph INTO graph;
 IMPORT FOREIGN SCHEMA identity_protection FROM SERVER graph INTO graph;
 
--- High-severity alerts of the last week
+-- High-severity alerts of the last month
 SELECT id, status, title, created_date_time
   FROM graph.alerts
- WHERE severity = 'high' AND created_date_time > now() - interval '7 days'
+ WHERE severity = 'high' AND created_date_time > now() - interval '30 days'
  ORDER BY created_date_time DESC LIMIT 5;
 
 -- Alerts per service source and status

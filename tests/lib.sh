@@ -31,8 +31,20 @@ ensure_packages() {
     fi
 }
 
+# Serialize the scripts that install the extension and test it: the
+# installed library is one per machine, so two test runs at once would test
+# each other's builds.  Child scripts inherit the lock.
+lock_install() {
+    if [ -z "${MSGRAPH_INSTALL_LOCKED:-}" ]; then
+        exec 9>/tmp/msgraph_security_fdw.install.lock
+        flock 9
+        export MSGRAPH_INSTALL_LOCKED=1
+    fi
+}
+
 # Build and install the extension.
 build_install() {
+    lock_install
     make -s -C "$TOP" PG_CONFIG="$PG_CONFIG" >/dev/null
     make -s -C "$TOP" PG_CONFIG="$PG_CONFIG" install >/dev/null
 }

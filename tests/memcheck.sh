@@ -7,6 +7,7 @@
 # the large scan peaks above 1.5 times the small one.
 
 source "$(dirname "$0")/lib.sh"
+build_install
 
 SMALL=${1:-2000}
 LARGE=${2:-200000}

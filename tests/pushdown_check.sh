@@ -10,6 +10,7 @@
 # Prints the figures; exits non-zero if one does not hold.
 
 source "$(dirname "$0")/lib.sh"
+build_install
 
 ALERTS=${1:-50000}
 PORT=${PUSHDOWN_PORT:-54394}

@@ -7,6 +7,7 @@
 # Usage: tests/run_regress.sh [suite ...]   (default: tests/regress_schedule)
 
 source "$(dirname "$0")/lib.sh"
+build_install
 
 # the emulator's registered apps (tests/emulator/README.md)
 ADMIN_SECRET='emu-Secret.Admin~1'
