@@ -4,6 +4,7 @@
 #   make test                     every test, on a fresh Debian 12 machine as root
 #   make demo                     throwaway PostgreSQL + emulator + example queries
 #   make memcheck                 peak-memory check over a 200,000-alert tenant
+#   make bench                    the performance figures (tests/bench/)
 
 MODULE_big = msgraph_security_fdw
 OBJS = \
@@ -34,7 +35,7 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-.PHONY: test demo memcheck
+.PHONY: test demo memcheck bench
 test:
 	bash tests/run_all.sh
 
@@ -43,3 +44,6 @@ demo:
 
 memcheck:
 	bash tests/memcheck.sh
+
+bench:
+	bash tests/bench/run_bench.sh
