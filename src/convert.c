@@ -19,15 +19,21 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
+#include "utils/datetime.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "msgraph_fdw.h"
 #include "msgraph_json.h"
@@ -40,6 +46,7 @@ enum
 	CONV_INT4,
 	CONV_INT8,
 	CONV_FLOAT8,
+	CONV_TIMESTAMPTZ,
 	CONV_JSONB,
 	CONV_ARRAY,
 	CONV_INPUT
@@ -60,6 +67,8 @@ static Datum convert_string_list(MsgraphColumn *col, const char **items, int nit
 static const char *json_text(struct json_object *v, size_t *len);
 static char *server_string(const char *s, size_t len);
 static Datum derived_value(MsgraphColumn *col, struct json_object *entity, bool *isnull);
+static bool parse_graph_timestamp(const char *s, size_t len, TimestampTz *result);
+static Jsonb *json_to_jsonb(struct json_object *v);
 
 
 /*
@@ -149,6 +158,9 @@ msgraph_build_columns(Relation rel, const GraphResource *res, List *attnums,
 				break;
 			case FLOAT8OID:
 				col->kind = CONV_FLOAT8;
+				break;
+			case TIMESTAMPTZOID:
+				col->kind = CONV_TIMESTAMPTZ;
 				break;
 			case JSONBOID:
 				col->kind = CONV_JSONB;
@@ -330,6 +342,163 @@ server_string(const char *s, size_t len)
 	return (conv == s) ? pnstrdup(s, len) : conv;
 }
 
+/*
+ * The timestamps Graph sends, "YYYY-MM-DDTHH:MM:SS[.fffffff]Z", without
+ * the general date parser.  The fraction is rounded exactly as
+ * timestamptz_in rounds it (strtod of the fraction, then rint of the
+ * microseconds), so both paths give the same value.  Returns false for
+ * anything else, which then goes through timestamptz_in.
+ */
+static bool
+parse_graph_timestamp(const char *s, size_t len, TimestampTz *result)
+{
+	struct pg_tm tm;
+	fsec_t		fsec = 0;
+	size_t		i;
+	Timestamp	ts;
+
+#define DIGITS2(p) (((p)[0] - '0') * 10 + ((p)[1] - '0'))
+	if (len < 20 || s[len - 1] != 'Z' || s[4] != '-' || s[7] != '-' ||
+		s[10] != 'T' || s[13] != ':' || s[16] != ':')
+		return false;
+	for (i = 0; i < 19; i++)
+	{
+		if (i == 4 || i == 7 || i == 10 || i == 13 || i == 16)
+			continue;
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	}
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = DIGITS2(s) * 100 + DIGITS2(s + 2);
+	tm.tm_mon = DIGITS2(s + 5);
+	tm.tm_mday = DIGITS2(s + 8);
+	tm.tm_hour = DIGITS2(s + 11);
+	tm.tm_min = DIGITS2(s + 14);
+	tm.tm_sec = DIGITS2(s + 17);
+#undef DIGITS2
+	if (len > 20)
+	{
+		char		frac[16];
+		size_t		n = len - 20;	/* ".fffffff" */
+
+		if (s[19] != '.' || n < 2 || n > 10)
+			return false;
+		for (i = 20; i < len - 1; i++)
+		{
+			if (s[i] < '0' || s[i] > '9')
+				return false;
+		}
+		memcpy(frac, s + 19, n);
+		frac[n] = '\0';
+		fsec = (fsec_t) rint(strtod(frac, NULL) * 1000000);
+	}
+	else if (s[19] != 'Z')
+		return false;
+	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+		tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1] ||
+		tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
+		return false;
+	if (tm2timestamp(&tm, fsec, NULL, &ts) != 0 || !IS_VALID_TIMESTAMP(ts))
+		return false;
+	*result = (TimestampTz) ts;
+	return true;
+}
+
+/* Add a json-c value to a jsonb being built. */
+static JsonbValue *
+push_json(JsonbParseState **state, struct json_object *v, JsonbIteratorToken token)
+{
+	JsonbValue	jv;
+
+	switch (json_object_get_type(v))
+	{
+		case json_type_object:
+			{
+				pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+				{
+					json_object_object_foreach(v, key, child)
+					{
+						JsonbValue	k;
+
+						k.type = jbvString;
+						k.val.string.val = key;
+						k.val.string.len = (int) strlen(key);
+						pushJsonbValue(state, WJB_KEY, &k);
+						push_json(state, child, WJB_VALUE);
+					}
+				}
+				return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+			}
+		case json_type_array:
+			{
+				size_t		n = json_object_array_length(v);
+				size_t		i;
+
+				pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+				for (i = 0; i < n; i++)
+					push_json(state, json_object_array_get_idx(v, i), WJB_ELEM);
+				return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+			}
+		case json_type_null:
+			jv.type = jbvNull;
+			break;
+		case json_type_boolean:
+			jv.type = jbvBool;
+			jv.val.boolean = json_object_get_boolean(v);
+			break;
+		case json_type_int:
+			jv.type = jbvNumeric;
+			if (json_object_get_int64(v) == INT64_MAX &&
+				json_object_get_uint64(v) != (uint64) INT64_MAX)
+				jv.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																	 CStringGetDatum(json_object_to_json_string(v)),
+																	 ObjectIdGetDatum(InvalidOid),
+																	 Int32GetDatum(-1)));
+			else
+				jv.val.numeric = int64_to_numeric(json_object_get_int64(v));
+			break;
+		case json_type_double:
+			/* json-c keeps the number's text as it was sent */
+			jv.type = jbvNumeric;
+			jv.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																 CStringGetDatum(json_object_to_json_string(v)),
+																 ObjectIdGetDatum(InvalidOid),
+																 Int32GetDatum(-1)));
+			break;
+		case json_type_string:
+			jv.type = jbvString;
+			jv.val.string.val = (char *) json_object_get_string(v);
+			jv.val.string.len = json_object_get_string_len(v);
+			if (memchr(jv.val.string.val, '\0', jv.val.string.len) != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+						 errmsg("unsupported Unicode escape sequence"),
+						 errdetail("\\u0000 cannot be converted to text.")));
+			break;
+	}
+	if (*state == NULL)
+	{
+		/* a scalar at the top: jsonb wraps it in a one-element raw array */
+		JsonbValue	arr;
+
+		arr.type = jbvArray;
+		arr.val.array.rawScalar = true;
+		arr.val.array.nElems = 1;
+		pushJsonbValue(state, WJB_BEGIN_ARRAY, &arr);
+		pushJsonbValue(state, WJB_ELEM, &jv);
+		return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+	}
+	return pushJsonbValue(state, token, &jv);
+}
+
+static Jsonb *
+json_to_jsonb(struct json_object *v)
+{
+	JsonbParseState *state = NULL;
+
+	return JsonbValueToJsonb(push_json(&state, v, WJB_VALUE));
+}
+
 /* Convert one JSON value (NULL = absent) to the column's type. */
 static Datum
 convert_value(MsgraphColumn *col, struct json_object *v, bool *isnull)
@@ -385,15 +554,24 @@ convert_value(MsgraphColumn *col, struct json_object *v, bool *isnull)
 				return Float8GetDatum(json_object_get_double(v));
 			break;
 
-		case CONV_JSONB:
-			s = json_text(v, &len);
+		case CONV_TIMESTAMPTZ:
 			if (json_object_is_type(v, json_type_string))
 			{
-				/* a JSON string becomes a jsonb string, not its contents */
-				s = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN |
-													  JSON_C_TO_STRING_NOSLASHESCAPE,
-													  &len);
+				TimestampTz ts;
+
+				if (parse_graph_timestamp(json_object_get_string(v),
+										  (size_t) json_object_get_string_len(v), &ts))
+					return TimestampTzGetDatum(ts);
 			}
+			break;
+
+		case CONV_JSONB:
+			/* built from the DOM directly: no text round trip */
+			if (GetDatabaseEncoding() == PG_UTF8)
+				return JsonbPGetDatum(json_to_jsonb(v));
+			s = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN |
+												  JSON_C_TO_STRING_NOSLASHESCAPE,
+												  &len);
 			return InputFunctionCall(&col->infunc, server_string(s, len),
 									 col->ioparam, col->typmod);
 
