@@ -29,6 +29,7 @@ class ControlAPI:
     # (method, name) -> handler; "data" takes the rest of the path
     ROUTES = {
         ("GET", "health"): "health",
+        ("GET", "stats"): "stats",
         ("GET", "requests"): "requests",
         ("POST", "reset"): "reset",
         ("GET", "config"): "get_config",
@@ -72,6 +73,10 @@ class ControlAPI:
     # --- endpoints -----------------------------------------------------------------------
     def health(self, **_):
         return self._ok({"ok": True})
+
+    def stats(self, **_):
+        """Warm-up done?  Page cache use.  For benchmarks and debugging."""
+        return self._ok(self.server.graph.stats())
 
     def requests(self, **_):
         return 200, NDJSON, self.server.requests.ndjson()
@@ -129,4 +134,4 @@ class ControlAPI:
         renderer = self.server.graph.renderers[resource.name]
         order = renderer.collection.default_order()
         lines = renderer.many(order, True)
-        return 200, NDJSON, b"".join(line + b"\n" for line in lines)
+        return 200, NDJSON, b"".join(line.tobytes() + b"\n" for line in lines)

@@ -11,7 +11,7 @@ Semantics, in one place because the tests of the extension depend on them:
   times goes down by one (it is dropped at zero) and no later fault sees
   that request.
 
-Matching fields, all optional: method (exact, upper case), path_prefix
+Matching fields, all optional: method (case-insensitive), path_prefix
 (against the raw path, no query) and kind ("graph" or "token").  Control
 requests never fault.
 """
@@ -57,6 +57,8 @@ class Fault:
                  "'match.kind' must be 'graph' or 'token'")
         self.id = fault_id
         self.match = dict(match)
+        if "method" in self.match:            # HTTP methods are upper case on the wire
+            self.match["method"] = self.match["method"].upper()
         self.action = spec.get("action")
         _require(self.action in ACTIONS, "'action' must be one of %s" % ", ".join(ACTIONS))
         self.after = _check_int(spec, "after", 0, 0)

@@ -135,6 +135,7 @@ class GraphService:
         self.pages = render.PageCache(page_cache_bytes)
         self._results = OrderedDict()
         self._results_lock = threading.Lock()
+        self.warm = False               # set once warm_up() has finished
 
     def handle(self, req):
         """Return a GraphResult, or raise GraphError for an error response."""
@@ -198,7 +199,7 @@ class GraphService:
         if q.expand:
             data = self.expand_alerts([i], [data], req.prefer)[0]
         context = _context_url(req, resource.name, q.select) + "/$entity"
-        return GraphResult(200, render.Body(render.entity_bytes(context, data), 1))
+        return GraphResult(200, render.Body(render.entity_chunks(context, data), 1))
 
     # --- lists -----------------------------------------------------------------------------------
     def list_page(self, req, resource, scope, context_path):
@@ -228,10 +229,14 @@ class GraphService:
                 self._results.move_to_end(key)
                 return found
         collection = self.tenant.collection(resource.name)
-        order = collection.order(*q.orderby) if q.orderby else collection.default_order()
-        if scope is not None:
-            members = set(scope[1])
-            order = [i for i in order if i in members]
+        if scope is None:
+            order = collection.order(*q.orderby) if q.orderby else collection.default_order()
+        elif q.orderby:
+            # a scope is small (one incident's alerts): sort it, do not
+            # filter the whole collection's order
+            order = sorted(scope[1], key=collection.rank(*q.orderby).__getitem__)
+        else:
+            order = scope[1]            # already in default order
         if q.filter is not None:
             options = odata.FilterOptions(req.prefer, settings.case_insensitive,
                                           settings.strict)
@@ -264,11 +269,13 @@ class GraphService:
         next_link = _apply_link_fault(req, next_link)
         count = len(matches) if q.count and offset == 0 and not empty else None
         renderer = self.renderers[resource.name]
-        items = renderer.many(indices, req.prefer, q.select)
         if q.expand:
-            items = self.expand_alerts(indices, items, req.prefer)
+            items = [b"," + data for data in self.expand_alerts(
+                indices, renderer.many(indices, req.prefer, q.select), req.prefer)]
+        else:
+            items = renderer.items(indices, req.prefer, q.select)
         context = _context_url(req, context_path, q.select)
-        return render.Body(render.page_bytes(context, items, count, next_link), len(items))
+        return render.Body(render.page_chunks(context, items, count, next_link), len(items))
 
     def next_link(self, req, resource, offset, empty):
         """Absolute nextLink: the client's options plus the cursor.
@@ -285,6 +292,17 @@ class GraphService:
         else:
             kept.append("$skiptoken=" + query.encode_cursor(offset, empty, fingerprint))
         return "http://%s%s?%s" % (req.host, req.raw_path, "&".join(kept))
+
+    def warm_up(self, stop):
+        """Pre-serialize every collection's default variant (background)."""
+        for resource in schema.RESOURCES:
+            renderer = self.renderers[resource.name]
+            renderer.warm(renderer.collection.default_order(), stop)
+        self.warm = not stop.is_set()
+
+    def stats(self):
+        return {"warm": self.warm, "page_cache": self.pages.stats(),
+                "result_sets": len(self._results)}
 
     def expand_alerts(self, incident_indices, items, prefer):
         """Incident bytes with their alerts embedded ($expand=alerts)."""

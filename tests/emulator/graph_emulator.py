@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -46,6 +47,8 @@ def parse_args(argv):
     p.add_argument("--no-gzip", action="store_true",
                    help="never compress, whatever Accept-Encoding says")
     p.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    p.add_argument("--no-warmup", action="store_true",
+                   help="do not pre-serialize entities in the background after start-up")
     args = p.parse_args(argv)
     if args.token_lifetime < 1:
         p.error("--token-lifetime must be at least 1")
@@ -79,6 +82,12 @@ def _stop(signum, frame):
     raise SystemExit(0)
 
 
+def warm_up(httpd):
+    started = time.monotonic()
+    httpd.graph.warm_up(httpd.stopping)
+    log.info("warm-up: every entity serialized in %.1f s", time.monotonic() - started)
+
+
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
@@ -98,6 +107,8 @@ def main(argv=None):
     signal.signal(signal.SIGINT, _stop)
     print(httpd.port, flush=True)
     log.info("listening on http://127.0.0.1:%d", httpd.port)
+    if not args.no_warmup:
+        threading.Thread(target=warm_up, args=(httpd,), name="warm-up", daemon=True).start()
     try:
         httpd.serve_forever()
     except SystemExit:

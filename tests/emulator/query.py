@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, unquote_plus
 
-import schema
 
 KNOWN_OPTIONS = ("$filter", "$select", "$orderby", "$top", "$skip", "$count",
                  "$expand", "$skiptoken")

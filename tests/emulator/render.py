@@ -6,21 +6,31 @@ them (env.md section 5: json.dumps per request caps a server at about
 
 * each entity is serialized once per variant (evolvable members kept or
   downgraded to the sentinel, times the $select set) and kept as bytes;
-* a page is the join of those bytes between a small envelope head and tail;
-* whole response bodies, and their gzip (compresslevel 1) made on first
-  demand, are kept in a bounded LRU keyed by everything that decides the
-  body, so a repeated scan costs one dictionary lookup per page.
+* a page body is a list of chunks, a small envelope head and tail around
+  references to those entity bytes: nothing is joined or copied, the
+  server hands the list to sendmsg() (scatter-gather), and the page costs
+  the cache a few kilobytes of references.  Joining does not pay: on the
+  project's VMs a fresh multi-megabyte allocation is bound by page faults
+  (joining pages on their second use made that pass six times slower);
+* bodies, and their gzip (compresslevel 1, streamed over the chunks, made
+  on first demand), are kept in a bounded LRU keyed by everything that
+  decides the body, so a repeated scan costs one lookup per page.
 
-Documents are never mutated, so cached bytes never go stale; a future
-writer (PATCH) will have to drop the entity's cached variants.
+JSON is written ASCII-only, non-ASCII characters as \\uXXXX escapes (astral
+ones as surrogate pairs).  That is ODataLib's default (EscapeNonAscii),
+what the services behind Graph are built on; it also halves the cost of
+serializing.  Documents are never mutated, so cached bytes never go
+stale; a future writer (PATCH) will have to drop the entity's variants.
 """
 
-import gzip
+import concurrent.futures
 import json
+import struct
 import threading
+import zlib
 from collections import OrderedDict
 
-_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
+_encoder = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"),
                             check_circular=False, allow_nan=False)
 
 #: select variants kept per collection besides the two full ones
@@ -28,8 +38,8 @@ MAX_SELECT_VARIANTS = 32
 
 
 def dumps(obj):
-    """Compact UTF-8 JSON bytes, non-ASCII left as is (as Graph sends it)."""
-    return _encoder.encode(obj).encode("utf-8")
+    """Compact JSON bytes, ASCII only (see the module docstring)."""
+    return _encoder.encode(obj).encode("ascii")
 
 
 def downgrade(value, path, enum):
@@ -65,6 +75,11 @@ class EntityRenderer:
     otherwise they become the sentinel; `select` is a tuple of property
     names or None.  The two full variants are kept for good, select
     variants in a small LRU.
+
+    Each entity is stored as b"," + its JSON: list items() hands those to
+    page_chunks() as they are, so a page needs one buffer per entity, not
+    two (entity, comma), when sendmsg() writes it.  many() and one() give
+    the JSON alone.
     """
 
     def __init__(self, collection):
@@ -89,17 +104,38 @@ class EntityRenderer:
                 self._selected.move_to_end(key)
         return slots
 
-    def many(self, indices, prefer, select=None):
-        """Bytes of the entities at `indices`, in that order."""
+    def items(self, indices, prefer, select=None):
+        """b"," + JSON of the entities at `indices`, in that order."""
         slots = self._slots(prefer, select)
         out = []
         for i in indices:
             data = slots[i]
             if data is None:
                 # races only repeat identical work: list stores are atomic
-                data = slots[i] = dumps(self.document(i, prefer, select))
+                data = slots[i] = b"," + dumps(self.document(i, prefer, select))
             out.append(data)
         return out
+
+    def many(self, indices, prefer, select=None):
+        """JSON of the entities at `indices` (memoryviews, not copies)."""
+        return [memoryview(item)[1:] for item in self.items(indices, prefer, select)]
+
+    def warm(self, order, stop):
+        """Serialize the full Prefer variant of every entity in `order`.
+
+        Run by a background thread after start-up, so that even a first
+        full scan is served from bytes.  It walks from the end: a first scan
+        racing it walks from the start, and they meet in the middle instead
+        of serializing the same entities twice.  Returns early when `stop`
+        is set.
+        """
+        slots = self._full[True]
+        docs = self.collection.docs
+        for n, i in enumerate(reversed(order)):
+            if n % 1000 == 0 and stop.is_set():
+                return
+            if slots[i] is None:
+                slots[i] = b"," + dumps(docs[i])
 
     def one(self, i, prefer, select=None):
         return self.many((i,), prefer, select)[0]
@@ -119,8 +155,12 @@ class EntityRenderer:
 
 # --- envelopes ---------------------------------------------------------------------------
 
-def page_bytes(context, items, count=None, next_link=None):
-    """A collection body: context, [count], [nextLink], value (in that order)."""
+def page_chunks(context, items, count=None, next_link=None):
+    """A collection body as chunks: context, [count], [nextLink], value.
+
+    `items` are b"," + entity JSON (EntityRenderer.items()); they are
+    referenced, not copied, the first one without its comma.
+    """
     head = [b'{"@odata.context":', dumps(context)]
     if count is not None:
         head.append(b',"@odata.count":%d' % count)
@@ -128,12 +168,17 @@ def page_bytes(context, items, count=None, next_link=None):
         head.append(b',"@odata.nextLink":')
         head.append(dumps(next_link))
     head.append(b',"value":[')
-    return b"".join((b"".join(head), b",".join(items), b"]}"))
+    chunks = [b"".join(head)]
+    if items:
+        chunks.append(memoryview(items[0])[1:])
+        chunks.extend(items[1:])
+    chunks.append(b"]}")
+    return chunks
 
 
-def entity_bytes(context, data):
+def entity_chunks(context, data):
     """A single-entity body: the entity's members after "@odata.context"."""
-    return b"".join((b'{"@odata.context":', dumps(context), b",", data[1:]))
+    return [b'{"@odata.context":' + dumps(context) + b",", memoryview(data)[1:]]
 
 
 def with_navigation(data, name, items):
@@ -144,32 +189,131 @@ def with_navigation(data, name, items):
 # --- bodies and the page cache --------------------------------------------------------------
 
 class Body:
-    """A response body with its gzip made once, on first demand."""
+    """A response body: chunks of bytes, their total length, the row count.
 
-    __slots__ = ("data", "rows", "_gzip")
+    gzipped() compresses once, on first demand, and tells the PageCache
+    holding the body (if any) about the memory that added.
+    """
 
-    def __init__(self, data, rows):
-        self.data = data
+    __slots__ = ("chunks", "length", "rows", "_gzip", "_owner")
+
+    def __init__(self, chunks, rows=0):
+        self.chunks = chunks
+        self.length = sum(len(c) for c in chunks)
         self.rows = rows
         self._gzip = None
+        self._owner = None
+
+    @classmethod
+    def of(cls, data, rows=0):
+        return cls([data], rows)
+
+    def join(self):
+        return b"".join(self.chunks)
 
     def gzipped(self):
         if self._gzip is None:
-            # mtime=0: identical bodies compress to identical bytes
-            self._gzip = gzip.compress(self.data, compresslevel=1, mtime=0)
+            self._gzip = gzip_chunks(self.chunks, self.length)
+            if self._owner is not None:
+                self._owner[0].grow(self._owner[1], len(self._gzip))
         return self._gzip
+
+
+# --- gzip ------------------------------------------------------------------------------------
+
+# mtime 0, no flags, OS unknown: identical bodies give identical bytes
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+PARALLEL_GZIP_BYTES = 512 << 10     # below this one thread is quicker
+WINDOW = 32 << 10                   # deflate's history window
+_BATCH = 256 << 10                  # bytes handed to one compress() call
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def _gzip_pool():
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(1, "gzip")
+        return _pool
+
+
+def _batches(chunks):
+    """Chunks regrouped into buffers of about _BATCH bytes, so that each
+    compress() call releases the GIL for a useful stretch."""
+    group, size = [], 0
+    for chunk in chunks:
+        group.append(chunk)
+        size += len(chunk)
+        if size >= _BATCH:
+            yield b"".join(group)
+            group, size = [], 0
+    if group:
+        yield b"".join(group)
+
+
+def _deflate(chunks, zdict, mode):
+    """Raw deflate of `chunks` (level 1), primed with `zdict`, ended by `mode`."""
+    if zdict:
+        z = zlib.compressobj(1, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, zdict)
+    else:
+        z = zlib.compressobj(1, zlib.DEFLATED, -15)
+    out = [z.compress(batch) for batch in _batches(chunks)]
+    out.append(z.flush(mode))
+    return b"".join(out)
+
+
+def _tail(chunks, size):
+    """The last `size` bytes of the concatenated chunks."""
+    picked, have = [], 0
+    for chunk in reversed(chunks):
+        picked.append(chunk)
+        have += len(chunk)
+        if have >= size:
+            break
+    return b"".join(reversed(picked))[-size:]
+
+
+def gzip_chunks(chunks, length):
+    """One gzip member (compresslevel 1) of the concatenated chunks.
+
+    A large body is compressed as two halves at once, the way pigz does:
+    the first half ends with a sync flush (byte-aligned, not final), the
+    second is primed with the first half's last 32 KB so its back
+    references stay valid, and the two raw deflate outputs concatenate
+    into a single ordinary deflate stream.  zlib releases the GIL while
+    compressing, and the client is idle while it waits for the page, so
+    the second core is free.
+    """
+    if length < PARALLEL_GZIP_BYTES:
+        return GZIP_HEADER + _deflate(chunks, None, zlib.Z_FINISH) + _trailer(chunks, length)
+    half, size = 0, 0
+    while size < length // 2:
+        size += len(chunks[half])
+        half += 1
+    first, second = chunks[:half], chunks[half:]
+    future = _gzip_pool().submit(_deflate, first, None, zlib.Z_SYNC_FLUSH)
+    rest = _deflate(second, _tail(first, WINDOW), zlib.Z_FINISH)
+    return b"".join((GZIP_HEADER, future.result(), rest, _trailer(chunks, length)))
+
+
+def _trailer(chunks, length):
+    crc = 0
+    for chunk in chunks:
+        crc = zlib.crc32(chunk, crc)
+    return struct.pack("<II", crc, length & 0xFFFFFFFF)
 
 
 class PageCache:
     """Bounded LRU of Body objects keyed by what decides a response body.
 
-    The bound counts plain bytes plus an allowance of a quarter for the
-    gzip copy (the ratio of level-1 gzip on this JSON is about 1:5).
+    A cached page costs its chunk list (references) and, once made, its
+    gzip bytes; the entity bytes it refers to belong to the renderers.
     """
 
     def __init__(self, max_bytes):
         self.max_bytes = max_bytes
-        self._entries = OrderedDict()
+        self._entries = OrderedDict()       # key -> (body, cost)
         self._size = 0
         self._lock = threading.Lock()
         self.hits = 0
@@ -177,28 +321,45 @@ class PageCache:
 
     @staticmethod
     def _cost(body):
-        return len(body.data) + len(body.data) // 4
+        return 64 + 8 * len(body.chunks) + (len(body._gzip) if body._gzip else 0)
 
     def get(self, key):
         with self._lock:
-            body = self._entries.get(key)
-            if body is None:
+            entry = self._entries.get(key)
+            if entry is None:
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
-            return body
+            return entry[0]
 
     def put(self, key, body):
         cost = self._cost(body)
-        if cost > self.max_bytes:
-            return
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
-                self._size -= self._cost(old)
-            self._entries[key] = body
+                self._size -= old[1]
+            self._entries[key] = (body, cost)
+            body._owner = (self, key)
             self._size += cost
-            while self._size > self.max_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self._size -= self._cost(evicted)
+            self._evict()
+
+    def stats(self):
+        with self._lock:
+            return {"entries": len(self._entries), "bytes": self._size,
+                    "hits": self.hits, "misses": self.misses}
+
+    def grow(self, key, extra):
+        """Account for memory a cached body gained (its gzip)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries[key] = (entry[0], entry[1] + extra)
+                self._size += extra
+                self._evict()
+
+    def _evict(self):
+        while self._size > self.max_bytes and len(self._entries) > 1:
+            _, (body, cost) = self._entries.popitem(last=False)
+            body._owner = None
+            self._size -= cost

@@ -13,7 +13,7 @@ Members declared after the `unknownFutureValue` sentinel are "evolvable"
 only under `Prefer: include-unknown-enum-members`.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 SECURITY_NS = "microsoft.graph.security."
 GRAPH_NS = "microsoft.graph."

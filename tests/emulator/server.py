@@ -46,6 +46,7 @@ AGS_DIAGNOSTIC = json.dumps({"ServerInfo": {
     "ScaleUnit": "000", "RoleInstance": "EMU000127001"}}, separators=(",", ":"))
 TOKEN_PATH = re.compile(r"/([^/]+)/oauth2/v2\.0/token\Z")
 MAX_REQUEST_BODY = 16 << 20
+IOV_MAX = 1024
 LOGGED_HEADERS = ("prefer", "client-request-id", "accept-encoding", "user-agent",
                   "content-type")
 MALFORMED_BODY = b'{"value":[{"id":"malformed",,"title":"cut here'
@@ -71,7 +72,7 @@ class Response:
 
 
 def json_body(obj, rows=0):
-    return render.Body(render.dumps(obj), rows)
+    return render.Body.of(render.dumps(obj), rows)
 
 
 def accepts_gzip(header):
@@ -95,6 +96,40 @@ def accepts_gzip(header):
         if coding == "*":
             star = q > 0
     return star
+
+
+def send_chunks(sock, chunks, limit=None):
+    """Write the first `limit` bytes (default: all) of `chunks` to `sock`.
+
+    Scatter-gather: sendmsg() takes up to IOV_MAX (1024) buffers per call,
+    so a page is written without ever being joined.  A send may be partial
+    (the socket has a timeout, so it is non-blocking underneath); the loop
+    resumes mid-chunk.
+    """
+    if limit is None:
+        limit = sum(len(c) for c in chunks)
+    views = []
+    budget = limit
+    for chunk in chunks:
+        if budget <= 0:
+            break
+        view = memoryview(chunk)
+        if len(view) > budget:
+            view = view[:budget]
+        if len(view):
+            views.append(view)
+        budget -= len(view)
+    start = 0
+    while start < len(views):
+        sent = sock.sendmsg(views[start:start + IOV_MAX])
+        while sent:
+            size = len(views[start])
+            if sent >= size:
+                sent -= size
+                start += 1
+            else:
+                views[start] = views[start][sent:]
+                sent = 0
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -196,7 +231,7 @@ class Handler(BaseHTTPRequestHandler):
         except Exception:                       # a bug: say so, keep serving
             traceback.print_exc(file=sys.stderr)
             status, content_type, data = 500, LOGIN_CONTENT_TYPE, b'{"error":"internal"}'
-        self.send(Response(status, render.Body(data, 0), content_type, compressible=False))
+        self.send(Response(status, render.Body.of(data), content_type, compressible=False))
 
     def serve(self, kind, path, raw_query, body, token_match, fault):
         """Serve a token or Graph request under an optional fault.
@@ -331,11 +366,11 @@ class Handler(BaseHTTPRequestHandler):
     def fault_response(self, kind, fault):
         """The response of a status / malformed / html fault."""
         if fault.action == "html":
-            return Response(502, render.Body(HTML_502, 0), "text/html; charset=utf-8",
+            return Response(502, render.Body.of(HTML_502), "text/html; charset=utf-8",
                             compressible=False)
         if fault.action == "malformed":
             content = LOGIN_CONTENT_TYPE if kind == "token" else GRAPH_CONTENT_TYPE
-            return Response(200, render.Body(MALFORMED_BODY, 0), content,
+            return Response(200, render.Body.of(MALFORMED_BODY), content,
                             self.graph_headers() if kind == "graph" else ())
         extra = [("Retry-After", fault.retry_after)] if fault.retry_after is not None else []
         if kind == "token":
@@ -377,15 +412,21 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- the wire ----------------------------------------------------------------------------
     def send(self, response, truncate=False):
-        """Write a response; return the body bytes put on the wire."""
-        data = response.body.data
+        """Write a response; return the body bytes put on the wire.
+
+        With `truncate` (fault), the real Content-Length goes out but only
+        half of the body, then the connection closes.
+        """
+        body = response.body
+        chunks, length = body.chunks, body.length
         headers = [("Date", timestamps.http_date()), ("Content-Type", response.content_type)]
         if response.compressible and self.server.gzip:
             headers.append(("Vary", "Accept-Encoding"))
             if accepts_gzip(self.headers.get("Accept-Encoding")):
-                data = response.body.gzipped()
+                data = body.gzipped()
+                chunks, length = [data], len(data)
                 headers.append(("Content-Encoding", "gzip"))
-        headers.append(("Content-Length", str(len(data))))
+        headers.append(("Content-Length", str(length)))
         headers.extend(response.headers)
         if self.close_connection or truncate:
             headers.append(("Connection", "close"))
@@ -393,14 +434,16 @@ class Handler(BaseHTTPRequestHandler):
             response.status, self.responses.get(response.status, ("Unknown",))[0],
             "".join("%s: %s\r\n" % h for h in headers))
         self.head_sent = True
-        self.wfile.write(head.encode("latin-1"))
         if self.command == "HEAD":
+            send_chunks(self.connection, [head.encode("latin-1")])
             return 0
+        limit = length
         if truncate:
-            data = data[:len(data) // 2]
+            limit = length // 2
             self.close_connection = True
-        self.wfile.write(data)
-        return len(data)
+        send_chunks(self.connection, [head.encode("latin-1")] + chunks,
+                    len(head) + limit)
+        return limit
 
     def reset_connection(self):
         """Abort the connection: RST, no response (fault "reset")."""

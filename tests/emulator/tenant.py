@@ -152,12 +152,14 @@ SERVICE_PRINCIPAL_NAMES = (
     "Mail+Calendar Relay",
 )
 CONTROL_NAMES = (
-    ("AdminMFAV2", "Identity", "Ensure multifactor authentication is enabled for all users in administrative roles"),
+    ("AdminMFAV2", "Identity",
+     "Ensure multifactor authentication is enabled for all users in administrative roles"),
     ("BlockLegacyAuthentication", "Identity", "Enable policy to block legacy authentication"),
     ("PWAgePolicyNew", "Identity", "Do not expire passwords"),
     ("SelfServicePasswordReset", "Identity", "Enable self-service password reset"),
     ("mdo_safelinksforOfficeApps", "Apps", "Ensure Safe Links for Office applications is enabled"),
-    ("mdo_atpprotection", "Apps", "Turn on Defender for Office 365 in SharePoint, OneDrive & Teams"),
+    ("mdo_atpprotection", "Apps",
+     "Turn on Defender for Office 365 in SharePoint, OneDrive & Teams"),
     ("scid_2010", "Device", "Turn on Microsoft Defender Antivirus PUA protection in block mode"),
     ("scid_5095", "Device", "Disable 'Allow Basic authentication' for WinRM Client"),
     ("DLPEnabled", "Data", "Use DLP policies to protect sensitive data"),
@@ -348,6 +350,17 @@ class Collection:
                     col[i] is not None, col[i] or 0, ids[i]))
                 if descending:
                     result.reverse()
+            self._orders[key] = result
+        return result
+
+    def rank(self, prop, descending):
+        """rank[i] = position of entity i in order(prop, descending)."""
+        key = ("rank", prop, descending)
+        result = self._orders.get(key)
+        if result is None:
+            result = [0] * len(self.docs)
+            for position, i in enumerate(self.order(prop, descending)):
+                result[i] = position
             self._orders[key] = result
         return result
 
@@ -568,8 +581,8 @@ class IncidentGenerator:
         if long_description:
             description = long_text(rng, 10_000 + int(rng.random() * 40_000))
         else:
-            description = rng.maybe(0.6, "Incident on %s involving %s: 'lateral' "
-                                    "movement & \"credential\" access" % (device, user["displayName"]))
+            description = rng.maybe(0.6, "Incident on %s involving %s: 'lateral' movement & "
+                                    "\"credential\" access" % (device, user["displayName"]))
         return {
             "@odata.type": "#microsoft.graph.security.incident",
             "id": incident_id,
