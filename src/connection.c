@@ -23,24 +23,34 @@
 
 MsgraphStats msgraph_backend_stats;
 
-static void graph_get_once(MsgraphConnOptions *opts, const char *url,
-						   const char *token, MsgraphHttpResponse *resp);
+static void graph_request_once(MsgraphConnOptions *opts, const char *method,
+							   const char *url, const char *body, const char *token,
+							   MsgraphHttpResponse *resp);
 static char *query_option(const char *url, const char *name);
 
 
-/*
- * GET url (absolute and percent-encoded) from Graph.  On return resp holds
- * Graph's answer, whatever its status, except that a 401 is retried once
- * with a freshly fetched token.  A transfer that failed outright (no HTTP
- * answer) is reported here.
- */
+/* GET url from Graph: msgraph_graph_request() without a body. */
 void
 msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
 				  MsgraphHttpResponse *resp, MsgraphRequestStats *stats)
 {
+	msgraph_graph_request(opts, "GET", url, NULL, resp, stats);
+}
+
+/*
+ * Send one request (absolute, percent-encoded url; body JSON or NULL) to
+ * Graph.  On return resp holds Graph's answer, whatever its status, except
+ * that a 401 is retried once with a freshly fetched token.  A transfer that
+ * failed outright (no HTTP answer) is reported here.
+ */
+void
+msgraph_graph_request(MsgraphConnOptions *opts, const char *method, const char *url,
+					  const char *body, MsgraphHttpResponse *resp,
+					  MsgraphRequestStats *stats)
+{
 	const char *token = msgraph_get_token(opts, false);
 
-	graph_get_once(opts, url, token, resp);
+	graph_request_once(opts, method, url, body, token, resp);
 	if (stats)
 	{
 		stats->requests++;
@@ -51,7 +61,7 @@ msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
 	{
 		/* the cached token was revoked or expired early: once more */
 		token = msgraph_get_token(opts, true);
-		graph_get_once(opts, url, token, resp);
+		graph_request_once(opts, method, url, body, token, resp);
 		if (stats)
 		{
 			stats->requests++;
@@ -61,19 +71,25 @@ msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
 }
 
 static void
-graph_get_once(MsgraphConnOptions *opts, const char *url, const char *token,
-			   MsgraphHttpResponse *resp)
+graph_request_once(MsgraphConnOptions *opts, const char *method, const char *url,
+				   const char *body, const char *token, MsgraphHttpResponse *resp)
 {
 	MsgraphHttpRequest req;
 	char	   *auth = psprintf("Authorization: Bearer %s", token);
 
 	memset(&req, 0, sizeof(req));
-	req.method = "GET";
+	req.method = method;
 	req.url = url;
 	req.headers = list_make4(auth,
 							 "Accept: application/json",
 							 "Prefer: include-unknown-enum-members",
 							 psprintf("client-request-id: %s", msgraph_new_request_id()));
+	if (body != NULL)
+	{
+		req.headers = lappend(req.headers, "Content-Type: application/json; charset=utf-8");
+		req.body = body;
+		req.body_len = strlen(body);
+	}
 	req.timeout_ms = opts->timeout_ms;
 	req.connect_timeout_ms = opts->connect_timeout_ms;
 	req.max_response_bytes = opts->max_response_bytes;
@@ -97,7 +113,7 @@ graph_get_once(MsgraphConnOptions *opts, const char *url, const char *token,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Graph response exceeds max_response_bytes (%lld bytes)",
 						(long long) opts->max_response_bytes),
-				 errdetail("Request: GET %s", url),
+				 errdetail("Request: %s %s", method, url),
 				 errhint("Raise the server's max_response_bytes option or lower its page_size.")));
 
 	if (resp->status == 0)
@@ -109,7 +125,7 @@ graph_get_once(MsgraphConnOptions *opts, const char *url, const char *token,
 				 errmsg("could not complete a Graph request for server \"%s\": %s",
 						opts->servername,
 						resp->transport_error ? resp->transport_error : "transfer failed"),
-				 errdetail("Request: GET %s", url),
+				 errdetail("Request: %s %s", method, url),
 				 timeout
 				 ? errhint("The request took longer than the server's timeout_ms (%d ms).",
 						   opts->timeout_ms)

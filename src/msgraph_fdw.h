@@ -137,6 +137,10 @@ typedef struct MsgraphRequestStats
 extern void msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
 							  MsgraphHttpResponse *resp,
 							  MsgraphRequestStats *stats);
+extern void msgraph_graph_request(MsgraphConnOptions *opts, const char *method,
+								  const char *url, const char *body,
+								  MsgraphHttpResponse *resp,
+								  MsgraphRequestStats *stats);
 extern void msgraph_report_graph_error(MsgraphConnOptions *opts,
 									   const GraphResource *res,
 									   const char *url,
