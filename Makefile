@@ -16,7 +16,9 @@ OBJS = \
 	src/auth.o \
 	src/connection.o \
 	src/convert.o \
-	src/import.o
+	src/import.o \
+	src/retry.o \
+	src/throttle.o
 
 EXTENSION = msgraph_security_fdw
 DATA = msgraph_security_fdw--0.1.0.sql

@@ -234,6 +234,8 @@ fetch_client_secret_token(MsgraphConnOptions *opts, int *expires_in)
 	req.timeout_ms = opts->timeout_ms;
 	req.connect_timeout_ms = opts->connect_timeout_ms;
 	req.max_response_bytes = 1024 * 1024;
+	req.ca_file = opts->ca_file;
+	req.proxy = opts->proxy;
 
 	PG_TRY();
 	{
@@ -266,7 +268,11 @@ fetch_client_secret_token(MsgraphConnOptions *opts, int *expires_in)
 		const char *t = msgraph_json_get_string(doc, "access_token");
 
 		if (t != NULL && t[0] != '\0')
+		{
 			token = pstrdup(t);
+			/* json-c frees strings without wiping them */
+			explicit_bzero((char *) t, strlen(t));
+		}
 		v = msgraph_json_get(doc, "expires_in");
 		/* a number here; a string from managed identity endpoints */
 		if (v != NULL)

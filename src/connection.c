@@ -4,12 +4,14 @@
  *		  Requests to Graph on behalf of a user mapping, and the mapping of
  *		  Graph's answers to PostgreSQL errors.
  *
- * Every Graph request goes through msgraph_graph_get(): it attaches the
- * bearer token and the headers interface.md requires, refreshes the token
- * once when Graph answers 401, and counts requests and bytes.  Whether a
- * status is an error is the caller's call (a 404 on a get by id is "no
- * row"); msgraph_report_graph_error() turns one into the ERROR of
- * interface.md's table, with Graph's code, message and request-id.
+ * Every Graph request goes through msgraph_graph_request(): it attaches the
+ * bearer token and the headers interface.md requires, takes the request's
+ * place in the throttle budget (throttle.c), retries throttled and failed
+ * attempts as retry.c decides, refreshes the token once when Graph answers
+ * 401, and counts requests, bytes, retries and waits.  Whether a status is
+ * an error is the caller's call (a 404 on a get by id is "no row");
+ * msgraph_report_graph_error() turns one into the ERROR of interface.md's
+ * table, with Graph's code, message and request-id.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,10 +25,21 @@
 
 MsgraphStats msgraph_backend_stats;
 
+/* A retry's wait must end this long before statement_timeout would fire. */
+#define RETRY_MARGIN_MS 50
+
 static void graph_request_once(MsgraphConnOptions *opts, const char *method,
 							   const char *url, const char *body, const char *token,
 							   MsgraphHttpResponse *resp);
+static void graph_attempt(MsgraphConnOptions *opts, const char *method,
+						  const char *url, const char *body, const char *token,
+						  MsgraphHttpResponse *resp, MsgraphRequestStats *stats,
+						  MsgraphThrottleTicket *ticket);
+static void report_transport_error(MsgraphConnOptions *opts, const char *method,
+								   const char *url, MsgraphHttpResponse *resp);
 static char *query_option(const char *url, const char *name);
+static const char *needed_permission(const GraphResource *res,
+									 const MsgraphHttpResponse *resp);
 
 
 /* GET url from Graph: msgraph_graph_request() without a body. */
@@ -39,9 +52,18 @@ msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
 
 /*
  * Send one request (absolute, percent-encoded url; body JSON or NULL) to
- * Graph.  On return resp holds Graph's answer, whatever its status, except
- * that a 401 is retried once with a freshly fetched token.  A transfer that
- * failed outright (no HTTP answer) is reported here.
+ * Graph.  On return resp holds Graph's final answer, whatever its status:
+ *
+ * - 429, 502, 503, 504 and transport failures are retried up to the
+ *   server's max_retries, after Retry-After or a backoff (retry.c); a
+ *   PATCH or POST only where Graph cannot have acted on it.  No wait ends
+ *   past statement_timeout: the last answer is returned instead, with
+ *   resp->retry_stop saying why, for msgraph_report_graph_error();
+ * - a 401 is retried once with a freshly fetched token;
+ * - a transfer that failed outright (no HTTP answer), after its retries,
+ *   is reported here (HV00N).
+ *
+ * Each attempt first waits for its turn in the throttle budget.
  */
 void
 msgraph_graph_request(MsgraphConnOptions *opts, const char *method, const char *url,
@@ -49,24 +71,98 @@ msgraph_graph_request(MsgraphConnOptions *opts, const char *method, const char *
 					  MsgraphRequestStats *stats)
 {
 	const char *token = msgraph_get_token(opts, false);
+	bool		refreshed = false;
+	int			retries = 0;
+	int			stop = MSGRAPH_RETRY_STOP_NONE;
+	int64		stopped_wait = 0;
 
-	graph_request_once(opts, method, url, body, token, resp);
+	for (;;)
+	{
+		MsgraphThrottleTicket ticket;
+		MsgraphRetryKind kind;
+		int64		wait_ms;
+		int64		left;
+
+		graph_attempt(opts, method, url, body, token, resp, stats, &ticket);
+
+		if (resp->status == 401 && !refreshed && opts->cred_kind != MSGRAPH_CRED_ACCESS_TOKEN)
+		{
+			/* the cached token was revoked or expired early: once more */
+			token = msgraph_get_token(opts, true);
+			refreshed = true;
+			continue;
+		}
+
+		kind = msgraph_retry_kind(method, resp);
+		if (kind == MSGRAPH_RETRY_NO)
+			break;
+		if (retries >= opts->max_retries)
+		{
+			stop = MSGRAPH_RETRY_STOP_MAX_RETRIES;
+			break;
+		}
+		wait_ms = msgraph_parse_retry_after(resp->retry_after);
+		if (wait_ms < 0)
+			wait_ms = msgraph_backoff_ms(kind, retries);
+		left = msgraph_statement_ms_left();
+		if (left >= 0 && wait_ms + RETRY_MARGIN_MS >= left)
+		{
+			stop = MSGRAPH_RETRY_STOP_STATEMENT_TIMEOUT;
+			stopped_wait = wait_ms;
+			break;
+		}
+		if (kind == MSGRAPH_RETRY_THROTTLED)
+			msgraph_throttle_penalize(&ticket, wait_ms);
+
+		ereport(DEBUG1,
+				(errmsg_internal("msgraph_security_fdw: %s %s: %s; retry %d of %d in %lld ms",
+								 method, url,
+								 resp->status ? psprintf("HTTP %ld", resp->status)
+								 : (resp->transport_error ? resp->transport_error : "transfer failed"),
+								 retries + 1, opts->max_retries, (long long) wait_ms)));
+		msgraph_sleep_ms(wait_ms);
+		retries++;
+		if (stats)
+		{
+			stats->retries++;
+			stats->throttled_ms += wait_ms;
+		}
+		msgraph_backend_stats.retries++;
+		msgraph_backend_stats.throttled_ms += wait_ms;
+	}
+
+	resp->retries = retries;
+	resp->retry_stop = stop;
+	resp->retry_wait_ms = stopped_wait;
+	if (resp->status == 0)
+		report_transport_error(opts, method, url, resp);
+}
+
+/*
+ * One attempt: its place in the throttle budget, the exchange, and the
+ * counters.  The budget's concurrency slot is given back whatever happens,
+ * an ERROR (a cancel mid-transfer) included.
+ */
+static void
+graph_attempt(MsgraphConnOptions *opts, const char *method, const char *url,
+			  const char *body, const char *token, MsgraphHttpResponse *resp,
+			  MsgraphRequestStats *stats, MsgraphThrottleTicket *ticket)
+{
+	msgraph_throttle_acquire(opts, url, ticket, stats);
+	PG_TRY();
+	{
+		graph_request_once(opts, method, url, body, token, resp);
+	}
+	PG_FINALLY();
+	{
+		msgraph_throttle_release(ticket);
+	}
+	PG_END_TRY();
+	resp->method = method;
 	if (stats)
 	{
 		stats->requests++;
 		stats->bytes += resp->wire_bytes;
-	}
-
-	if (resp->status == 401 && opts->cred_kind != MSGRAPH_CRED_ACCESS_TOKEN)
-	{
-		/* the cached token was revoked or expired early: once more */
-		token = msgraph_get_token(opts, true);
-		graph_request_once(opts, method, url, body, token, resp);
-		if (stats)
-		{
-			stats->requests++;
-			stats->bytes += resp->wire_bytes;
-		}
 	}
 }
 
@@ -93,6 +189,8 @@ graph_request_once(MsgraphConnOptions *opts, const char *method, const char *url
 	req.timeout_ms = opts->timeout_ms;
 	req.connect_timeout_ms = opts->connect_timeout_ms;
 	req.max_response_bytes = opts->max_response_bytes;
+	req.ca_file = opts->ca_file;
+	req.proxy = opts->proxy;
 
 	PG_TRY();
 	{
@@ -115,22 +213,30 @@ graph_request_once(MsgraphConnOptions *opts, const char *method, const char *url
 						(long long) opts->max_response_bytes),
 				 errdetail("Request: %s %s", method, url),
 				 errhint("Raise the server's max_response_bytes option or lower its page_size.")));
+}
 
-	if (resp->status == 0)
-	{
-		bool		timeout = (resp->curl_code == 28);	/* CURLE_OPERATION_TIMEDOUT */
+/* A request that got no HTTP answer, after its retries: HV00N. */
+static void
+report_transport_error(MsgraphConnOptions *opts, const char *method, const char *url,
+					   MsgraphHttpResponse *resp)
+{
+	bool		timeout = (resp->curl_code == 28);	/* CURLE_OPERATION_TIMEDOUT */
+	StringInfoData detail;
 
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-				 errmsg("could not complete a Graph request for server \"%s\": %s",
-						opts->servername,
-						resp->transport_error ? resp->transport_error : "transfer failed"),
-				 errdetail("Request: %s %s", method, url),
-				 timeout
-				 ? errhint("The request took longer than the server's timeout_ms (%d ms).",
-						   opts->timeout_ms)
-				 : errhint("Check the server's graph_url and the network path to it.")));
-	}
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "Request: %s %s", method, url);
+	msgraph_append_retry_detail(&detail, resp);
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+			 errmsg("could not complete a Graph request for server \"%s\": %s",
+					opts->servername,
+					resp->transport_error ? resp->transport_error : "transfer failed"),
+			 errdetail("%s", detail.data),
+			 timeout
+			 ? errhint("The request took longer than the server's timeout_ms (%d ms).",
+					   opts->timeout_ms)
+			 : errhint("Check the server's graph_url%s and the network path to it.",
+					   opts->proxy ? ", its proxy" : "")));
 }
 
 /*
@@ -172,6 +278,7 @@ msgraph_report_graph_error(MsgraphConnOptions *opts, const GraphResource *res,
 		appendStringInfoString(&detail, "The response carries no Graph error object.");
 	if (request_id)
 		appendStringInfo(&detail, "%srequest-id: %s", detail.len > 0 ? " " : "", request_id);
+	msgraph_append_retry_detail(&detail, resp);
 
 	switch (resp->status)
 	{
@@ -187,12 +294,15 @@ msgraph_report_graph_error(MsgraphConnOptions *opts, const GraphResource *res,
 			hint = (opts->cred_kind == MSGRAPH_CRED_ACCESS_TOKEN)
 				? "Graph refused the bearer token; a pre-acquired access_token cannot be refreshed: give the user mapping a new one."
 				: "Graph refused a freshly issued token: check that the application belongs to the tenant and the cloud of the server.";
+			if (needed_permission(res, resp) != NULL)
+				hint = psprintf("%s The table needs the %s application permission.",
+								hint, needed_permission(res, resp));
 			break;
 		case 403:
 			sqlstate = ERRCODE_INSUFFICIENT_PRIVILEGE;
-			if (res && res->read_permission)
+			if (needed_permission(res, resp) != NULL)
 				hint = psprintf("Grant the application the %s application permission (with admin consent), and check the user mapping's credentials.",
-								res->read_permission);
+								needed_permission(res, resp));
 			else
 				hint = "Check the application permissions of the app registration and the user mapping's credentials.";
 			break;
@@ -202,7 +312,11 @@ msgraph_report_graph_error(MsgraphConnOptions *opts, const GraphResource *res,
 			break;
 		case 429:
 			sqlstate = ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
-			hint = "Narrow the query or raise the limit.";
+			if (resp->retry_stop == MSGRAPH_RETRY_STOP_STATEMENT_TIMEOUT)
+				hint = "Narrow the query or raise the limit (statement_timeout).";
+			else
+				hint = psprintf("Narrow the query or raise the limit (the server's max_retries, now %d).",
+								opts->max_retries);
 			break;
 		default:
 			if (resp->status >= 500)
@@ -230,6 +344,22 @@ msgraph_report_graph_error(MsgraphConnOptions *opts, const GraphResource *res,
 			json_object_put(doc);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * The least-privileged application permission the request needs: the
+ * resource's write permission for anything but a GET, else its read one.
+ * NULL when the catalog does not know the resource.
+ */
+static const char *
+needed_permission(const GraphResource *res, const MsgraphHttpResponse *resp)
+{
+	if (res == NULL)
+		return NULL;
+	if (resp->method != NULL && strcmp(resp->method, "GET") != 0 &&
+		res->write_permission != NULL)
+		return res->write_permission;
+	return res->read_permission;
 }
 
 /*

@@ -16,8 +16,13 @@
  *
  * Nothing here knows about Graph; connection.c and auth.c speak Graph and
  * the identity platform through this file.  Proxies configured in the
- * server's environment are ignored on purpose (interface.md), and TLS
- * peer and host verification stay at libcurl's secure defaults.
+ * server's environment are ignored on purpose (interface.md): the only
+ * proxy is the one a request names (the server's proxy option), always
+ * used as a CONNECT tunnel.  TLS peer and host verification stay at
+ * libcurl's secure defaults; a request's ca_file replaces the system's
+ * trust store (for the proxy too), it never widens or disables it.
+ * Request headers (the bearer token among them) are wiped before they are
+ * freed.
  *
  *-------------------------------------------------------------------------
  */
@@ -50,6 +55,8 @@ static void http_ensure_handles(void);
 static size_t http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 static size_t http_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 static void http_run_transfer(MsgraphHttpResponse *resp);
+static void http_set_transport(CURL *h, const MsgraphHttpRequest *req);
+static void free_headers_wiped(struct curl_slist *headers);
 static char *header_value(const char *line, size_t len, const char *name);
 
 
@@ -101,8 +108,7 @@ msgraph_http_perform(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	/* an empty proxy disables proxies, including the environment's */
-	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	http_set_transport(h, req);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip");
 	curl_easy_setopt(h, CURLOPT_USERAGENT, MSGRAPH_USER_AGENT);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long) req->timeout_ms);
@@ -127,7 +133,7 @@ msgraph_http_perform(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
 
 		if (n == NULL)
 		{
-			curl_slist_free_all(headers);
+			free_headers_wiped(headers);
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("out of memory")));
@@ -153,9 +159,48 @@ msgraph_http_perform(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
 		curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
-		curl_slist_free_all(headers);
+		free_headers_wiped(headers);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * Proxy and trust store of a request.  An empty CURLOPT_PROXY disables
+ * proxies, the environment's (http_proxy, https_proxy, ALL_PROXY) included;
+ * an empty CURLOPT_NOPROXY makes a named proxy apply to every host,
+ * whatever no_proxy says.  A ca_file is the only trust store: the system's
+ * CA directory is dropped too.
+ */
+static void
+http_set_transport(CURL *h, const MsgraphHttpRequest *req)
+{
+	if (req->proxy != NULL)
+	{
+		curl_easy_setopt(h, CURLOPT_PROXY, req->proxy);
+		curl_easy_setopt(h, CURLOPT_NOPROXY, "");
+		curl_easy_setopt(h, CURLOPT_HTTPPROXYTUNNEL, 1L);
+	}
+	else
+		curl_easy_setopt(h, CURLOPT_PROXY, "");
+
+	if (req->ca_file != NULL)
+	{
+		curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file);
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+		curl_easy_setopt(h, CURLOPT_PROXY_CAINFO, req->ca_file);
+		curl_easy_setopt(h, CURLOPT_PROXY_CAPATH, NULL);
+	}
+}
+
+/* Free a header list, wiping each header first: one carries the token. */
+static void
+free_headers_wiped(struct curl_slist *headers)
+{
+	struct curl_slist *n;
+
+	for (n = headers; n != NULL; n = n->next)
+		explicit_bzero(n->data, strlen(n->data));
+	curl_slist_free_all(headers);
 }
 
 /*
@@ -171,6 +216,7 @@ http_run_transfer(MsgraphHttpResponse *resp)
 	int			queued;
 	CURLcode	result = CURLE_OK;
 	curl_off_t	downloaded = 0;
+	long		request_size = 0;
 
 	if (curl_multi_add_handle(msgraph_multi, h) != CURLM_OK)
 		ereport(ERROR,
@@ -220,6 +266,9 @@ http_run_transfer(MsgraphHttpResponse *resp)
 	/* SIZE_DOWNLOAD counts body bytes before content decoding */
 	curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &downloaded);
 	resp->wire_bytes = (int64) downloaded;
+	/* whether Graph may have seen the request: retry.c asks for non-GETs */
+	curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_size);
+	resp->request_sent = (request_size > 0);
 }
 
 /*

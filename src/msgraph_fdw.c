@@ -258,6 +258,7 @@ void
 _PG_init(void)
 {
 	msgraph_auth_init();
+	msgraph_throttle_init();
 	MarkGUCPrefixReserved("msgraph_security_fdw");
 }
 
@@ -1818,6 +1819,8 @@ msgraphExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("Graph Requests", NULL, st->stats.requests, es);
 		ExplainPropertyInteger("Graph Pages", NULL, st->stats.pages, es);
 		ExplainPropertyInteger("Graph Bytes", NULL, st->stats.bytes, es);
+		ExplainPropertyInteger("Graph Retries", NULL, st->stats.retries, es);
+		ExplainPropertyInteger("Graph Throttled ms", NULL, st->stats.throttled_ms, es);
 		if (st->fallback)
 			ExplainPropertyText("Graph Fallback", st->fallback, es);
 	}

@@ -56,6 +56,9 @@ typedef struct MsgraphConnOptions
 	int			timeout_ms;
 	int			connect_timeout_ms;
 	int64		max_response_bytes;
+	int			max_retries;	/* retries of one request (retry.c) */
+	char	   *ca_file;		/* PEM file of trusted CAs, NULL: the system's */
+	char	   *proxy;			/* HTTPS proxy URL, NULL for none */
 
 	/* user mapping */
 	MsgraphCredentialKind cred_kind;
@@ -98,6 +101,8 @@ typedef struct MsgraphHttpRequest
 	int			timeout_ms;
 	int			connect_timeout_ms;
 	int64		max_response_bytes;
+	const char *ca_file;		/* NULL: the system's trust store */
+	const char *proxy;			/* NULL: no proxy, whatever the environment says */
 } MsgraphHttpRequest;
 
 typedef struct MsgraphHttpResponse
@@ -111,6 +116,13 @@ typedef struct MsgraphHttpResponse
 	char	   *request_id;		/* response header request-id */
 	char	   *content_type;
 	char	   *retry_after;
+	bool		request_sent;	/* any request byte went out (a failed connect: no) */
+
+	/* set by msgraph_graph_request(): how the retries ended (retry.c) */
+	const char *method;			/* of the request answered */
+	int			retries;		/* requests sent again before this answer */
+	int			retry_stop;		/* MsgraphRetryStop */
+	int64		retry_wait_ms;	/* the wait that did not fit in statement_timeout */
 } MsgraphHttpResponse;
 
 extern void msgraph_http_perform(const MsgraphHttpRequest *req,
@@ -145,6 +157,53 @@ extern void msgraph_report_graph_error(MsgraphConnOptions *opts,
 									   const GraphResource *res,
 									   const char *url,
 									   MsgraphHttpResponse *resp);
+
+/* in retry.c */
+
+/* Whether and why an answer may be retried. */
+typedef enum MsgraphRetryKind
+{
+	MSGRAPH_RETRY_NO,			/* final: success, or an error retrying cannot fix */
+	MSGRAPH_RETRY_THROTTLED,	/* 429 */
+	MSGRAPH_RETRY_TRANSIENT		/* 502, 503, 504 or a transport failure */
+} MsgraphRetryKind;
+
+/* Why msgraph_graph_request() stopped retrying, for the ERROR it leads to. */
+typedef enum MsgraphRetryStop
+{
+	MSGRAPH_RETRY_STOP_NONE,
+	MSGRAPH_RETRY_STOP_MAX_RETRIES,
+	MSGRAPH_RETRY_STOP_STATEMENT_TIMEOUT
+} MsgraphRetryStop;
+
+extern MsgraphRetryKind msgraph_retry_kind(const char *method,
+										   const MsgraphHttpResponse *resp);
+extern int64 msgraph_parse_retry_after(const char *value);
+extern int64 msgraph_backoff_ms(MsgraphRetryKind kind, int retry);
+extern int64 msgraph_statement_ms_left(void);
+extern void msgraph_sleep_ms(int64 ms);
+extern void msgraph_append_retry_detail(StringInfo detail, const MsgraphHttpResponse *resp);
+
+/* in throttle.c */
+
+/*
+ * A request's claim on the throttle budget: taken before it is sent,
+ * given back when its answer is in (also on ERROR: see connection.c).
+ */
+typedef struct MsgraphThrottleTicket
+{
+	int			rate_bucket;	/* bucket of the rate limit paced, or -1 */
+	uint64		rate_key;
+	int			slot_bucket;	/* bucket holding our concurrency slot, or -1 */
+	uint64		slot_key;
+} MsgraphThrottleTicket;
+
+extern void msgraph_throttle_init(void);
+extern void msgraph_throttle_acquire(MsgraphConnOptions *opts, const char *url,
+									 MsgraphThrottleTicket *ticket,
+									 MsgraphRequestStats *stats);
+extern void msgraph_throttle_release(MsgraphThrottleTicket *ticket);
+extern void msgraph_throttle_penalize(MsgraphThrottleTicket *ticket, int64 wait_ms);
 
 /* in deparse.c */
 

@@ -28,6 +28,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -45,7 +46,10 @@ typedef enum MsgraphOptionType
 	OPT_CLOUD,
 	OPT_API_VERSION,
 	OPT_TENANT,
-	OPT_RESOURCE
+	OPT_RESOURCE,
+	OPT_NONNEG_INT,
+	OPT_CA_FILE,				/* absolute path; superuser only */
+	OPT_PROXY					/* http:// or https:// proxy URL, no credentials */
 } MsgraphOptionType;
 
 typedef struct MsgraphOption
@@ -67,6 +71,9 @@ static const MsgraphOption msgraph_options[] = {
 	{"connect_timeout_ms", ForeignServerRelationId, OPT_POSITIVE_INT},
 	{"max_response_bytes", ForeignServerRelationId, OPT_BYTES},
 	{"use_remote_estimate", ForeignServerRelationId, OPT_BOOL},
+	{"max_retries", ForeignServerRelationId, OPT_NONNEG_INT},
+	{"ca_file", ForeignServerRelationId, OPT_CA_FILE},
+	{"proxy", ForeignServerRelationId, OPT_PROXY},
 	/* user mapping */
 	{"client_id", UserMappingRelationId, OPT_STRING},
 	{"client_secret", UserMappingRelationId, OPT_SECRET},
@@ -100,6 +107,8 @@ static const MsgraphCloud msgraph_clouds[] = {
 #define DEFAULT_TIMEOUT_MS			30000
 #define DEFAULT_CONNECT_TIMEOUT_MS	10000
 #define DEFAULT_MAX_RESPONSE_BYTES	(INT64CONST(64) * 1024 * 1024)
+#define DEFAULT_MAX_RETRIES			5
+#define MAX_MAX_RETRIES				100
 
 PG_FUNCTION_INFO_V1(msgraph_security_fdw_validator);
 
@@ -111,6 +120,11 @@ static char *valid_option_list(Oid context);
 static int	parse_positive_int(const char *optname, const char *value);
 static int64 parse_bytes(const char *optname, const char *value);
 static char *strip_trailing_slash(const char *url);
+static int	parse_nonneg_int(const char *optname, const char *value, int max);
+static void validate_proxy(const char *value);
+static char *secret_copy(char *value);
+static void wipe_at_reset(char *s);
+static void wipe_secret(void *arg);
 
 
 /*
@@ -228,6 +242,25 @@ validate_option_value(const MsgraphOption *opt, DefElem *def)
 				}
 				break;
 			}
+		case OPT_NONNEG_INT:
+			(void) parse_nonneg_int(def->defname, value, MAX_MAX_RETRIES);
+			break;
+		case OPT_CA_FILE:
+			/* the backend reads the file: only superusers may name one */
+			if (!superuser())
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("only superusers may set option \"%s\"", def->defname),
+						 errhint("The backend reads the file from the database server's file system.")));
+			if (!is_absolute_path(value))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, value),
+						 errdetail("The value must be an absolute path.")));
+			break;
+		case OPT_PROXY:
+			validate_proxy(value);
+			break;
 		case OPT_RESOURCE:
 			if (value[0] == '/' || strstr(value, "?") != NULL ||
 				strstr(value, "://") != NULL)
@@ -429,6 +462,65 @@ parse_bytes(const char *optname, const char *value)
 	return (int64) v;
 }
 
+/*
+ * The proxy option: http:// or https:// with a host, an optional port and
+ * nothing else.  Credentials are refused: server options are readable by
+ * every user of the server, so they are no place for a password.  The
+ * value is not echoed, in case it holds one.
+ */
+static void
+validate_proxy(const char *value)
+{
+	CURLU	   *u = curl_url();
+	char	   *scheme = NULL;
+	char	   *host = NULL;
+	char	   *user = NULL;
+	char	   *path = NULL;
+	char	   *query = NULL;
+	const char *problem = NULL;
+
+	if (u == NULL ||
+		curl_url_set(u, CURLUPART_URL, value, 0) != CURLUE_OK ||
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+		curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		problem = "The value is not an absolute URL such as http://proxy.example.com:3128.";
+	else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+		problem = "Only http:// and https:// proxies are supported.";
+	else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
+		problem = "Credentials in the proxy URL would be readable by every user of the server.";
+	else if ((curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && strcmp(path, "/") != 0) ||
+			 curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK)
+		problem = "A proxy URL has no path and no query.";
+
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(user);
+	curl_free(path);
+	curl_free(query);
+	curl_url_cleanup(u);
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"proxy\""),
+				 errdetail("%s", problem)));
+}
+
+static int
+parse_nonneg_int(const char *optname, const char *value, int max)
+{
+	char	   *end;
+	long		v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno != 0 || *end != '\0' || end == value || v < 0 || v > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", optname, value),
+				 errdetail("The value must be an integer from 0 to %d.", max)));
+	return (int) v;
+}
+
 static char *
 strip_trailing_slash(const char *url)
 {
@@ -462,6 +554,7 @@ msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
 	opts->timeout_ms = DEFAULT_TIMEOUT_MS;
 	opts->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
 	opts->max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES;
+	opts->max_retries = DEFAULT_MAX_RETRIES;
 
 	foreach(lc, server->options)
 	{
@@ -486,6 +579,12 @@ msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
 			opts->connect_timeout_ms = parse_positive_int(def->defname, v);
 		else if (strcmp(def->defname, "max_response_bytes") == 0)
 			opts->max_response_bytes = parse_bytes(def->defname, v);
+		else if (strcmp(def->defname, "max_retries") == 0)
+			opts->max_retries = parse_nonneg_int(def->defname, v, MAX_MAX_RETRIES);
+		else if (strcmp(def->defname, "ca_file") == 0)
+			opts->ca_file = pstrdup(v);
+		else if (strcmp(def->defname, "proxy") == 0)
+			opts->proxy = pstrdup(v);
 	}
 
 	cloud = find_cloud(opts->cloud);
@@ -509,15 +608,53 @@ msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
 			opts->client_id = pstrdup(v);
 		else if (strcmp(def->defname, "client_secret") == 0)
 		{
-			opts->client_secret = pstrdup(v);
+			opts->client_secret = secret_copy(v);
 			opts->cred_kind = MSGRAPH_CRED_CLIENT_SECRET;
 		}
 		else if (strcmp(def->defname, "access_token") == 0)
 		{
-			opts->access_token = pstrdup(v);
+			opts->access_token = secret_copy(v);
 			opts->cred_kind = MSGRAPH_CRED_ACCESS_TOKEN;
 		}
 	}
+}
+
+/*
+ * A copy of a secret option value in the current memory context.  Both the
+ * copy and the value (a palloc'd string of the UserMapping's option list,
+ * which GetUserMapping() made) are wiped when their memory contexts are
+ * reset or deleted, usually at the end of the query, so that no secret
+ * lingers in freed memory.  (The catalog cache keeps its own copy of the
+ * user mapping, out of our reach.)
+ */
+static char *
+secret_copy(char *value)
+{
+	char	   *copy = pstrdup(value);
+
+	wipe_at_reset(copy);
+	wipe_at_reset(value);
+	return copy;
+}
+
+/* Register wipe_secret() for a palloc'd string, with its own context. */
+static void
+wipe_at_reset(char *s)
+{
+	MemoryContext cxt = GetMemoryChunkContext(s);
+	MemoryContextCallback *cb = MemoryContextAlloc(cxt, sizeof(MemoryContextCallback));
+
+	cb->func = wipe_secret;
+	cb->arg = s;
+	MemoryContextRegisterResetCallback(cxt, cb);
+}
+
+static void
+wipe_secret(void *arg)
+{
+	char	   *s = (char *) arg;
+
+	explicit_bzero(s, strlen(s));
 }
 
 /* The resource option of a foreign table (the validator made it required). */

@@ -89,6 +89,7 @@ class ControlAPI:
         self.server.requests.clear()
         self.server.faults.clear()
         self.server.config.reset()
+        self.server.limiter.clear()
         return self._ok({"ok": True, "config": self.server.config.as_dict()})
 
     def get_config(self, **_):

@@ -56,9 +56,10 @@ class GraphRequest:
     authorization: str          # the Authorization header or None
     settings: object            # state.Settings snapshot
     link_fault: str = None      # "wrong_host_nextlink" / "loop_nextlink" / None
+    scheme: str = "http"        # "https" on a TLS port: links are built with it
 
     def own_url(self):
-        url = "http://%s%s" % (self.host, self.raw_path)
+        url = "%s://%s%s" % (self.scheme, self.host, self.raw_path)
         return url + "?" + self.query.raw if self.query.raw else url
 
 
@@ -291,7 +292,7 @@ class GraphService:
                 kept.append("$skiptoken=" + query.encode_cursor(offset, True, fingerprint))
         else:
             kept.append("$skiptoken=" + query.encode_cursor(offset, empty, fingerprint))
-        return "http://%s%s?%s" % (req.host, req.raw_path, "&".join(kept))
+        return "%s://%s%s?%s" % (req.scheme, req.host, req.raw_path, "&".join(kept))
 
     def warm_up(self, stop):
         """Pre-serialize every collection's default variant (background)."""
@@ -320,7 +321,7 @@ def _not_found(resource, entity_id):
 
 
 def _context_url(req, path, select):
-    url = "http://%s/%s/$metadata#%s" % (req.host, req.version, path)
+    url = "%s://%s/%s/$metadata#%s" % (req.scheme, req.host, req.version, path)
     if select is not None:
         url += "(%s)" % ",".join(select)
     return url
@@ -334,5 +335,5 @@ def _apply_link_fault(req, next_link):
         url = next_link or req.own_url()
         port = req.host.rpartition(":")[2] if ":" in req.host else "80"
         rest = url.split("/", 3)[3]
-        return "http://127.0.0.2:%s/%s" % (port, rest)
+        return "%s://127.0.0.2:%s/%s" % (req.scheme, port, rest)
     return next_link

@@ -14,6 +14,7 @@ import gc
 import logging
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -49,10 +50,27 @@ def parse_args(argv):
     p.add_argument("--quiet", action="store_true", help="no per-request log lines")
     p.add_argument("--no-warmup", action="store_true",
                    help="do not pre-serialize entities in the background after start-up")
+    p.add_argument("--throttle", action="store_true",
+                   help="enforce Graph's documented throttling limits (config 'throttle')")
+    p.add_argument("--tls-cert", metavar="PEM",
+                   help="serve HTTPS only, with this certificate (chain) file")
+    p.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     args = p.parse_args(argv)
     if args.token_lifetime < 1:
         p.error("--token-lifetime must be at least 1")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        p.error("--tls-cert and --tls-key go together")
     return args
+
+
+def tls_context(args):
+    """The server's TLS context, or None for plain HTTP."""
+    if args.tls_cert is None:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(args.tls_cert, args.tls_key)
+    return context
 
 
 def _timestamp(text):
@@ -90,6 +108,12 @@ def warm_up(httpd):
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        context = tls_context(args)
+    except (OSError, ssl.SSLError) as e:
+        print("graph_emulator.py: cannot load the TLS certificate or key: %s" % e,
+              file=sys.stderr)
+        return 2
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s graph-emulator: %(message)s")
     started = time.monotonic()
@@ -102,11 +126,12 @@ def main(argv=None):
         time.monotonic() - started)
     httpd = server.EmulatorServer(data, port=args.port, gzip=not args.no_gzip,
                                   latency_ms=args.latency_ms,
-                                  token_lifetime=args.token_lifetime, quiet=args.quiet)
+                                  token_lifetime=args.token_lifetime, quiet=args.quiet,
+                                  throttle_limits=args.throttle, tls_context=context)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     print(httpd.port, flush=True)
-    log.info("listening on http://127.0.0.1:%d", httpd.port)
+    log.info("listening on %s://127.0.0.1:%d", httpd.scheme, httpd.port)
     if not args.no_warmup:
         threading.Thread(target=warm_up, args=(httpd,), name="warm-up", daemon=True).start()
     try:

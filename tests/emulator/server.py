@@ -7,7 +7,10 @@ Request kinds, told apart by path:
 * /v1.0/... and /beta/...          Graph (graph.py)
 
 Every token and Graph request is logged (state.RequestLog) and offered to
-the injected faults (faults.py) before it is served.  Performance choices
+the injected faults (faults.py) before it is served; Graph requests then
+pass Graph's throttling limits (throttle.py) when the config switches them
+on.  With a TLS context the port speaks HTTPS only (handshakes happen in
+the connection's thread, never in the accepting one).  Performance choices
 follow env.md section 3 pitfall 13: HTTP/1.1 keep-alive with a
 Content-Length on every response, TCP_NODELAY, a listen backlog of 128,
 daemon threads, and bodies served from pre-rendered bytes (render.py).
@@ -18,6 +21,7 @@ import logging
 import re
 import select
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -34,6 +38,7 @@ import identity
 import query
 import render
 import state
+import throttle
 import timestamps
 
 log = logging.getLogger("graph_emulator")
@@ -47,6 +52,8 @@ AGS_DIAGNOSTIC = json.dumps({"ServerInfo": {
 TOKEN_PATH = re.compile(r"/([^/]+)/oauth2/v2\.0/token\Z")
 MAX_REQUEST_BODY = 16 << 20
 IOV_MAX = 1024
+TLS_HANDSHAKE_TIMEOUT = 10
+TLS_WRITE_BATCH = 256 << 10
 LOGGED_HEADERS = ("prefer", "client-request-id", "accept-encoding", "user-agent",
                   "content-type")
 MALFORMED_BODY = b'{"value":[{"id":"malformed",,"title":"cut here'
@@ -119,6 +126,18 @@ def send_chunks(sock, chunks, limit=None):
         if len(view):
             views.append(view)
         budget -= len(view)
+    if isinstance(sock, ssl.SSLSocket):
+        # no sendmsg() on TLS sockets: write batches of joined chunks
+        batch, size = [], 0
+        for view in views:
+            batch.append(view)
+            size += len(view)
+            if size >= TLS_WRITE_BATCH:
+                sock.sendall(b"".join(batch))
+                batch, size = [], 0
+        if batch:
+            sock.sendall(b"".join(batch))
+        return
     start = 0
     while start < len(views):
         sent = sock.sendmsg(views[start:start + IOV_MAX])
@@ -140,14 +159,19 @@ class EmulatorServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, tenant, host="127.0.0.1", port=0, gzip=True, latency_ms=0,
-                 token_lifetime=3599, quiet=False):
+                 token_lifetime=3599, quiet=False, throttle_limits=False, tls_context=None):
         self.tenant = tenant
         self.clock = timestamps.Clock(tenant.now)
         self.gzip = gzip
         self.quiet = quiet
-        self.config = state.Config({"latency_ms": latency_ms, "case_insensitive": False,
-                                    "strict": False, "empty_pages": False,
-                                    "token_lifetime": token_lifetime})
+        self.tls_context = tls_context
+        self.scheme = "https" if tls_context is not None else "http"
+        defaults = {"latency_ms": latency_ms, "case_insensitive": False,
+                    "strict": False, "empty_pages": False,
+                    "token_lifetime": token_lifetime, "throttle": throttle_limits}
+        defaults.update(state.DEFAULT_THROTTLE_LIMITS)
+        self.config = state.Config(defaults)
+        self.limiter = throttle.Limiter()
         self.requests = state.RequestLog()
         self.faults = faults.FaultRegistry()
         self.tokens = identity.TokenStore()
@@ -159,6 +183,25 @@ class EmulatorServer(ThreadingHTTPServer):
     @property
     def port(self):
         return self.server_address[1]
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        if self.tls_context is not None:
+            # the handshake runs in the handler's thread (Handler.setup)
+            sock = self.tls_context.wrap_socket(sock, server_side=True,
+                                                do_handshake_on_connect=False)
+        return sock, addr
+
+    def handle_error(self, request, client_address):
+        """A failed TLS handshake (a client that refused the certificate) is
+        worth one log line, not a traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ssl.SSLError, ConnectionError, socket.timeout)):
+            if not self.quiet:
+                log.info("%s:%d - TLS handshake failed: %s", client_address[0],
+                         client_address[1], error)
+            return
+        super().handle_error(request, client_address)
 
     def stop(self):
         """Stop serving; hanging requests notice and return."""
@@ -176,6 +219,12 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 600                      # idle keep-alive connections go after that
 
+    def setup(self):
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(TLS_HANDSHAKE_TIMEOUT)
+            self.request.do_handshake()
+        super().setup()
+
     def do_GET(self):
         self.dispatch()
 
@@ -188,6 +237,8 @@ class Handler(BaseHTTPRequestHandler):
     def dispatch(self):
         started = time.monotonic()
         self.head_sent = False
+        self.throttle_ticket = None
+        self.throttled = None
         self.request_id = str(uuid.uuid4())
         self.client_request_id = self.headers.get("client-request-id") or self.request_id
         path, _, raw_query = self.path.partition("?")
@@ -218,8 +269,10 @@ class Handler(BaseHTTPRequestHandler):
                 self.send(self.graph_error(500, "InternalServerError",
                                            "The emulator failed; see its log."))
         finally:
+            if self.throttle_ticket is not None:
+                self.throttle_ticket.release()
             self.server.requests.finish(entry, status, rows, sent,
-                                        fault.action if fault else None)
+                                        fault.action if fault else None, self.throttled)
             if not self.server.quiet:
                 log.info("%s %s -> %s %dB %.1fms%s", self.command, self.path, status or "-",
                          sent, (time.monotonic() - started) * 1000,
@@ -256,6 +309,10 @@ class Handler(BaseHTTPRequestHandler):
             response = self.graph_response(path, raw_query, body, action)
         if kind == "graph" and self.server.config.current.latency_ms:
             time.sleep(self.server.config.current.latency_ms / 1000.0)
+        if self.throttle_ticket is not None:
+            # the answer is ready: the request no longer holds a slot (a
+            # client that hears it and sends the next one finds it free)
+            self.throttle_ticket.release()
         sent = self.send(response, truncate=(action == "truncate"))
         return response.status, (response.body.rows if response.status < 400 else 0), sent
 
@@ -336,15 +393,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def graph_response(self, path, raw_query, body, link_fault):
         server = self.server
+        settings = server.config.current
         try:
             version, segments = self.graph_path(path)
+            self.admit(segments, settings)
             req = graph.GraphRequest(
                 method=self.command, version=version, raw_path=path, segments=segments,
                 query=query.split_query(raw_query), host=self.host(),
                 prefer=self.prefers_enums(), authorization=self.headers.get("Authorization"),
-                settings=server.config.current,
+                settings=settings,
                 link_fault=link_fault if link_fault in ("wrong_host_nextlink",
-                                                        "loop_nextlink") else None)
+                                                        "loop_nextlink") else None,
+                scheme=server.scheme)
             result = server.graph.handle(req)
             return Response(result.status, result.body, GRAPH_CONTENT_TYPE,
                             self.graph_headers() + result.headers)
@@ -352,6 +412,19 @@ class Handler(BaseHTTPRequestHandler):
             return self.graph_error(e.status, e.code, e.message, details=e.details)
         except graph.GraphError as e:
             return self.graph_error(e.status, e.code, e.message, e.headers, e.details)
+        except throttle.Throttled as e:
+            self.throttled = e.scope
+            extra = [("Retry-After", e.retry_after)] if e.retry_after is not None else []
+            return self.graph_error(429, "TooManyRequests", "Please retry again later.", extra)
+
+    def admit(self, segments, settings):
+        """Pass Graph's throttling limits or raise throttle.Throttled.  A
+        request without a valid token is not counted (it gets its 401)."""
+        auth = self.headers.get("Authorization") or ""
+        token = None
+        if auth[:7].lower() == "bearer " and auth[7:].strip():
+            token, _ = self.server.tokens.check(auth[7:].strip())
+        self.throttle_ticket = self.server.limiter.admit(segments, token, settings)
 
     def graph_path(self, path):
         """(version, decoded segments) of a Graph path, or raise the 404."""

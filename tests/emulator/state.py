@@ -9,6 +9,7 @@ older settings are never served under newer ones.
 
 import json
 import threading
+import time
 from collections import namedtuple
 
 # name -> (type, minimum for ints)
@@ -18,6 +19,20 @@ CONFIG_FIELDS = {
     "strict": (bool, None),
     "empty_pages": (bool, None),
     "token_lifetime": (int, 1),
+    # Graph's throttling limits (throttle.py): the switch, then each limit (0 = none)
+    "throttle": (bool, None),
+    "throttle_security_per_minute": (int, 0),
+    "throttle_secure_score_concurrency": (int, 0),
+    "throttle_hunting_per_minute": (int, 0),
+    "throttle_identity_per_second": (int, 0),
+}
+
+# graph-api.md 8.4
+DEFAULT_THROTTLE_LIMITS = {
+    "throttle_security_per_minute": 150,
+    "throttle_secure_score_concurrency": 4,
+    "throttle_hunting_per_minute": 45,
+    "throttle_identity_per_second": 1,
 }
 
 Settings = namedtuple("Settings", list(CONFIG_FIELDS) + ["generation"])
@@ -73,13 +88,15 @@ class RequestLog:
 
     An entry is created when the request arrives (so `seq` is its arrival
     rank) and completed when its response has been sent; until then its
-    status is null.  Entries are plain dicts so that listing them is one
-    json.dumps each.
+    status is null.  `at` is the arrival time in seconds since the log was
+    created (monotonic clock), for tests that time retries and pacing.
+    Entries are plain dicts so that listing them is one json.dumps each.
     """
 
     def __init__(self):
         self._entries = []
         self._seq = 0
+        self._started = time.monotonic()
         self._lock = threading.Lock()
 
     def start(self, **fields):
@@ -87,17 +104,20 @@ class RequestLog:
             self._seq += 1
             entry = {"seq": self._seq}
             entry.update(fields)
+            entry["at"] = round(time.monotonic() - self._started, 4)
             entry.update(status=None, rows=0, bytes=0)
             self._entries.append(entry)
         return entry
 
-    def finish(self, entry, status, rows, sent_bytes, fault=None):
+    def finish(self, entry, status, rows, sent_bytes, fault=None, throttled=None):
         with self._lock:
             entry["status"] = status
             entry["rows"] = rows
             entry["bytes"] = sent_bytes
             if fault is not None:
                 entry["fault"] = fault
+            if throttled is not None:
+                entry["throttled"] = throttled
 
     def ndjson(self):
         with self._lock:

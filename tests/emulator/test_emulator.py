@@ -1137,7 +1137,11 @@ class TestControlApi(EmulatorCase):
         self.assertEqual(self.control_json("GET", "health"), {"ok": True})
         config = self.control_json("POST", "config", {"latency_ms": 5, "strict": True})
         self.assertEqual(config, {"latency_ms": 5, "case_insensitive": False, "strict": True,
-                                  "empty_pages": False, "token_lifetime": 3599})
+                                  "empty_pages": False, "token_lifetime": 3599,
+                                  "throttle": False, "throttle_security_per_minute": 150,
+                                  "throttle_secure_score_concurrency": 4,
+                                  "throttle_hunting_per_minute": 45,
+                                  "throttle_identity_per_second": 1})
         self.assertEqual(self.control("POST", "config", {"nope": 1}).status, 400)
         self.assertEqual(self.control("POST", "config", {"strict": 1}).status, 400)
         self.assertEqual(self.control("POST", "config", {"latency_ms": -1}).status, 400)
@@ -1318,5 +1322,10 @@ class TestFaults(EmulatorCase):
         self.assertNotEqual(self.get_json(path)["@odata.nextLink"], page["@odata.nextLink"])
 
 
+# the throttling limits, request timing and HTTPS (test_limits.py), run with these
+from test_limits import (TestLimiterUnits, TestThrottleOverHttp, TestTls)  # noqa: E402,F401
+
+
 if __name__ == "__main__":
     unittest.main()
+
