@@ -6,6 +6,8 @@ SELECT current_setting('msgraph_test.base_url') AS base,
        current_setting('msgraph_test.client_secret') AS secret \gset
 SELECT current_setting('msgraph_test.reader_secret') AS reader_secret \gset
 SELECT emu_reset();
+-- one attempt per request: the retries have their own suite (reliability)
+ALTER SERVER graph OPTIONS (ADD max_retries '0');
 
 -- a 5xx: HV00N, with Graph's code, message and request-id
 SELECT emu_fault('{"match": {"path_prefix": "/v1.0/identityProtection/riskyUsers"}, "action": "status", "status": 503, "code": "serviceNotAvailable", "message": "Service is busy"}');
@@ -90,9 +92,10 @@ SELECT count(id) FROM graph.secure_scores;
 -- an unreachable server
 CREATE SERVER graph_down FOREIGN DATA WRAPPER msgraph_security_fdw
   OPTIONS (tenant_id '11111111-2222-3333-4444-555555555555',
-           graph_url 'http://127.0.0.1:9', login_url 'http://127.0.0.1:9');
+           graph_url 'http://127.0.0.1:9', login_url 'http://127.0.0.1:9', max_retries '0');
 CREATE USER MAPPING FOR CURRENT_USER SERVER graph_down OPTIONS (access_token 'x');
 CREATE FOREIGN TABLE down_alerts (id text) SERVER graph_down OPTIONS (resource 'security/alerts_v2');
 SELECT * FROM try('SELECT * FROM down_alerts');
 DROP SERVER graph_down CASCADE;
 DROP FOREIGN TABLE nowhere;
+ALTER SERVER graph OPTIONS (DROP max_retries);

@@ -96,14 +96,17 @@ msgraph_graph_request(MsgraphConnOptions *opts, const char *method, const char *
 		kind = msgraph_retry_kind(method, resp);
 		if (kind == MSGRAPH_RETRY_NO)
 			break;
+		wait_ms = msgraph_parse_retry_after(resp->retry_after);
+		if (wait_ms < 0)
+			wait_ms = msgraph_backoff_ms(kind, retries);
+		/* the whole budget learns of a 429, retried or not */
+		if (kind == MSGRAPH_RETRY_THROTTLED)
+			msgraph_throttle_penalize(&ticket, wait_ms);
 		if (retries >= opts->max_retries)
 		{
 			stop = MSGRAPH_RETRY_STOP_MAX_RETRIES;
 			break;
 		}
-		wait_ms = msgraph_parse_retry_after(resp->retry_after);
-		if (wait_ms < 0)
-			wait_ms = msgraph_backoff_ms(kind, retries);
 		left = msgraph_statement_ms_left();
 		if (left >= 0 && wait_ms + RETRY_MARGIN_MS >= left)
 		{
@@ -111,8 +114,6 @@ msgraph_graph_request(MsgraphConnOptions *opts, const char *method, const char *
 			stopped_wait = wait_ms;
 			break;
 		}
-		if (kind == MSGRAPH_RETRY_THROTTLED)
-			msgraph_throttle_penalize(&ticket, wait_ms);
 
 		ereport(DEBUG1,
 				(errmsg_internal("msgraph_security_fdw: %s %s: %s; retry %d of %d in %lld ms",

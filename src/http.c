@@ -51,6 +51,9 @@ typedef struct HttpTransfer
 	int64		max_bytes;
 } HttpTransfer;
 
+/* curl's own words on why a transfer failed ("SSL certificate problem: ...") */
+static char http_error_buffer[CURL_ERROR_SIZE];
+
 static void http_ensure_handles(void);
 static size_t http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 static size_t http_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
@@ -118,6 +121,8 @@ msgraph_http_perform(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &xfer);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, http_header_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &xfer);
+	http_error_buffer[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, http_error_buffer);
 
 	if (strcmp(req->method, "GET") != 0)
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
@@ -159,6 +164,7 @@ msgraph_http_perform(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
 		curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 		free_headers_wiped(headers);
 	}
 	PG_END_TRY();
@@ -261,7 +267,16 @@ http_run_transfer(MsgraphHttpResponse *resp)
 	else
 	{
 		resp->status = 0;
-		resp->transport_error = pstrdup(curl_easy_strerror(result));
+
+		/*
+		 * curl's buffer says more (which certificate check failed, what the
+		 * proxy answered), except for timeouts and refused connections,
+		 * where it adds only the milliseconds it took.
+		 */
+		resp->transport_error = pstrdup((http_error_buffer[0] != '\0' &&
+										 result != CURLE_OPERATION_TIMEDOUT &&
+										 result != CURLE_COULDNT_CONNECT)
+										? http_error_buffer : curl_easy_strerror(result));
 	}
 	/* SIZE_DOWNLOAD counts body bytes before content decoding */
 	curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &downloaded);

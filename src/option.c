@@ -480,7 +480,7 @@ validate_proxy(const char *value)
 	const char *problem = NULL;
 
 	if (u == NULL ||
-		curl_url_set(u, CURLUPART_URL, value, 0) != CURLUE_OK ||
+		curl_url_set(u, CURLUPART_URL, value, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
 		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 		curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		problem = "The value is not an absolute URL such as http://proxy.example.com:3128.";

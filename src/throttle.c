@@ -23,8 +23,9 @@
  * (arrival times differ from send times by the network's jitter).  A 429
  * all the same (another client of the same application, a limit Graph
  * does not document) blocks the bucket for the Retry-After or backoff
- * time and halves its rate, which then recovers over a minute.  The
- * concurrency limit is a counter of requests in flight.
+ * time and halves its rate, which then recovers over a minute, without
+ * bursts until it has.  The concurrency limit is a counter of requests
+ * in flight.
  *
  * With the library in shared_preload_libraries the buckets live in shared
  * memory under one LWLock, so concurrent sessions queue instead of
@@ -80,7 +81,7 @@ typedef struct ThrottleLimit
  * (the window is one second: the margin absorbs the network's jitter).
  */
 static const ThrottleLimit throttle_limits[THROTTLE_NCLASSES] = {
-	{"security", true, 500000, 25, 0,
+	{"/security", true, 500000, 25, 0,
 	"150 requests per minute per application and tenant"},
 	{"secure score", true, 0, 0, 4,
 	"4 concurrent requests per application and tenant"},
@@ -486,7 +487,8 @@ pace(MsgraphConnOptions *opts, int cls, MsgraphThrottleTicket *ticket,
 		ThrottleBucket *b = &st->buckets[idx];
 
 		interval = (int64) ((double) limit->interval_us / bucket_factor(b, now));
-		tolerance = (int64) (limit->burst - 1) * interval;
+		/* no burst while the rate recovers from a 429 */
+		tolerance = (b->factor < 1.0) ? 0 : (int64) (limit->burst - 1) * interval;
 		tat = Max(b->tat_us, now);
 		send_at = Max(Max(tat - tolerance, now), b->blocked_until_us);
 		wait_us = send_at - now;
@@ -540,7 +542,6 @@ msgraph_throttle_penalize(MsgraphThrottleTicket *ticket, int64 wait_ms)
 	ThrottleState *st;
 	ThrottleBucket *b;
 	int64		now;
-	int64		interval;
 
 	if (ticket->rate_bucket < 0 || throttle_state == NULL)
 		return;
@@ -550,14 +551,20 @@ msgraph_throttle_penalize(MsgraphThrottleTicket *ticket, int64 wait_ms)
 	if (b->key == ticket->rate_key)
 	{
 		const ThrottleLimit *limit = &throttle_limits[b->cls];
+		double		factor;
+		int64		next_allowed;
 
 		now = now_us();
-		b->factor = Max(THROTTLE_MIN_FACTOR, bucket_factor(b, now) * 0.5);
+		factor = bucket_factor(b, now);
+		/* when the next request could have gone, burst allowance included */
+		next_allowed = b->tat_us - ((factor < 1.0) ? 0 :
+									(int64) (limit->burst - 1) *
+									(int64) ((double) limit->interval_us / factor));
+		b->factor = Max(THROTTLE_MIN_FACTOR, factor * 0.5);
 		b->factor_at_us = now;
 		b->blocked_until_us = Max(b->blocked_until_us, now + wait_ms * 1000);
-		/* no burst when the block ends: one request per interval */
-		interval = (int64) ((double) limit->interval_us / b->factor);
-		b->tat_us = Max(b->tat_us, b->blocked_until_us + (int64) (limit->burst - 1) * interval);
+		/* from now on without burst allowance (see pace()) */
+		b->tat_us = Max(Max(next_allowed, now), b->blocked_until_us);
 	}
 	throttle_unlock(st);
 }

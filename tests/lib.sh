@@ -81,6 +81,55 @@ start_emulator() {
     EMU_URL="http://127.0.0.1:$EMU_PORT"
 }
 
+# start_tls_emulator WORKDIR [emulator args...]: the PKI of tests/tls and a
+# second emulator serving HTTPS with it; sets TLS_PID, TLS_URL (naming
+# 127.0.0.1, which the certificate is for), TLS_BAD_HOST_URL (naming
+# localhost, which it is not for) and TLS_DIR (ca.crt, other-ca.crt).
+start_tls_emulator() {
+    local work=$1
+    shift
+    TLS_DIR=$work/tls
+    bash "$TOP/tests/tls/make_certs.sh" "$TLS_DIR"
+    local saved_pid=${EMU_PID:-} saved_port=${EMU_PORT:-} saved_url=${EMU_URL:-}
+    start_emulator "$TLS_DIR" --tls-cert "$TLS_DIR/server.crt" --tls-key "$TLS_DIR/server.key" "$@"
+    TLS_PID=$EMU_PID
+    TLS_URL="https://127.0.0.1:$EMU_PORT"
+    TLS_BAD_HOST_URL="https://localhost:$EMU_PORT"
+    EMU_PID=$saved_pid EMU_PORT=$saved_port EMU_URL=$saved_url
+}
+
+stop_tls_emulator() {
+    if [ -n "${TLS_PID:-}" ]; then
+        kill "$TLS_PID" 2>/dev/null || true
+        wait "$TLS_PID" 2>/dev/null || true
+        TLS_PID=
+    fi
+}
+
+# start_proxy WORKDIR: the CONNECT proxy of tests/proxy in the background;
+# sets PROXY_PID and PROXY_URL.
+start_proxy() {
+    local work=$1
+    : > "$work/proxy.port"
+    "$PY" -u "$TOP/tests/proxy/connect_proxy.py" --port 0 > "$work/proxy.port" \
+        2> "$work/proxy.log" &
+    PROXY_PID=$!
+    for _ in $(seq 100); do
+        [ -s "$work/proxy.port" ] && break
+        sleep 0.1
+    done
+    [ -s "$work/proxy.port" ] || { echo "the proxy did not start" >&2; cat "$work/proxy.log" >&2; return 1; }
+    PROXY_URL="http://127.0.0.1:$(head -1 "$work/proxy.port")"
+}
+
+stop_proxy() {
+    if [ -n "${PROXY_PID:-}" ]; then
+        kill "$PROXY_PID" 2>/dev/null || true
+        wait "$PROXY_PID" 2>/dev/null || true
+        PROXY_PID=
+    fi
+}
+
 stop_emulator() {
     if [ -n "${EMU_PID:-}" ]; then
         kill "$EMU_PID" 2>/dev/null || true
@@ -89,17 +138,22 @@ stop_emulator() {
     fi
 }
 
-# start_cluster WORKDIR PORT: a throwaway PostgreSQL on a Unix socket in
-# WORKDIR; sets PGDATA_DIR and exports PGHOST/PGPORT/PGUSER for psql.
+# start_cluster WORKDIR PORT [postgres options...]: a throwaway PostgreSQL
+# on a Unix socket in WORKDIR; sets PGDATA_DIR and exports
+# PGHOST/PGPORT/PGUSER for psql.  The extension's pacing to Graph's
+# throttling limits is off unless MSGRAPH_PACE_REQUESTS=on (the load test):
+# benchmarks and checks send far more requests than Graph would allow.
 start_cluster() {
     local work=$1 port=$2
+    shift 2
     local bindir
     bindir=$("$PG_CONFIG" --bindir)
     PGDATA_DIR=$work/data
     runuser -u postgres -- "$bindir/initdb" -D "$PGDATA_DIR" --no-sync -A trust \
         -E UTF8 --no-locale -U postgres >/dev/null
     runuser -u postgres -- "$bindir/pg_ctl" -D "$PGDATA_DIR" -l "$work/postgres.log" -w \
-        -o "-p $port -k $work -c listen_addresses='' -c fsync=off" start >/dev/null
+        -o "-p $port -k $work -c listen_addresses='' -c fsync=off -c msgraph_security_fdw.pace_requests=${MSGRAPH_PACE_REQUESTS:-off} $*" \
+        start >/dev/null
     export PGHOST=$work PGPORT=$port PGUSER=postgres
 }
 

@@ -15,15 +15,34 @@ READER_SECRET='emu-Secret.Reader~2'
 WRONG_SECRET='wrong-Secret~0'
 
 WORK=$(make_workdir regress)
-trap 'stop_emulator' EXIT
+trap 'stop_emulator; stop_tls_emulator; stop_proxy' EXIT
 
+# an HTTPS emulator (small tenant) for the TLS tests, a CONNECT proxy for
+# the proxy tests, and the emulator most suites use
+mkdir -p "$WORK/tls"
+start_tls_emulator "$WORK" --no-warmup --alerts 30 --incidents 10 --secure-scores 10 \
+    --risk-detections 10 --risky-users 10 --sp-risk-detections 10
+start_proxy "$WORK"
 start_emulator "$WORK"
+# a bearer token the emulator issued, for access_token mappings: never to
+# be seen in a log or an output either
+ACCESS_TOKEN=$(curl -sS --noproxy '*' -X POST "$EMU_URL/_emulator/token" |
+    "$PY" -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
 cat > "$WORK/test.conf" <<CONF
 msgraph_test.base_url = '$EMU_URL'
 msgraph_test.client_secret = '$ADMIN_SECRET'
 msgraph_test.reader_secret = '$READER_SECRET'
 msgraph_test.wrong_secret = '$WRONG_SECRET'
+msgraph_test.access_token = '$ACCESS_TOKEN'
+msgraph_test.tls_url = '$TLS_URL'
+msgraph_test.tls_bad_host_url = '$TLS_BAD_HOST_URL'
+msgraph_test.ca_file = '$TLS_DIR/ca.crt'
+msgraph_test.other_ca_file = '$TLS_DIR/other-ca.crt'
+msgraph_test.proxy_url = '$PROXY_URL'
 log_min_messages = debug1
+# Graph's throttling limits are paced only where a suite asks for it
+# (reliability): the other suites send thousands of requests
+msgraph_security_fdw.pace_requests = off
 CONF
 
 # pg_regress runs as postgres and must read sql/ and expected/
@@ -39,8 +58,13 @@ fi
 
 PG_REGRESS=$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")/test/regress/pg_regress
 rc=0
+# Proxies in the server's environment must be ignored: the server gets
+# them all, pointing at the test proxy, whose log shows what went through
+# it (suites that call curl themselves pass --noproxy).
 # shellcheck disable=SC2086
-runuser -u postgres -- "$PG_REGRESS" \
+runuser -u postgres -- env http_proxy="$PROXY_URL" https_proxy="$PROXY_URL" \
+    HTTP_PROXY="$PROXY_URL" HTTPS_PROXY="$PROXY_URL" ALL_PROXY="$PROXY_URL" all_proxy="$PROXY_URL" \
+    "$PG_REGRESS" \
     --temp-instance="$WORK/tmp_check" --bindir="$("$PG_CONFIG" --bindir)" \
     --inputdir="$WORK/input" --outputdir="$WORK" \
     --no-locale --encoding=UTF8 --temp-config="$WORK/test.conf" \
@@ -55,6 +79,7 @@ fi
 # the server log must never hold a secret or a bearer token
 if [ -f "$WORK/log/postmaster.log" ]; then
     if grep -F -n -e "$ADMIN_SECRET" -e "$READER_SECRET" -e "$WRONG_SECRET" -e 'Bearer ' \
+            -e "$ACCESS_TOKEN" \
             "$WORK/log/postmaster.log" "$WORK/results"/*.out; then
         echo "FAIL: a secret or a bearer token reached the server log or a test output"
         rc=1
