@@ -5,6 +5,7 @@
 #   make demo                     throwaway PostgreSQL + emulator + example queries
 #   make memcheck                 peak-memory check over a 200,000-alert tenant
 #   make bench                    the performance figures (tests/bench/)
+#   make load                     8 sessions for 60 s under Graph's throttling limits
 
 MODULE_big = msgraph_security_fdw
 OBJS = \
@@ -37,7 +38,7 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-.PHONY: test demo memcheck bench
+.PHONY: test demo memcheck bench load
 test:
 	bash tests/run_all.sh
 
@@ -49,3 +50,6 @@ memcheck:
 
 bench:
 	bash tests/bench/run_bench.sh
+
+load:
+	bash tests/load/run_load.sh 60 8

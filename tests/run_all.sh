@@ -2,7 +2,8 @@
 # tests/run_all.sh: every test of the project (`make test`), on a fresh
 # Debian 12 machine as root: installs what is missing, builds and installs
 # the extension, then runs the catalog check, the emulator's self-tests,
-# the pg_regress suites against the emulator and the memory check.
+# the pg_regress suites against the emulator, the memory check, the cancel
+# timings and a 10-second version of the load test.
 
 source "$(dirname "$0")/lib.sh"
 
@@ -29,6 +30,8 @@ step emulator bash -c "cd '$TOP/tests/emulator' && '$PY' -m unittest -q test_emu
 step regress bash "$TOP/tests/run_regress.sh"
 step pushdown bash "$TOP/tests/pushdown_check.sh" 50000
 step memory bash "$TOP/tests/memcheck.sh" 2000 50000
+step cancel bash "$TOP/tests/cancel_timing.sh" 3
+step load bash "$TOP/tests/load/run_load.sh" 10
 
 echo
 [ -n "$failures" ] && echo "failed steps:$failures"
