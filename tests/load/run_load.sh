@@ -100,7 +100,8 @@ done = grab(r"number of transactions actually processed: (\d+)", 0)
 failed = grab(r"number of failed transactions: (\d+)", 0)
 aborted = len(re.findall(r"client \d+ aborted", err))
 errors = [line for line in err.splitlines() if "ERROR" in line]
-errors += [line for line in open(work + "/postgres.log") if "ERROR:" in line]
+server_errors = [line for line in open(work + "/postgres.log") if "ERROR:" in line]
+errors += server_errors
 
 reqs = [json.loads(line) for line in open(work + "/requests.ndjson")]
 graph = [r for r in reqs if r["kind"] == "graph"]
@@ -153,7 +154,7 @@ print("  busiest windows: %d /security requests in 60 s (limit 150), %d identity
       " requests in 1 s (limit 1)" % (busiest(security_times, 60.0), busiest(identity_times, 1.0)))
 print("  429s sent by the emulator: %d %s; 429s surfaced to SQL: %d"
       % (sum(throttled.values()), dict(throttled),
-         sum(1 for e in errors if "429" in e or "53400" in e)))
+         sum(1 for e in server_errors if "429" in e or "53400" in e)))
 if growth:
     print("  backend RSS (kB) at %d s: %s" % (warm, sorted(first.values())))
     print("  backend RSS (kB) at %d s: %s" % (seconds // 2, sorted(mid.values())))
