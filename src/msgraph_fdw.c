@@ -243,6 +243,7 @@ static void msgraphGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind sta
 										RelOptInfo *input_rel, RelOptInfo *output_rel,
 										void *extra);
 static bool fetch_count(MsgraphScanState *st, TupleTableSlot *slot);
+static TupleTableSlot *iterate_scan(ForeignScanState *node, MsgraphScanState *st);
 static void start_windows(MsgraphScanState *st);
 static void window_request(MsgraphScanState *st, MsgraphWindow *w);
 static void window_finish(MsgraphScanState *st, MsgraphWindow *w);
@@ -1488,13 +1489,7 @@ window_finish(MsgraphScanState *st, MsgraphWindow *w)
 static bool
 fetch_next_window_page(MsgraphScanState *st)
 {
-	ErrorContextCallback errcb;
 	bool		found = false;
-
-	errcb.callback = scan_error_callback;
-	errcb.arg = st;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
 
 	scan_free_page(st);
 	for (;;)
@@ -1533,7 +1528,6 @@ fetch_next_window_page(MsgraphScanState *st)
 				window_finish(st, &st->windows[i]);
 		}
 	}
-	error_context_stack = errcb.previous;
 	return found;
 }
 
@@ -1589,10 +1583,29 @@ scan_error_callback(void *arg)
 	errcontext("foreign table \"%s\"", RelationGetRelationName(st->rel));
 }
 
+/*
+ * Return the next row.  Errors raised while fetching name the foreign
+ * table (conversion errors name the column too).
+ */
 static TupleTableSlot *
 msgraphIterateForeignScan(ForeignScanState *node)
 {
 	MsgraphScanState *st = (MsgraphScanState *) node->fdw_state;
+	ErrorContextCallback errcb;
+	TupleTableSlot *slot;
+
+	errcb.callback = scan_error_callback;
+	errcb.arg = st;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	slot = iterate_scan(node, st);
+	error_context_stack = errcb.previous;
+	return slot;
+}
+
+static TupleTableSlot *
+iterate_scan(ForeignScanState *node, MsgraphScanState *st)
+{
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 
@@ -1709,7 +1722,6 @@ parse_json_body(const char *url, MsgraphHttpResponse *resp)
 static bool
 fetch_next_page(MsgraphScanState *st)
 {
-	ErrorContextCallback errcb;
 	MsgraphHttpResponse resp;
 	MemoryContext oldcxt;
 	const char *url;
@@ -1724,11 +1736,6 @@ fetch_next_page(MsgraphScanState *st)
 	url = st->cur_url.data;
 	st->started = true;
 	st->have_next = false;
-
-	errcb.callback = scan_error_callback;
-	errcb.arg = st;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
 
 	scan_free_page(st);
 	MemoryContextReset(st->page_cxt);
@@ -1789,7 +1796,6 @@ fetch_next_page(MsgraphScanState *st)
 	msgraph_backend_stats.pages++;
 
 	MemoryContextSwitchTo(oldcxt);
-	error_context_stack = errcb.previous;
 	return true;
 }
 
@@ -1864,13 +1870,7 @@ attach_navigation(MsgraphScanState *st, struct json_object *entity)
 static bool
 fetch_next_lookup(MsgraphScanState *st)
 {
-	ErrorContextCallback errcb;
 	MemoryContext oldcxt;
-
-	errcb.callback = scan_error_callback;
-	errcb.arg = st;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
 
 	st->started = true;
 	while (st->next_id < list_length(st->ids))
@@ -1910,10 +1910,8 @@ fetch_next_lookup(MsgraphScanState *st)
 		st->stats.pages++;
 		msgraph_backend_stats.pages++;
 		MemoryContextSwitchTo(oldcxt);
-		error_context_stack = errcb.previous;
-		return true;
+			return true;
 	}
-	error_context_stack = errcb.previous;
 	return false;
 }
 
@@ -1924,18 +1922,12 @@ fetch_next_lookup(MsgraphScanState *st)
 static bool
 fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
 {
-	ErrorContextCallback errcb;
 	MsgraphHttpResponse resp;
 	MemoryContext oldcxt;
 	struct json_object *doc;
 	struct json_object *count;
 	int64		n;
 	int			i;
-
-	errcb.callback = scan_error_callback;
-	errcb.arg = st;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
 
 	st->started = true;
 	oldcxt = MemoryContextSwitchTo(st->page_cxt);
@@ -1960,7 +1952,6 @@ fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
 	}
 	scan_free_page(st);
 	MemoryContextSwitchTo(oldcxt);
-	error_context_stack = errcb.previous;
 	return true;
 }
 

@@ -126,6 +126,7 @@ extern void msgraph_http_async_progress(int wait_ms);
 extern MsgraphAsync *msgraph_http_async_wait(MsgraphAsync **set, int n);
 extern void msgraph_http_async_end(MsgraphAsync *a);
 extern char *msgraph_url_encode(const char *s);
+extern char *msgraph_encode_path_segment(const char *s);
 extern bool msgraph_same_origin(const char *url, const char *base);
 extern char *msgraph_new_request_id(void);
 
@@ -238,7 +239,6 @@ extern char *msgraph_build_url(MsgraphConnOptions *opts,
 							   bool for_display, bool have_snapshot,
 							   TimestampTz snapshot);
 extern void msgraph_format_timestamp(StringInfo buf, TimestampTz ts);
-extern char *msgraph_encode_path_segment(const char *s);
 
 /* in convert.c */
 
