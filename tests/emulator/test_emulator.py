@@ -1355,6 +1355,17 @@ class WriteCase(EmulatorCase):
     def reader_token(self):
         return self.token_request(self.form(READER)).json()["access_token"]
 
+    def settled_log(self):
+        """The request log once every entry is complete: the server records
+        status and rows just after the response went out, so a client can
+        read its answer a moment before that."""
+        for _ in range(100):
+            entries = self.control("GET", "requests").lines()
+            if all(e["status"] is not None for e in entries):
+                return entries
+            time.sleep(0.02)
+        self.fail("requests still in flight: %r" % entries)
+
 
 class TestPatch(WriteCase):
 
@@ -1482,7 +1493,7 @@ class TestPatch(WriteCase):
         self.send("PATCH", path, {"status": "inProgress"})
         self.send("PATCH", path, raw="not json at all")
         self.token_request(self.form())
-        entries = self.control("GET", "requests").lines()
+        entries = self.settled_log()
         patch, broken, token = entries
         self.assertEqual((patch["method"], patch["body"], patch["status"], patch["rows"]),
                          ("PATCH", {"status": "inProgress"}, 200, 1))
@@ -1618,7 +1629,7 @@ class TestHunting(WriteCase):
             self.assertEqual(list(body["results"][0]), names)
             self.assertRegex(body["results"][0]["Timestamp"],
                              r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")
-        entry = self.control("GET", "requests").lines()[-1]
+        entry = self.settled_log()[-1]
         self.assertEqual(entry["body"], {"query": "DeviceEvents | take 5", "timespan": "P30D"})
         self.assertEqual(entry["rows"], 5)
 
