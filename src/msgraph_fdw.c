@@ -286,6 +286,22 @@ void
 _PG_init(void)
 {
 	msgraph_auth_init();
+
+	/* the guard rails of UPDATE (modify.c) */
+	DefineCustomIntVariable("msgraph_security_fdw.max_update_rows",
+							"Most rows one UPDATE of a Graph foreign table may change.",
+							"The rows are found first; past this, the UPDATE fails before any PATCH is sent. -1 removes the cap.",
+							&msgraph_max_update_rows,
+							100, -1, INT_MAX,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("msgraph_security_fdw.dry_run",
+							 "Show each PATCH (and write POST) to Graph as a NOTICE instead of sending it.",
+							 NULL,
+							 &msgraph_dry_run,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("msgraph_security_fdw");
 }
 
@@ -304,6 +320,20 @@ msgraph_security_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ExplainForeignScan = msgraphExplainForeignScan;
 	routine->ImportForeignSchema = msgraphImportForeignSchema;
 	routine->GetForeignUpperPaths = msgraphGetForeignUpperPaths;
+
+	/* UPDATE (modify.c); INSERT and DELETE are refused while planning */
+	routine->AddForeignUpdateTargets = msgraphAddForeignUpdateTargets;
+	routine->PlanForeignModify = msgraphPlanForeignModify;
+	routine->BeginForeignModify = msgraphBeginForeignModify;
+	routine->ExecForeignUpdate = msgraphExecForeignUpdate;
+	routine->EndForeignModify = msgraphEndForeignModify;
+	routine->IsForeignRelUpdatable = msgraphIsForeignRelUpdatable;
+	routine->PlanDirectModify = msgraphPlanDirectModify;
+	routine->BeginDirectModify = msgraphBeginDirectModify;
+	routine->IterateDirectModify = msgraphIterateDirectModify;
+	routine->EndDirectModify = msgraphEndDirectModify;
+	routine->ExplainForeignModify = msgraphExplainForeignModify;
+	routine->ExplainDirectModify = msgraphExplainDirectModify;
 
 	PG_RETURN_POINTER(routine);
 }
