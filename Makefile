@@ -5,6 +5,9 @@
 #   make demo                     throwaway PostgreSQL + emulator + example queries
 #   make memcheck                 peak-memory check over a 200,000-alert tenant
 #   make bench                    the performance figures (tests/bench/)
+#   make fuzz                     5,000 hostile scans against the emulator (tests/fuzz/)
+#   make asan                     the regression suites under AddressSanitizer (tests/asan/)
+#   make libfuzzer                libFuzzer over the page parse, 5 minutes
 
 MODULE_big = msgraph_security_fdw
 OBJS = \
@@ -16,7 +19,8 @@ OBJS = \
 	src/auth.o \
 	src/connection.o \
 	src/convert.o \
-	src/import.o
+	src/import.o \
+	src/jsoncheck.o
 
 EXTENSION = msgraph_security_fdw
 DATA = msgraph_security_fdw--0.1.0.sql
@@ -35,7 +39,7 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-.PHONY: test demo memcheck bench
+.PHONY: test demo memcheck bench fuzz asan libfuzzer
 test:
 	bash tests/run_all.sh
 
@@ -47,3 +51,12 @@ memcheck:
 
 bench:
 	bash tests/bench/run_bench.sh
+
+fuzz:
+	bash tests/fuzz/run_fuzz.sh 5000
+
+asan:
+	bash tests/asan/run_asan.sh
+
+libfuzzer:
+	bash tests/fuzz/libfuzzer/run.sh 300

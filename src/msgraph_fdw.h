@@ -275,4 +275,9 @@ extern char *msgraph_column_property(Relation rel, AttrNumber attnum);
 extern List *msgraph_import_foreign_schema(ImportForeignSchemaStmt *stmt,
 										   Oid serverOid);
 
+/*
+ * in jsoncheck.c: the strict RFC 8259 check of response bodies; declared in
+ * jsoncheck.h, which is plain C so that the libFuzzer harness can use it.
+ */
+
 #endif							/* MSGRAPH_FDW_H */
