@@ -5,7 +5,7 @@
 #   make demo                     throwaway PostgreSQL + emulator + example queries
 #   make memcheck                 peak-memory check over a 200,000-alert tenant
 #   make bench                    the performance figures (tests/bench/)
-#   make fuzz                     5,000 hostile scans against the emulator (tests/fuzz/)
+#   make fuzz                     20,000 hostile scans against the emulator (tests/fuzz/)
 #   make asan                     the regression suites under AddressSanitizer (tests/asan/)
 #   make libfuzzer                libFuzzer over the page parse, 5 minutes
 
@@ -52,8 +52,10 @@ memcheck:
 bench:
 	bash tests/bench/run_bench.sh
 
+FUZZ_SCANS ?= 20000
+FUZZ_SEED ?= 1
 fuzz:
-	bash tests/fuzz/run_fuzz.sh 5000
+	bash tests/fuzz/run_fuzz.sh $(FUZZ_SCANS) $(FUZZ_SEED)
 
 asan:
 	bash tests/asan/run_asan.sh
