@@ -105,6 +105,7 @@ now=$(psql_run -d postgres -At -c "SELECT pg_postmaster_start_time()")
 [ "$now" = "$started" ] || { echo "FAIL: the postmaster restarted (a backend died)"; rc=1; }
 runuser -u postgres -- "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -w stop -m fast >/dev/null
 PGDATA_DIR=
+sleep 2     # the postmaster writes its own report as it exits, after pg_ctl returns
 
 # every report, and those with a frame in our sources or our library
 reports=0
