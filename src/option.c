@@ -67,6 +67,7 @@ static const MsgraphOption msgraph_options[] = {
 	{"connect_timeout_ms", ForeignServerRelationId, OPT_POSITIVE_INT},
 	{"max_response_bytes", ForeignServerRelationId, OPT_BYTES},
 	{"use_remote_estimate", ForeignServerRelationId, OPT_BOOL},
+	{"streams", ForeignServerRelationId, OPT_POSITIVE_INT},
 	/* user mapping */
 	{"client_id", UserMappingRelationId, OPT_STRING},
 	{"client_secret", UserMappingRelationId, OPT_SECRET},
@@ -462,6 +463,7 @@ msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
 	opts->timeout_ms = DEFAULT_TIMEOUT_MS;
 	opts->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
 	opts->max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES;
+	opts->streams = 1;
 
 	foreach(lc, server->options)
 	{
@@ -486,6 +488,8 @@ msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
 			opts->connect_timeout_ms = parse_positive_int(def->defname, v);
 		else if (strcmp(def->defname, "max_response_bytes") == 0)
 			opts->max_response_bytes = parse_bytes(def->defname, v);
+		else if (strcmp(def->defname, "streams") == 0)
+			opts->streams = Min(parse_positive_int(def->defname, v), MSGRAPH_MAX_STREAMS);
 	}
 
 	cloud = find_cloud(opts->cloud);

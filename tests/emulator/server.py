@@ -209,7 +209,7 @@ class Handler(BaseHTTPRequestHandler):
         entry = self.server.requests.start(**self.log_fields(kind, path, raw_query, body))
         status, rows, sent, fault = 0, 0, 0, None
         try:
-            fault = self.server.faults.take(kind, self.command, path)
+            fault = self.server.faults.take(kind, self.command, path, raw_query or "")
             status, rows, sent = self.serve(kind, path, raw_query, body, m, fault)
         except (ConnectionError, socket.timeout):
             self.close_connection = True

@@ -1225,6 +1225,15 @@ class TestFaults(EmulatorCase):
         err = self.assertGraphError(self.get(INCIDENTS), 503, "", "busy")
         self.assertNotIn("retry-after", self.get(INCIDENTS).headers)
 
+    def test_query_contains(self):
+        # a fault can single out requests by their query, e.g. $expand=alerts
+        self.fault(action="status", status=500, times=5,
+                   match={"path_prefix": "/v1.0/" + INCIDENTS, "query_contains": "$expand=alerts"})
+        self.assertEqual(self.get(INCIDENTS + "?$top=2").status, 200)
+        self.assertEqual(self.get(INCIDENTS + "?$top=2&$expand=alerts").status, 500)
+        self.assertEqual(self.control("POST", "faults", {"action": "reset",
+                                                         "match": {"query_contains": 3}}).status, 400)
+
     def test_after_times_order_and_matching(self):
         self.fault(action="status", status=500, after=1, times=2,
                    match={"method": "GET", "kind": "graph", "path_prefix": "/v1.0/security"})
