@@ -5,6 +5,9 @@
 #   make demo                     throwaway PostgreSQL + emulator + example queries
 #   make memcheck                 peak-memory check over a 200,000-alert tenant
 #   make bench                    the performance figures (tests/bench/)
+#   make fuzz                     20,000 hostile scans against the emulator (tests/fuzz/)
+#   make asan                     the regression suites under AddressSanitizer (tests/asan/)
+#   make libfuzzer                libFuzzer over the page parse, 5 minutes
 
 MODULE_big = msgraph_security_fdw
 OBJS = \
@@ -18,7 +21,8 @@ OBJS = \
 	src/convert.o \
 	src/import.o \
 	src/modify.o \
-	src/functions.o
+	src/functions.o \
+	src/jsoncheck.o
 
 EXTENSION = msgraph_security_fdw
 DATA = msgraph_security_fdw--0.1.0.sql
@@ -40,7 +44,7 @@ include $(PGXS)
 # every object depends on the private headers (PGXS tracks no headers)
 $(OBJS): $(wildcard $(srcdir)/src/*.h)
 
-.PHONY: test demo memcheck bench
+.PHONY: test demo memcheck bench fuzz asan libfuzzer
 test:
 	bash tests/run_all.sh
 
@@ -52,3 +56,14 @@ memcheck:
 
 bench:
 	bash tests/bench/run_bench.sh
+
+FUZZ_SCANS ?= 20000
+FUZZ_SEED ?= 1
+fuzz:
+	bash tests/fuzz/run_fuzz.sh $(FUZZ_SCANS) $(FUZZ_SEED)
+
+asan:
+	bash tests/asan/run_asan.sh
+
+libfuzzer:
+	bash tests/fuzz/libfuzzer/run.sh 300

@@ -57,6 +57,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "jsoncheck.h"
 #include "msgraph_fdw.h"
 #include "msgraph_json.h"
 
@@ -72,8 +73,11 @@ PG_MODULE_MAGIC;
 #define MSGRAPH_ROW_COST		(cpu_tuple_cost * 20)
 /* row estimate for a resource the catalog does not know */
 #define MSGRAPH_DEFAULT_ROWS	1000.0
-/* JSON nesting a page may have; evidence objects nest about 7 deep */
-#define MSGRAPH_JSON_MAX_DEPTH	64
+/*
+ * Empty pages with a nextLink followed in a row before the scan gives up:
+ * Graph sends one now and then, a stalled or hostile service any number.
+ */
+#define MSGRAPH_MAX_EMPTY_RUN	100
 
 /* Planner state of a foreign table, in baserel->fdw_private. */
 typedef struct MsgraphRelInfo
@@ -198,6 +202,7 @@ typedef struct MsgraphScanState
 	uint64	   *seen_links;		/* hashes of followed links, to catch loops */
 	int			nseen;
 	int			maxseen;
+	int			empty_run;		/* empty pages with a nextLink in a row */
 
 	MsgraphRequestStats stats;
 } MsgraphScanState;
@@ -1713,6 +1718,7 @@ parse_json_body(const char *url, MsgraphHttpResponse *resp)
 	struct json_object *doc;
 	enum json_tokener_error jerr;
 	size_t		consumed;
+	MsgraphJsonCheck check;
 
 	tok = json_tokener_new_ex(MSGRAPH_JSON_MAX_DEPTH);
 	if (tok == NULL)
@@ -1733,9 +1739,27 @@ parse_json_body(const char *url, MsgraphHttpResponse *resp)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Graph sent a response that is not valid JSON"),
 				 errdetail("%s at byte %zu of %d; request: GET %s",
-						   doc == NULL || jerr != json_tokener_success
+						   jerr == json_tokener_continue
+						   ? "unexpected end of the text"	/* json-c: "continue" */
+						   : doc == NULL || jerr != json_tokener_success
 						   ? json_tokener_error_desc(jerr) : "trailing data",
 						   consumed, resp->body.len, url)));
+	}
+
+	/*
+	 * json-c also accepts text that is not JSON and makes values of it that
+	 * nobody sent (NaN, invalid UTF-8, lone surrogates, saturated integers,
+	 * the last of duplicate names): see jsoncheck.c.  Refuse those before
+	 * a single value is used.
+	 */
+	if (!msgraph_json_check(resp->body.data, resp->body.len, &check))
+	{
+		json_object_put(doc);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Graph sent a response that is not valid JSON"),
+				 errdetail("%s at byte %zu of %d; request: GET %s",
+						   check.problem, check.offset, resp->body.len, url)));
 	}
 	/* the DOM is all that is needed from the body */
 	pfree(resp->body.data);
@@ -1824,6 +1848,24 @@ fetch_next_page(MsgraphScanState *st)
 	parse_page(st, url, &resp);
 	st->stats.pages++;
 	msgraph_backend_stats.pages++;
+
+	/*
+	 * Empty pages with fresh nextLinks are no loop the link check can see,
+	 * yet they may never end: past a limit that is paging that stopped
+	 * without the absence of a nextLink, an ERROR.
+	 */
+	if (st->nitems == 0 && st->have_next)
+	{
+		if (++st->empty_run > MSGRAPH_MAX_EMPTY_RUN)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Graph sent %d empty pages in a row, each with an @odata.nextLink",
+							st->empty_run),
+					 errdetail("Last request: GET %s", url),
+					 errhint("Graph's paging seems stalled; try again later.")));
+	}
+	else
+		st->empty_run = 0;
 
 	MemoryContextSwitchTo(oldcxt);
 	return true;
@@ -2068,6 +2110,7 @@ msgraphReScanForeignScan(ForeignScanState *node)
 	st->started = false;
 	st->have_next = false;
 	st->nseen = 0;
+	st->empty_run = 0;
 	st->spec.id = NULL;
 	st->count_done = false;
 }

@@ -342,5 +342,9 @@ extern char *msgraph_graph_error_message(MsgraphHttpResponse *resp);
 /* in functions.c: the SQL functions msgraph_add_comment(),
  * msgraph_dismiss_risky_users(), msgraph_confirm_compromised() and
  * msgraph_hunting_query() (fmgr entry points, no prototypes needed) */
+/*
+ * in jsoncheck.c: the strict RFC 8259 check of response bodies; declared in
+ * jsoncheck.h, which is plain C so that the libFuzzer harness can use it.
+ */
 
 #endif							/* MSGRAPH_FDW_H */

@@ -41,6 +41,9 @@ class ControlAPI:
         ("POST", "revoke-tokens"): "revoke_tokens",
         ("POST", "token"): "mint_token",
         ("GET", "data"): "data",
+        ("POST", "hostile"): "arm_hostile",
+        ("GET", "hostile"): "hostile_account",
+        ("DELETE", "hostile"): "disarm_hostile",
     }
 
     def __init__(self, server):
@@ -89,6 +92,7 @@ class ControlAPI:
         """
         self.server.requests.clear()
         self.server.faults.clear()
+        self.server.hostile.disarm()
         self.server.config.reset()
         return self._ok({"ok": True, "config": self.server.config.as_dict()})
 
@@ -128,6 +132,21 @@ class ControlAPI:
         token = self.server.tokens.issue(identity.ADMIN, identity.GRAPH_SCOPES[0], lifetime)
         return self._ok({"token_type": "Bearer", "access_token": token,
                          "expires_in": lifetime})
+
+    def arm_hostile(self, body, **_):
+        """Arm the fuzzing mode for one scan (hostile.HostileMode.arm)."""
+        try:
+            return self._ok(self.server.hostile.arm(self._json(body)))
+        except ValueError as e:
+            raise ControlError(400, str(e)) from None
+
+    def hostile_account(self, **_):
+        """The pages the armed scan served and what each must yield."""
+        return self._ok(self.server.hostile.account())
+
+    def disarm_hostile(self, **_):
+        self.server.hostile.disarm()
+        return self._ok({"armed": None})
 
     def data(self, rest, **_):
         """Every entity of a collection, one line each, as a list page sends it

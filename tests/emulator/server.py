@@ -7,7 +7,8 @@ Request kinds, told apart by path:
 * /v1.0/... and /beta/...          Graph (graph.py)
 
 Every token and Graph request is logged (state.RequestLog) and offered to
-the injected faults (faults.py) before it is served.  Performance choices
+the injected faults (faults.py) before it is served; list requests of the
+resource the fuzzing mode is armed for are then answered by hostile.py.  Performance choices
 follow env.md section 3 pitfall 13: HTTP/1.1 keep-alive with a
 Content-Length on every response, TCP_NODELAY, a listen backlog of 128,
 daemon threads, and bodies served from pre-rendered bytes (render.py).
@@ -30,6 +31,7 @@ from urllib.parse import parse_qsl, unquote
 import control
 import faults
 import graph
+import hostile
 import identity
 import query
 import render
@@ -156,6 +158,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self.tokens = identity.TokenStore()
         self.graph = graph.GraphService(tenant, self.tokens, self.clock,
                                         hunting_rows=hunting_rows)
+        self.hostile = hostile.HostileMode(self.graph, tenant)
         self.control = control.ControlAPI(self)
         self.stopping = threading.Event()
         super().__init__((host, port), Handler)
@@ -252,12 +255,21 @@ class Handler(BaseHTTPRequestHandler):
             return 0, 0, 0
         if action == "slow":
             time.sleep(fault.delay_ms / 1000.0)
-        if action in ("status", "malformed", "html"):
+        if action in ("status", "malformed", "html", "body"):
             response = self.fault_response(kind, fault)
         elif kind == "token":
             response = self.token_response(token_match, body)
+        elif action is None and self.server.hostile.wants(self.command, path):
+            return self.send_hostile(self.server.hostile.serve(
+                path, raw_query, self.host(), self.prefers_enums()))
+        elif action == "empty_run":
+            response = Response(200, render.Body.of(hostile.empty_run_page(
+                self.host(), path, raw_query)), GRAPH_CONTENT_TYPE, self.graph_headers())
         else:
             response = self.graph_response(path, raw_query, body, action)
+            if action in ("inject", "cut") and response.status == 200:
+                response = Response(200, render.Body.of(hostile.rewrite_page(
+                    response.body.join(), fault)), GRAPH_CONTENT_TYPE, response.headers)
         if kind == "graph" and self.server.config.current.latency_ms:
             time.sleep(self.server.config.current.latency_ms / 1000.0)
         sent = self.send(response, truncate=(action == "truncate"))
@@ -377,7 +389,10 @@ class Handler(BaseHTTPRequestHandler):
             raise graph.GraphError(400, "BadRequest", "The path is not valid UTF-8.") from None
 
     def fault_response(self, kind, fault):
-        """The response of a status / malformed / html fault."""
+        """The response of a status / malformed / html / body fault."""
+        if fault.action == "body":
+            return Response(fault.status, render.Body.of(fault.body_bytes()),
+                            fault.content_type or GRAPH_CONTENT_TYPE, self.graph_headers())
         if fault.action == "html":
             return Response(502, render.Body.of(HTML_502), "text/html; charset=utf-8",
                             compressible=False)
@@ -470,6 +485,37 @@ class Handler(BaseHTTPRequestHandler):
         self.head_sent = True
         send_chunks(self.connection, [head.encode("latin-1")])
         return 0
+    def send_hostile(self, reply):
+        """Put a hostile.Reply on the wire; (status, rows, body bytes sent)."""
+        if reply.transport == "reset":
+            self.reset_connection()
+            return 0, 0, 0
+        data = reply.body
+        headers = [("Date", timestamps.http_date()), ("Content-Type", reply.content_type)]
+        headers += self.graph_headers() + reply.headers
+        if reply.transport == "bad_gzip":
+            # a deflate block of the reserved type 3: no decoder accepts it
+            data = render.GZIP_HEADER + b"\x07not deflate" + data[:32]
+            headers.append(("Content-Encoding", "gzip"))
+        elif (reply.compress and self.server.gzip
+              and accepts_gzip(self.headers.get("Accept-Encoding"))):
+            data = hostile.gzip_bytes(data)
+            headers.append(("Content-Encoding", "gzip"))
+        length = limit = len(data)
+        if reply.transport == "truncate":
+            limit = reply.limit
+        elif reply.transport == "short_length":
+            length = limit = reply.limit
+        headers.append(("Content-Length", str(length)))
+        if reply.transport is not None:
+            self.close_connection = True
+            headers.append(("Connection", "close"))
+        head = "HTTP/1.1 %d %s\r\n%s\r\n" % (
+            reply.status, self.responses.get(reply.status, ("Unknown",))[0],
+            "".join("%s: %s\r\n" % h for h in headers))
+        self.head_sent = True
+        send_chunks(self.connection, [head.encode("latin-1"), data], len(head) + limit)
+        return reply.status, 0, limit
 
     def reset_connection(self):
         """Abort the connection: RST, no response (fault "reset")."""
