@@ -14,6 +14,7 @@ OBJS = \
 	src/deparse.o \
 	src/http.o \
 	src/auth.o \
+	src/jwt.o \
 	src/connection.o \
 	src/convert.o \
 	src/import.o
