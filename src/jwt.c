@@ -78,6 +78,13 @@ msgraph_client_assertion(MsgraphConnOptions *opts, const char *audience)
 	char	   *volatile pem = NULL;
 	char	   *result = NULL;
 
+	/* the validator requires it; a mapping edited behind its back may not */
+	if (opts->client_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("certificate credentials of server \"%s\" have no client_id",
+						opts->servername)));
+
 	PG_TRY();
 	{
 		char	   *header;

@@ -239,6 +239,37 @@ class TestCommandLine(unittest.TestCase):
                                "--now", "yesterday"], capture_output=True, timeout=10)
         self.assertEqual(proc.returncode, 2)
 
+    def test_certificate_option(self):
+        directory = tempfile.mkdtemp(prefix="emu-test-cli-")
+        try:
+            crt, key = make_certificate(directory, "cli")
+            emulator = [sys.executable, os.path.join(HERE, "graph_emulator.py"), "--port", "0",
+                        "--alerts", "1", "--incidents", "1", "--no-warmup"]
+            proc = subprocess.Popen(emulator + ["--certificate", "%s=%s" % (ADMIN[0], crt)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                port = int(proc.stdout.readline())
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.request("GET", "/_emulator/certificates")
+                listing = json.loads(conn.getresponse().read())
+                conn.close()
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=10)
+                proc.stdout.close()
+                proc.stderr.close()
+            self.assertEqual([(c["client_id"], c["x5t#S256"]) for c in listing],
+                             [(ADMIN[0], b64url(hashlib.sha256(der_of(crt)).digest()))])
+            for arg in ("%s=%s" % ("aaaaaaaa-bbbb-4ccc-8ddd-00000000dead", crt),
+                        "%s=%s" % (ADMIN[0], key),
+                        "%s=/nonexistent.crt" % ADMIN[0], ADMIN[0]):
+                done = subprocess.run(emulator + ["--certificate", arg], capture_output=True,
+                                      timeout=60)
+                self.assertEqual(done.returncode, 2, arg)
+                self.assertEqual(done.stdout, b"", arg)       # never "ready"
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
 
 # ======================================================================================
 class TestGenerator(unittest.TestCase):
