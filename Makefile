@@ -36,6 +36,9 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# every object depends on the private headers (PGXS tracks no headers)
+$(OBJS): $(wildcard $(srcdir)/src/*.h)
+
 .PHONY: test demo memcheck bench
 test:
 	bash tests/run_all.sh

@@ -404,6 +404,18 @@ parse_graph_timestamp(const char *s, size_t len, TimestampTz *result)
 	return true;
 }
 
+/* A Graph timestamp string as PostgreSQL reads it, for the scan's windows. */
+bool
+msgraph_parse_timestamp(const char *s, TimestampTz *result)
+{
+	if (parse_graph_timestamp(s, strlen(s), result))
+		return true;
+	*result = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(s),
+													  ObjectIdGetDatum(InvalidOid),
+													  Int32GetDatum(-1)));
+	return true;
+}
+
 /* Add a json-c value to a jsonb being built. */
 static JsonbValue *
 push_json(JsonbParseState **state, struct json_object *v, JsonbIteratorToken token)

@@ -25,6 +25,7 @@
 
 #define MSGRAPH_FDW_VERSION "0.1.0"
 #define MSGRAPH_USER_AGENT "msgraph_security_fdw/" MSGRAPH_FDW_VERSION
+#define MSGRAPH_MAX_STREAMS 16
 
 /* Kinds of credential a user mapping can hold. */
 typedef enum MsgraphCredentialKind
@@ -58,6 +59,7 @@ typedef struct MsgraphConnOptions
 	int			timeout_ms;
 	int			connect_timeout_ms;
 	int64		max_response_bytes;
+	int			streams;		/* concurrent time windows of a scan */
 	char	   *identity_endpoint;	/* managed identity token endpoint */
 
 	/* user mapping */
@@ -126,6 +128,14 @@ typedef struct MsgraphHttpResponse
 
 extern void msgraph_http_perform(const MsgraphHttpRequest *req,
 								 MsgraphHttpResponse *resp);
+
+typedef struct MsgraphAsync MsgraphAsync;
+extern MsgraphAsync *msgraph_http_async_start(const MsgraphHttpRequest *req,
+											  MsgraphHttpResponse *resp);
+extern bool msgraph_http_async_done(MsgraphAsync *a);
+extern void msgraph_http_async_progress(int wait_ms);
+extern MsgraphAsync *msgraph_http_async_wait(MsgraphAsync **set, int n);
+extern void msgraph_http_async_end(MsgraphAsync *a);
 extern char *msgraph_url_encode(const char *s);
 extern bool msgraph_same_origin(const char *url, const char *base);
 extern char *msgraph_new_request_id(void);
@@ -154,6 +164,8 @@ typedef struct MsgraphRequestStats
 extern void msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
 							  MsgraphHttpResponse *resp,
 							  MsgraphRequestStats *stats);
+extern MsgraphAsync *msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
+											 MsgraphHttpResponse *resp);
 extern void msgraph_graph_request(MsgraphConnOptions *opts, const char *method,
 								  const char *url, const char *body,
 								  MsgraphHttpResponse *resp,
@@ -208,7 +220,6 @@ typedef struct MsgraphDeparseEnv
 	MsgraphTableMeta *meta;
 	Index		relid;			/* varno of the foreign table's Vars */
 	MsgraphFilterMode mode;
-	bool		display;		/* EXPLAIN: "?" for values known at run time */
 	List	   *values;			/* of MsgraphRuntimeValue *, at run time */
 	List	   *collect;		/* if not NULL: value exprs are appended here */
 	bool		collecting;
@@ -287,6 +298,7 @@ extern void msgraph_convert_entity(Relation rel, MsgraphColumn *cols, int ncols,
 								   struct json_object *entity,
 								   Datum *values, bool *nulls);
 extern char *msgraph_column_property(Relation rel, AttrNumber attnum);
+extern bool msgraph_parse_timestamp(const char *s, TimestampTz *result);
 
 /* in import.c */
 extern List *msgraph_import_foreign_schema(ImportForeignSchemaStmt *stmt,

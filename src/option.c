@@ -71,6 +71,7 @@ static const MsgraphOption msgraph_options[] = {
 	{"connect_timeout_ms", ForeignServerRelationId, OPT_POSITIVE_INT},
 	{"max_response_bytes", ForeignServerRelationId, OPT_BYTES},
 	{"use_remote_estimate", ForeignServerRelationId, OPT_BOOL},
+	{"streams", ForeignServerRelationId, OPT_POSITIVE_INT},
 	{"identity_endpoint", ForeignServerRelationId, OPT_IDENTITY_URL},
 	/* user mapping */
 	{"client_id", UserMappingRelationId, OPT_STRING},
@@ -663,6 +664,7 @@ msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
 	opts->timeout_ms = DEFAULT_TIMEOUT_MS;
 	opts->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
 	opts->max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES;
+	opts->streams = 1;
 
 	foreach(lc, server->options)
 	{
@@ -687,6 +689,8 @@ msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
 			opts->connect_timeout_ms = parse_positive_int(def->defname, v);
 		else if (strcmp(def->defname, "max_response_bytes") == 0)
 			opts->max_response_bytes = parse_bytes(def->defname, v);
+		else if (strcmp(def->defname, "streams") == 0)
+			opts->streams = Min(parse_positive_int(def->defname, v), MSGRAPH_MAX_STREAMS);
 		else if (strcmp(def->defname, "identity_endpoint") == 0)
 			opts->identity_endpoint = pstrdup(v);
 	}

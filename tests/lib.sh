@@ -64,8 +64,9 @@ start_emulator() {
     local work=$1
     shift
     : > "$work/emu.port"
+    # (9>&-: the background server must not hold the install lock)
     "$PY" -u "$TOP/tests/emulator/graph_emulator.py" --port 0 "$@" \
-        > "$work/emu.port" 2> "$work/emu.log" &
+        > "$work/emu.port" 2> "$work/emu.log" 9>&- &
     EMU_PID=$!
     for _ in $(seq 600); do
         [ -s "$work/emu.port" ] && break
@@ -99,7 +100,7 @@ start_cluster() {
     runuser -u postgres -- "$bindir/initdb" -D "$PGDATA_DIR" --no-sync -A trust \
         -E UTF8 --no-locale -U postgres >/dev/null
     runuser -u postgres -- "$bindir/pg_ctl" -D "$PGDATA_DIR" -l "$work/postgres.log" -w \
-        -o "-p $port -k $work -c listen_addresses='' -c fsync=off" start >/dev/null
+        -o "-p $port -k $work -c listen_addresses='' -c fsync=off" start >/dev/null 9>&-
     export PGHOST=$work PGPORT=$port PGUSER=postgres
 }
 
