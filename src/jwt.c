@@ -62,7 +62,7 @@ static char *base64url(const unsigned char *data, size_t len);
 static char *json_text(struct json_object *obj);
 static char *assertion_header(X509 *cert, bool rs256);
 static char *assertion_claims(const char *client_id, const char *audience);
-static char *sign_rs(EVP_PKEY *key, bool rs256, const char *input);
+static char *sign_input(EVP_PKEY *key, bool rs256, const char *input);
 
 
 /*
@@ -123,7 +123,7 @@ msgraph_client_assertion(MsgraphConnOptions *opts, const char *audience)
 		header = assertion_header(cert, opts->jwt_rs256);
 		claims = assertion_claims(opts->client_id, audience);
 		input = psprintf("%s.%s", header, claims);
-		signature = sign_rs(key, opts->jwt_rs256, input);
+		signature = sign_input(key, opts->jwt_rs256, input);
 		result = psprintf("%s.%s", input, signature);
 	}
 	PG_FINALLY();
@@ -417,7 +417,7 @@ assertion_claims(const char *client_id, const char *audience)
  * PS256), or RSASSA-PKCS1-v1_5 for RS256.
  */
 static char *
-sign_rs(EVP_PKEY *key, bool rs256, const char *input)
+sign_input(EVP_PKEY *key, bool rs256, const char *input)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pctx = NULL;

@@ -45,7 +45,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
@@ -302,7 +301,3 @@ class CertificateRegistry:
 
 def _iso(epoch):
     return time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime(epoch))
-
-
-def new_jti():
-    return str(uuid.uuid4())
