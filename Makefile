@@ -17,7 +17,9 @@ OBJS = \
 	src/jwt.o \
 	src/connection.o \
 	src/convert.o \
-	src/import.o
+	src/import.o \
+	src/modify.o \
+	src/functions.o
 
 EXTENSION = msgraph_security_fdw
 DATA = msgraph_security_fdw--0.1.0.sql

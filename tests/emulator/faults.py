@@ -11,7 +11,8 @@ Semantics, in one place because the tests of the extension depend on them:
   times goes down by one (it is dropped at zero) and no later fault sees
   that request.
 
-Matching fields, all optional: method (case-insensitive), path_prefix
+Matching fields, all optional: query_contains (a substring of the raw,
+undecoded query string), method (case-insensitive), path_prefix
 (against the raw path, no query) and kind ("graph", "token" or
 "managed_identity").  Control requests never fault.
 """
@@ -21,7 +22,7 @@ import threading
 
 ACTIONS = ("status", "reset", "slow", "hang", "truncate", "malformed", "html",
            "wrong_host_nextlink", "loop_nextlink")
-_MATCH_KEYS = ("method", "path_prefix", "kind")
+_MATCH_KEYS = ("method", "path_prefix", "kind", "query_contains")
 
 
 class FaultSpecError(ValueError):
@@ -78,11 +79,12 @@ class Fault:
         self.delay_ms = (_check_int(spec, "delay_ms", None, 0)
                          if self.action == "slow" else None)
 
-    def fits(self, kind, method, path):
+    def fits(self, kind, method, path, query=""):
         m = self.match
         return ((m.get("kind") is None or m["kind"] == kind)
                 and (m.get("method") is None or m["method"] == method)
-                and (m.get("path_prefix") is None or path.startswith(m["path_prefix"])))
+                and (m.get("path_prefix") is None or path.startswith(m["path_prefix"]))
+                and (m.get("query_contains") is None or m["query_contains"] in query))
 
     def describe(self):
         out = {"id": self.id, "match": self.match, "after": self.after,
@@ -111,11 +113,11 @@ class FaultRegistry:
             self._faults.extend(new)
         return [f.describe() for f in new]
 
-    def take(self, kind, method, path):
+    def take(self, kind, method, path, query=""):
         """The fault that takes this request, or None (see module docstring)."""
         with self._lock:
             for fault in self._faults:
-                if not fault.fits(kind, method, path):
+                if not fault.fits(kind, method, path, query):
                     continue
                 if fault.after > 0:
                     fault.after -= 1
