@@ -6,6 +6,9 @@
 #   make memcheck                 peak-memory check over a 200,000-alert tenant
 #   make bench                    the performance figures (tests/bench/)
 #   make load                     8 sessions for 60 s under Graph's throttling limits
+#   make fuzz                     20,000 hostile scans against the emulator (tests/fuzz/)
+#   make asan                     the regression suites under AddressSanitizer (tests/asan/)
+#   make libfuzzer                libFuzzer over the page parse, 5 minutes
 
 MODULE_big = msgraph_security_fdw
 OBJS = \
@@ -15,9 +18,13 @@ OBJS = \
 	src/deparse.o \
 	src/http.o \
 	src/auth.o \
+	src/jwt.o \
 	src/connection.o \
 	src/convert.o \
 	src/import.o \
+	src/modify.o \
+	src/functions.o \
+	src/jsoncheck.o \
 	src/retry.o \
 	src/throttle.o
 
@@ -38,7 +45,10 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-.PHONY: test demo memcheck bench load
+# every object depends on the private headers (PGXS tracks no headers)
+$(OBJS): $(wildcard $(srcdir)/src/*.h)
+
+.PHONY: test demo memcheck bench load fuzz asan libfuzzer
 test:
 	bash tests/run_all.sh
 
@@ -53,3 +63,14 @@ bench:
 
 load:
 	bash tests/load/run_load.sh 60 8
+
+FUZZ_SCANS ?= 20000
+FUZZ_SEED ?= 1
+fuzz:
+	bash tests/fuzz/run_fuzz.sh $(FUZZ_SCANS) $(FUZZ_SEED)
+
+asan:
+	bash tests/asan/run_asan.sh
+
+libfuzzer:
+	bash tests/fuzz/libfuzzer/run.sh 300

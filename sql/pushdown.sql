@@ -14,15 +14,6 @@ CREATE FUNCTION q(query text) RETURNS SETOF text LANGUAGE sql AS $$
     FROM explain_filter('EXPLAIN (VERBOSE, COSTS OFF) ' || query) l
    WHERE l ~ '(Graph Request|Filter):'
 $$;
--- same(foreign query, local query): do both give the same rows?
-CREATE FUNCTION same(fq text, lq text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE n1 bigint; n2 bigint; d bigint;
-BEGIN
-  EXECUTE format('SELECT count(*) FROM (%s) s', fq) INTO n1;
-  EXECUTE format('SELECT count(*) FROM (%s) s', lq) INTO n2;
-  EXECUTE format('SELECT count(*) FROM (((%s) EXCEPT ALL (%s)) UNION ALL ((%s) EXCEPT ALL (%s))) s', fq, lq, lq, fq) INTO d;
-  RETURN format('%s rows, %s differ', n1, CASE WHEN n1 = n2 THEN d ELSE -1 END);
-END $$;
 
 -- enums: eq, ne on a non-nullable property, in; exact, so no local Filter
 SELECT q($$SELECT id FROM graph.alerts WHERE severity = 'high'$$);

@@ -74,6 +74,16 @@ EXCEPTION WHEN OTHERS THEN
   detail := regexp_replace(detail, '\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z', 'TIMESTAMP', 'g');
 END $$;
 
+-- same(foreign query, local query): do both give the same rows?
+CREATE FUNCTION same(fq text, lq text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE n1 bigint; n2 bigint; d bigint;
+BEGIN
+  EXECUTE format('SELECT count(*) FROM (%s) s', fq) INTO n1;
+  EXECUTE format('SELECT count(*) FROM (%s) s', lq) INTO n2;
+  EXECUTE format('SELECT count(*) FROM (((%s) EXCEPT ALL (%s)) UNION ALL ((%s) EXCEPT ALL (%s))) s', fq, lq, lq, fq) INTO d;
+  RETURN format('%s rows, %s differ', n1, CASE WHEN n1 = n2 THEN d ELSE -1 END);
+END $$;
+
 -- explain_filter: EXPLAIN output with the parts that vary from run to run
 -- (timestamps of the snapshot bound, byte counts, ports) masked.
 CREATE FUNCTION explain_filter(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$

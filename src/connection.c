@@ -167,6 +167,51 @@ graph_attempt(MsgraphConnOptions *opts, const char *method, const char *url,
 	}
 }
 
+/*
+ * Start a GET of url without waiting for it (parallel time windows).  The
+ * caller waits with msgraph_http_async_wait(), counts the request, and
+ * treats any answer but 200 by sending the same URL again through
+ * msgraph_graph_get(), which refreshes tokens, retries and reports errors.
+ * The start waits for the request's turn in the throttle budget's rate
+ * (not for a concurrency slot: nothing would give it back).
+ */
+MsgraphAsync *
+msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
+						MsgraphHttpResponse *resp)
+{
+	MsgraphHttpRequest req;
+	char	   *auth;
+	MsgraphAsync *a;
+
+	msgraph_throttle_pace(opts, url, NULL);
+	auth = psprintf("Authorization: Bearer %s", msgraph_get_token(opts, false));
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = url;
+	req.headers = list_make4(auth,
+							 "Accept: application/json",
+							 "Prefer: include-unknown-enum-members",
+							 psprintf("client-request-id: %s", msgraph_new_request_id()));
+	req.timeout_ms = opts->timeout_ms;
+	req.connect_timeout_ms = opts->connect_timeout_ms;
+	req.max_response_bytes = opts->max_response_bytes;
+	req.ca_file = opts->ca_file;
+	req.proxy = opts->proxy;
+	PG_TRY();
+	{
+		a = msgraph_http_async_start(&req, resp);
+	}
+	PG_FINALLY();
+	{
+		/* libcurl holds its own copy of the header */
+		explicit_bzero(auth, strlen(auth));
+		pfree(auth);
+	}
+	PG_END_TRY();
+	msgraph_backend_stats.requests++;
+	return a;
+}
+
 static void
 graph_request_once(MsgraphConnOptions *opts, const char *method, const char *url,
 				   const char *body, const char *token, MsgraphHttpResponse *resp)

@@ -394,13 +394,26 @@ parse_graph_timestamp(const char *s, size_t len, TimestampTz *result)
 	}
 	else if (s[19] != 'Z')
 		return false;
-	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+	/* timestamptz_in knows no year 0 (1 BC is year 0 to tm2timestamp) */
+	if (tm.tm_year < 1 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
 		tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1] ||
 		tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
 		return false;
 	if (tm2timestamp(&tm, fsec, NULL, &ts) != 0 || !IS_VALID_TIMESTAMP(ts))
 		return false;
 	*result = (TimestampTz) ts;
+	return true;
+}
+
+/* A Graph timestamp string as PostgreSQL reads it, for the scan's windows. */
+bool
+msgraph_parse_timestamp(const char *s, TimestampTz *result)
+{
+	if (parse_graph_timestamp(s, strlen(s), result))
+		return true;
+	*result = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(s),
+													  ObjectIdGetDatum(InvalidOid),
+													  Int32GetDatum(-1)));
 	return true;
 }
 
@@ -549,9 +562,21 @@ convert_value(MsgraphColumn *col, struct json_object *v, bool *isnull)
 			break;
 
 		case CONV_FLOAT8:
-			if (json_object_is_type(v, json_type_double) ||
-				json_object_is_type(v, json_type_int))
+			if (json_object_is_type(v, json_type_int))
 				return Float8GetDatum(json_object_get_double(v));
+			if (json_object_is_type(v, json_type_double))
+			{
+				double		d = json_object_get_double(v);
+
+				/*
+				 * json-c's strtod makes 1e400 infinite and 1e-400 zero
+				 * without a word, where float8in refuses both as out of
+				 * range: those (and a true zero, which is rare) go through
+				 * float8in with the number as sent.
+				 */
+				if (isfinite(d) && d != 0.0)
+					return Float8GetDatum(d);
+			}
 			break;
 
 		case CONV_TIMESTAMPTZ:
@@ -628,8 +653,11 @@ convert_array(MsgraphColumn *col, struct json_object *v)
 		if (col->elemtype == TEXTOID)
 			elems[i] = PointerGetDatum(cstring_to_text(server_string(s, len)));
 		else
+		{
+			/* an array type's typmod is its elements' (varchar(8)[]), as in array_in */
 			elems[i] = InputFunctionCall(&col->infunc, server_string(s, len),
-										 col->ioparam, -1);
+										 col->ioparam, col->typmod);
+		}
 	}
 	dims[0] = (int) n;
 	if (n == 0)
@@ -640,8 +668,9 @@ convert_array(MsgraphColumn *col, struct json_object *v)
 }
 
 /*
- * A list of strings (a derived column's value) in the column's type: an
- * array directly, anything else from the JSON text of the list.
+ * A list of strings (a derived column's value, already in the database
+ * encoding) in the column's type: an array directly, anything else from
+ * the JSON text of the list.
  */
 static Datum
 convert_string_list(MsgraphColumn *col, const char **items, int nitems)
@@ -662,11 +691,10 @@ convert_string_list(MsgraphColumn *col, const char **items, int nitems)
 		elemnulls = palloc0(sizeof(bool) * nitems);
 		for (i = 0; i < nitems; i++)
 		{
-			char	   *s = server_string(items[i], strlen(items[i]));
-
 			elems[i] = (col->elemtype == TEXTOID)
-				? PointerGetDatum(cstring_to_text(s))
-				: InputFunctionCall(&col->infunc, s, col->ioparam, -1);
+				? PointerGetDatum(cstring_to_text(items[i]))
+				: InputFunctionCall(&col->infunc, (char *) items[i], col->ioparam,
+									col->typmod);
 		}
 		dims[0] = nitems;
 		return PointerGetDatum(construct_md_array(elems, elemnulls, 1, dims, lbs,
@@ -684,9 +712,8 @@ convert_string_list(MsgraphColumn *col, const char **items, int nitems)
 	}
 	appendStringInfoChar(&buf, ']');
 	if (col->kind == CONV_TEXT)
-		return PointerGetDatum(cstring_to_text(server_string(buf.data, buf.len)));
-	return InputFunctionCall(&col->infunc, server_string(buf.data, buf.len),
-							 col->ioparam, col->typmod);
+		return PointerGetDatum(cstring_to_text_with_len(buf.data, buf.len));
+	return InputFunctionCall(&col->infunc, buf.data, col->ioparam, col->typmod);
 }
 
 /*
@@ -724,18 +751,24 @@ derived_value(MsgraphColumn *col, struct json_object *entity, bool *isnull)
 	for (i = 0; i < n; i++)
 	{
 		struct json_object *e = json_object_array_get_idx(src, i);
-		const char *type = msgraph_json_get_string(e, "@odata.type");
-		const char *value;
+		struct json_object *type = msgraph_json_get(e, "@odata.type");
+		struct json_object *value;
 
-		if (type == NULL || strcmp(type, want_type) != 0)
+		/* the lengths too: a "\u0000" must not end a name early */
+		if (type == NULL || !json_object_is_type(type, json_type_string) ||
+			(size_t) json_object_get_string_len(type) != strlen(want_type) ||
+			strcmp(json_object_get_string(type), want_type) != 0)
 			continue;
 		if (d->kind == GRAPH_DERIVED_EVIDENCE_DEVICE_NAMES)
-			value = msgraph_json_get_string(e, "deviceDnsName");
+			value = msgraph_json_get(e, "deviceDnsName");
 		else
-			value = msgraph_json_get_string(msgraph_json_get(e, "userAccount"),
-											"userPrincipalName");
-		if (value != NULL)
-			items[nitems++] = value;
+			value = msgraph_json_get(msgraph_json_get(e, "userAccount"),
+									 "userPrincipalName");
+		if (value == NULL || !json_object_is_type(value, json_type_string))
+			continue;
+		/* the names are used as C strings from here on */
+		items[nitems++] = server_string(json_object_get_string(value),
+										(size_t) json_object_get_string_len(value));
 	}
 	return convert_string_list(col, items, nitems);
 }

@@ -49,17 +49,19 @@ typedef struct HttpTransfer
 {
 	MsgraphHttpResponse *resp;
 	int64		max_bytes;
+	char		errbuf[CURL_ERROR_SIZE];	/* curl's own words on a failure */
 } HttpTransfer;
-
-/* curl's own words on why a transfer failed ("SSL certificate problem: ...") */
-static char http_error_buffer[CURL_ERROR_SIZE];
 
 static void http_ensure_handles(void);
 static size_t http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 static size_t http_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
-static void http_run_transfer(MsgraphHttpResponse *resp);
+static void http_run_transfer(HttpTransfer *xfer);
+static struct curl_slist *http_setup(CURL *h, const MsgraphHttpRequest *req,
+									 MsgraphHttpResponse *resp, HttpTransfer *xfer);
 static void http_set_transport(CURL *h, const MsgraphHttpRequest *req);
+static void http_detach(CURL *h, struct curl_slist *headers);
 static void free_headers_wiped(struct curl_slist *headers);
+static void http_result(CURL *h, CURLcode result, HttpTransfer *xfer);
 static char *header_value(const char *line, size_t len, const char *name);
 
 
@@ -93,17 +95,46 @@ void
 msgraph_http_perform(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
 {
 	CURL	   *h;
-	struct curl_slist *headers = NULL;
+	struct curl_slist *headers;
 	HttpTransfer xfer;
-	ListCell   *lc;
 
 	http_ensure_handles();
 	h = msgraph_easy;
+	headers = http_setup(h, req, resp, &xfer);
+
+	PG_TRY();
+	{
+		http_run_transfer(&xfer);
+	}
+	PG_FINALLY();
+	{
+		/*
+		 * Detach the handle whatever happened.  On an interrupt the transfer
+		 * is unfinished, and removing it makes curl close its connection
+		 * rather than read a stale response on it later.
+		 */
+		curl_multi_remove_handle(msgraph_multi, h);
+		http_detach(h, headers);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Set up an easy handle for one request: options, callbacks writing into
+ * resp through *xfer, headers.  Returns the header list, which the caller
+ * frees (http_detach) once the transfer is over.
+ */
+static struct curl_slist *
+http_setup(CURL *h, const MsgraphHttpRequest *req, MsgraphHttpResponse *resp,
+		   HttpTransfer *xfer)
+{
+	struct curl_slist *headers = NULL;
+	ListCell   *lc;
 
 	memset(resp, 0, sizeof(*resp));
 	initStringInfo(&resp->body);
-	xfer.resp = resp;
-	xfer.max_bytes = req->max_response_bytes;
+	xfer->resp = resp;
+	xfer->max_bytes = req->max_response_bytes;
 
 	/* reset options, keeping the connection cache */
 	curl_easy_reset(h);
@@ -118,11 +149,11 @@ msgraph_http_perform(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long) req->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &xfer);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, xfer);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, http_header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &xfer);
-	http_error_buffer[0] = '\0';
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, http_error_buffer);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, xfer);
+	xfer->errbuf[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, xfer->errbuf);
 
 	if (strcmp(req->method, "GET") != 0)
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
@@ -148,26 +179,7 @@ msgraph_http_perform(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
 	/* no "Expect: 100-continue" round trip on POST bodies */
 	headers = curl_slist_append(headers, "Expect:");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-
-	PG_TRY();
-	{
-		http_run_transfer(resp);
-	}
-	PG_FINALLY();
-	{
-		/*
-		 * Detach the handle whatever happened.  On an interrupt the transfer
-		 * is unfinished: forbid reuse of its connection so that curl closes
-		 * it rather than reading a stale response later.
-		 */
-		curl_multi_remove_handle(msgraph_multi, h);
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
-		curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
-		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-		free_headers_wiped(headers);
-	}
-	PG_END_TRY();
+	return headers;
 }
 
 /*
@@ -198,6 +210,17 @@ http_set_transport(CURL *h, const MsgraphHttpRequest *req)
 	}
 }
 
+/* Forget a finished (or abandoned) transfer's callbacks and headers. */
+static void
+http_detach(CURL *h, struct curl_slist *headers)
+{
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	free_headers_wiped(headers);
+}
+
 /* Free a header list, wiping each header first: one carries the token. */
 static void
 free_headers_wiped(struct curl_slist *headers)
@@ -209,20 +232,51 @@ free_headers_wiped(struct curl_slist *headers)
 	curl_slist_free_all(headers);
 }
 
+/* The outcome of a finished transfer, into its response. */
+static void
+http_result(CURL *h, CURLcode result, HttpTransfer *xfer)
+{
+	MsgraphHttpResponse *resp = xfer->resp;
+	curl_off_t	downloaded = 0;
+	long		request_size = 0;
+
+	resp->curl_code = (int) result;
+	if (result == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	else
+	{
+		resp->status = 0;
+
+		/*
+		 * curl's buffer says more (which certificate check failed, what the
+		 * proxy answered), except for timeouts and refused connections,
+		 * where it adds only the milliseconds it took.
+		 */
+		resp->transport_error = pstrdup((xfer->errbuf[0] != '\0' &&
+										 result != CURLE_OPERATION_TIMEDOUT &&
+										 result != CURLE_COULDNT_CONNECT)
+										? xfer->errbuf : curl_easy_strerror(result));
+	}
+	/* SIZE_DOWNLOAD counts body bytes before content decoding */
+	curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &downloaded);
+	resp->wire_bytes = (int64) downloaded;
+	/* whether Graph may have seen the request: retry.c asks for non-GETs */
+	curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_size);
+	resp->request_sent = (request_size > 0);
+}
+
 /*
  * Drive the transfer to completion, waiting at most HTTP_POLL_INTERVAL_MS
  * at a time so that interrupts are noticed.
  */
 static void
-http_run_transfer(MsgraphHttpResponse *resp)
+http_run_transfer(HttpTransfer *xfer)
 {
 	CURL	   *h = msgraph_easy;
 	CURLMsg    *msg;
 	int			running = 1;
 	int			queued;
 	CURLcode	result = CURLE_OK;
-	curl_off_t	downloaded = 0;
-	long		request_size = 0;
 
 	if (curl_multi_add_handle(msgraph_multi, h) != CURLM_OK)
 		ereport(ERROR,
@@ -261,29 +315,7 @@ http_run_transfer(MsgraphHttpResponse *resp)
 			result = msg->data.result;
 	}
 
-	resp->curl_code = (int) result;
-	if (result == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-	else
-	{
-		resp->status = 0;
-
-		/*
-		 * curl's buffer says more (which certificate check failed, what the
-		 * proxy answered), except for timeouts and refused connections,
-		 * where it adds only the milliseconds it took.
-		 */
-		resp->transport_error = pstrdup((http_error_buffer[0] != '\0' &&
-										 result != CURLE_OPERATION_TIMEDOUT &&
-										 result != CURLE_COULDNT_CONNECT)
-										? http_error_buffer : curl_easy_strerror(result));
-	}
-	/* SIZE_DOWNLOAD counts body bytes before content decoding */
-	curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &downloaded);
-	resp->wire_bytes = (int64) downloaded;
-	/* whether Graph may have seen the request: retry.c asks for non-GETs */
-	curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_size);
-	resp->request_sent = (request_size > 0);
+	http_result(h, result, xfer);
 }
 
 /*
@@ -354,14 +386,11 @@ header_value(const char *line, size_t len, const char *name)
 }
 
 /*
- * Percent-encode a query option value.  Unreserved characters and the few
- * that OData reads literally and that are safe in a query ( ' ( ) / : )
- * stay; everything else, '+', '&', '#', '%', ',', spaces and non-ASCII
- * bytes included, becomes %XX.  A literal therefore can never end the
- * option or start another.
+ * Percent-encode s, leaving unreserved characters and those of keep as
+ * they are.
  */
-char *
-msgraph_url_encode(const char *s)
+static char *
+percent_encode(const char *s, const char *keep)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	StringInfoData buf;
@@ -371,7 +400,7 @@ msgraph_url_encode(const char *s)
 	for (p = (const unsigned char *) s; *p; p++)
 	{
 		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~' ||
-			*p == '\'' || *p == '(' || *p == ')' || *p == '/' || *p == ':')
+			(*p != '\0' && strchr(keep, *p) != NULL))
 			appendStringInfoChar(&buf, (char) *p);
 		else
 		{
@@ -381,6 +410,29 @@ msgraph_url_encode(const char *s)
 		}
 	}
 	return buf.data;
+}
+
+/*
+ * Percent-encode a query option value.  Unreserved characters and the few
+ * that OData reads literally and that are safe in a query ( ' ( ) / : )
+ * stay; everything else, '+', '&', '#', '%', ',', spaces and non-ASCII
+ * bytes included, becomes %XX.  A literal therefore can never end the
+ * option or start another.
+ */
+char *
+msgraph_url_encode(const char *s)
+{
+	return percent_encode(s, "'()/:");
+}
+
+/*
+ * Percent-encode an entity id for use as one path segment: '/' and the
+ * OData delimiters are encoded too.
+ */
+char *
+msgraph_encode_path_segment(const char *s)
+{
+	return percent_encode(s, "");
 }
 
 /*
@@ -436,4 +488,168 @@ msgraph_new_request_id(void)
 	return psprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 					u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
 					u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+
+/* ----------------------------------------------------------------
+ * Concurrent transfers
+ *
+ * A scan that fetches several pages at once (parallel time windows) runs
+ * them on a second multi handle, each on an easy handle from a small
+ * per-backend pool, so that connections are reused across queries as the
+ * sequential path reuses its own.  Waiting is done in 100 ms steps with
+ * interrupt checks, like the sequential path.  The owner of transfers
+ * must end each of them (msgraph_http_async_end), also when an ERROR ends
+ * the scan: a transfer left attached would write into freed memory.
+ * ----------------------------------------------------------------
+ */
+#define ASYNC_POOL_SIZE 16
+
+struct MsgraphAsync
+{
+	CURL	   *easy;
+	struct curl_slist *headers;
+	HttpTransfer xfer;
+	MsgraphHttpResponse *resp;
+	bool		attached;
+	bool		done;
+};
+
+static CURLM *async_multi = NULL;
+static CURL *async_pool[ASYNC_POOL_SIZE];
+static int	async_pool_n = 0;
+
+/*
+ * Start a transfer; resp (the caller's) is filled when it is done.  The
+ * response body is allocated in the current memory context.
+ */
+MsgraphAsync *
+msgraph_http_async_start(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
+{
+	MsgraphAsync *a = palloc0(sizeof(MsgraphAsync));
+
+	http_ensure_handles();
+	if (async_multi == NULL && (async_multi = curl_multi_init()) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Could not create a libcurl multi handle.")));
+	a->easy = (async_pool_n > 0) ? async_pool[--async_pool_n] : curl_easy_init();
+	if (a->easy == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Could not create a libcurl handle.")));
+	a->resp = resp;
+	a->headers = http_setup(a->easy, req, resp, &a->xfer);
+	curl_easy_setopt(a->easy, CURLOPT_PRIVATE, a);
+	if (curl_multi_add_handle(async_multi, a->easy) != CURLM_OK)
+	{
+		msgraph_http_async_end(a);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not start an HTTP transfer")));
+	}
+	a->attached = true;
+	return a;
+}
+
+/* Whether a transfer has finished (its response is complete). */
+bool
+msgraph_http_async_done(MsgraphAsync *a)
+{
+	return a->done;
+}
+
+/* Collect the outcome of every transfer that finished. */
+static void
+async_collect(void)
+{
+	CURLMsg    *msg;
+	int			queued;
+
+	while ((msg = curl_multi_info_read(async_multi, &queued)) != NULL)
+	{
+		MsgraphAsync *a = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &a);
+		if (a == NULL || a->done)
+			continue;
+		http_result(a->easy, msg->data.result, &a->xfer);
+		a->done = true;
+	}
+}
+
+/*
+ * Let the transfers progress: without waiting when wait_ms is 0 (to keep
+ * prefetches going between rows), else until something happens or wait_ms
+ * has passed.
+ */
+void
+msgraph_http_async_progress(int wait_ms)
+{
+	int			running = 0;
+	CURLMcode	mc;
+
+	if (async_multi == NULL)
+		return;
+	mc = curl_multi_perform(async_multi, &running);
+	if (mc == CURLM_OK && running > 0 && wait_ms > 0)
+	{
+		pgstat_report_wait_start(PG_WAIT_EXTENSION);
+		mc = curl_multi_poll(async_multi, NULL, 0, Min(wait_ms, HTTP_POLL_INTERVAL_MS), NULL);
+		pgstat_report_wait_end();
+		if (mc == CURLM_OK)
+			mc = curl_multi_perform(async_multi, &running);
+	}
+	if (mc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("HTTP transfer failed: %s", curl_multi_strerror(mc))));
+	async_collect();
+}
+
+/*
+ * Wait until one of the n transfers has finished and return it; the
+ * others go on meanwhile.  Interrupts are checked every 100 ms.
+ */
+MsgraphAsync *
+msgraph_http_async_wait(MsgraphAsync **set, int n)
+{
+	for (;;)
+	{
+		int			i;
+
+		for (i = 0; i < n; i++)
+		{
+			if (set[i] != NULL && set[i]->done)
+				return set[i];
+		}
+		CHECK_FOR_INTERRUPTS();
+		msgraph_http_async_progress(HTTP_POLL_INTERVAL_MS);
+	}
+}
+
+/*
+ * End a transfer, finished or not: detach it (an unfinished one has its
+ * connection closed) and put its handle back into the pool.
+ */
+void
+msgraph_http_async_end(MsgraphAsync *a)
+{
+	if (a == NULL || a->easy == NULL)
+		return;
+	if (a->attached)
+		curl_multi_remove_handle(async_multi, a->easy);
+	a->attached = false;
+	curl_easy_setopt(a->easy, CURLOPT_PRIVATE, NULL);
+	http_detach(a->easy, a->headers);
+	a->headers = NULL;
+	if (async_pool_n < ASYNC_POOL_SIZE)
+		async_pool[async_pool_n++] = a->easy;
+	else
+		curl_easy_cleanup(a->easy);
+	a->easy = NULL;
 }

@@ -57,6 +57,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "jsoncheck.h"
 #include "msgraph_fdw.h"
 #include "msgraph_json.h"
 
@@ -72,8 +73,11 @@ PG_MODULE_MAGIC;
 #define MSGRAPH_ROW_COST		(cpu_tuple_cost * 20)
 /* row estimate for a resource the catalog does not know */
 #define MSGRAPH_DEFAULT_ROWS	1000.0
-/* JSON nesting a page may have; evidence objects nest about 7 deep */
-#define MSGRAPH_JSON_MAX_DEPTH	64
+/*
+ * Empty pages with a nextLink followed in a row before the scan gives up:
+ * Graph sends one now and then, a stalled or hostile service any number.
+ */
+#define MSGRAPH_MAX_EMPTY_RUN	100
 
 /* Planner state of a foreign table, in baserel->fdw_private. */
 typedef struct MsgraphRelInfo
@@ -111,7 +115,8 @@ enum MsgraphScanPrivate
 	FdwScanPrivateLookup,		/* Integer: 0 none, 1 scalar, 2 array */
 	FdwScanPrivateCount,		/* Integer: 1 for count(*) by $count */
 	FdwScanPrivateCountRelid,	/* Integer: varno of the conditions' Vars */
-	FdwScanPrivateCountConds	/* List of the conditions, for count(*) */
+	FdwScanPrivateCountConds,	/* List of the conditions, for count(*) */
+	FdwScanPrivateStreams		/* Integer: time windows to fetch at once */
 };
 
 /*
@@ -123,6 +128,20 @@ enum MsgraphPathPrivate
 	FdwPathPrivateOrderBy,		/* String, "" for none */
 	FdwPathPrivateTop			/* Integer, the $top hint */
 };
+
+/*
+ * One time window of a scan fetched in parallel windows: its own paging,
+ * at most one page waiting (ready) and one request in flight.
+ */
+typedef struct MsgraphWindow
+{
+	StringInfoData next_url;	/* the URL to fetch next */
+	bool		have_next;
+	MsgraphAsync *pending;		/* request in flight, or NULL */
+	MsgraphHttpResponse resp;	/* its response */
+	MemoryContext cxt;			/* its response body */
+	struct json_object *ready;	/* a fetched page not yet returned */
+} MsgraphWindow;
 
 /* Executor state of a scan. */
 typedef struct MsgraphScanState
@@ -146,6 +165,12 @@ typedef struct MsgraphScanState
 	MsgraphFilterMode mode;
 	char	   *fallback;		/* EXPLAIN ANALYZE note, NULL if none */
 
+	/* parallel time windows */
+	int			nstreams;		/* planned; 1 = sequential paging */
+	MsgraphWindow *windows;		/* NULL when paging sequentially */
+	int			nwindows;
+	int			rows_since_progress;
+
 	/* $expand failed on Graph's side: navigation fetched per entity */
 	const GraphDerived *expand_fallback;
 
@@ -161,6 +186,7 @@ typedef struct MsgraphScanState
 
 	TimestampTz snapshot;		/* scan start, for the snapshot bound */
 	char	   *first_url;		/* encoded, as sent */
+	bool		begun;			/* scan_start has run for this (re)scan */
 	bool		started;		/* the first request has been sent */
 	bool		have_next;		/* next_url holds the link to follow */
 	StringInfoData cur_url;		/* the request being made */
@@ -176,6 +202,7 @@ typedef struct MsgraphScanState
 	uint64	   *seen_links;		/* hashes of followed links, to catch loops */
 	int			nseen;
 	int			maxseen;
+	int			empty_run;		/* empty pages with a nextLink in a row */
 
 	MsgraphRequestStats stats;
 } MsgraphScanState;
@@ -221,6 +248,12 @@ static void msgraphGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind sta
 										RelOptInfo *input_rel, RelOptInfo *output_rel,
 										void *extra);
 static bool fetch_count(MsgraphScanState *st, TupleTableSlot *slot);
+static TupleTableSlot *iterate_scan(ForeignScanState *node, MsgraphScanState *st);
+static void start_windows(MsgraphScanState *st);
+static void window_request(MsgraphScanState *st, MsgraphWindow *w);
+static void window_finish(MsgraphScanState *st, MsgraphWindow *w);
+static bool fetch_next_window_page(MsgraphScanState *st);
+static void end_windows(MsgraphScanState *st);
 static void attach_navigation(MsgraphScanState *st, struct json_object *entity);
 
 static MsgraphFilterMode fallback_mode(Oid serverid, const char *path);
@@ -259,6 +292,22 @@ _PG_init(void)
 {
 	msgraph_auth_init();
 	msgraph_throttle_init();
+
+	/* the guard rails of UPDATE (modify.c) */
+	DefineCustomIntVariable("msgraph_security_fdw.max_update_rows",
+							"Most rows one UPDATE of a Graph foreign table may change.",
+							"The rows are found first; past this, the UPDATE fails before any PATCH is sent. -1 removes the cap.",
+							&msgraph_max_update_rows,
+							100, -1, INT_MAX,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("msgraph_security_fdw.dry_run",
+							 "Show each PATCH (and write POST) to Graph as a NOTICE instead of sending it.",
+							 NULL,
+							 &msgraph_dry_run,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("msgraph_security_fdw");
 }
 
@@ -277,6 +326,20 @@ msgraph_security_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ExplainForeignScan = msgraphExplainForeignScan;
 	routine->ImportForeignSchema = msgraphImportForeignSchema;
 	routine->GetForeignUpperPaths = msgraphGetForeignUpperPaths;
+
+	/* UPDATE (modify.c); INSERT and DELETE are refused while planning */
+	routine->AddForeignUpdateTargets = msgraphAddForeignUpdateTargets;
+	routine->PlanForeignModify = msgraphPlanForeignModify;
+	routine->BeginForeignModify = msgraphBeginForeignModify;
+	routine->ExecForeignUpdate = msgraphExecForeignUpdate;
+	routine->EndForeignModify = msgraphEndForeignModify;
+	routine->IsForeignRelUpdatable = msgraphIsForeignRelUpdatable;
+	routine->PlanDirectModify = msgraphPlanDirectModify;
+	routine->BeginDirectModify = msgraphBeginDirectModify;
+	routine->IterateDirectModify = msgraphIterateDirectModify;
+	routine->EndDirectModify = msgraphEndDirectModify;
+	routine->ExplainForeignModify = msgraphExplainForeignModify;
+	routine->ExplainDirectModify = msgraphExplainDirectModify;
 
 	PG_RETURN_POINTER(routine);
 }
@@ -922,6 +985,7 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 		fdw_private = lappend(fdw_private, makeInteger(1));
 		fdw_private = lappend(fdw_private, makeInteger(info->input_relid));
 		fdw_private = lappend(fdw_private, info->input_conds);
+		fdw_private = lappend(fdw_private, makeInteger(1));
 		return make_foreignscan(tlist, NIL, 0, NIL, fdw_private, scan_tlist, NIL,
 								outer_plan);
 	}
@@ -1001,6 +1065,30 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	fdw_private = lappend(fdw_private, makeInteger(0));
 	fdw_private = lappend(fdw_private, makeInteger(0));
 	fdw_private = lappend(fdw_private, NIL);
+
+	/*
+	 * Parallel time windows: for list scans pinned by the snapshot bound,
+	 * neither ordered by Graph nor cut short by a LIMIT hint.
+	 */
+	{
+		int			streams = 1;
+		ForeignServer *server = GetForeignServer(GetForeignTable(rte->relid)->serverid);
+		ListCell   *lc2;
+
+		foreach(lc2, server->options)
+		{
+			DefElem    *def = (DefElem *) lfirst(lc2);
+
+			if (strcmp(def->defname, "streams") == 0)
+				streams = Min(atoi(defGetString(def)), MSGRAPH_MAX_STREAMS);
+		}
+		if (lookup || snapshot_prop[0] == '\0' || !info->res->allows_orderby ||
+			strVal(list_nth(best_path->fdw_private, FdwPathPrivateOrderBy))[0] != '\0' ||
+			intVal(list_nth(best_path->fdw_private, FdwPathPrivateTop)) < info->page_size ||
+			best_path->path.param_info != NULL)
+			streams = 1;
+		fdw_private = lappend(fdw_private, makeInteger(Max(streams, 1)));
+	}
 
 	return make_foreignscan(tlist, local, baserel->relid,
 							fdw_exprs, fdw_private, NIL, NIL, outer_plan);
@@ -1088,6 +1176,7 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 	st->spec.orderby = nullable_string(list_nth(priv, FdwScanPrivateOrderBy));
 	st->exact = (List *) list_nth(priv, FdwScanPrivateExact);
 	st->lookup = intVal(list_nth(priv, FdwScanPrivateLookup));
+	st->nstreams = intVal(list_nth(priv, FdwScanPrivateStreams));
 	st->res = graph_catalog_find_path(st->spec.path);
 	st->meta = msgraph_table_meta(st->rel, st->res);
 	if (st->count)
@@ -1181,7 +1270,6 @@ render_filter(MsgraphScanState *st, MsgraphFilterMode mode, bool display, List *
 	env.meta = st->meta;
 	env.relid = st->relid;
 	env.mode = mode;
-	env.display = display;
 	/* EXPLAIN shows what is known at plan time: run-time values as "?" */
 	env.values = display ? NIL : st->values;
 
@@ -1278,15 +1366,236 @@ scan_start(ForeignScanState *node, MsgraphScanState *st)
 	{
 		st->spec.filter = render_filter(st, st->mode, false, &st->recheck);
 		st->first_url = msgraph_build_url(&st->opts, &st->spec, false, true, st->snapshot);
+		if (st->nstreams > 1)
+			start_windows(st);
 	}
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Split the scan into time windows fetched at the same time.  One request
+ * asks Graph for the oldest snapshot timestamp the filter selects; the
+ * range from there to the scan start is cut into nstreams windows of
+ * equal length, each paged on its own.  Window bounds are whole
+ * microseconds written with Graph's 100 ns precision ("ge b" and "lt b"),
+ * so the windows partition the range exactly and the rows are those of
+ * the sequential scan.  If Graph rejects the probe, or the range holds
+ * nothing, the scan pages sequentially (with the usual 400 fallback).
+ */
+static void
+start_windows(MsgraphScanState *st)
+{
+	MsgraphRequestSpec probe = st->spec;
+	MsgraphHttpResponse resp;
+	struct json_object *doc;
+	struct json_object *value;
+	const char *oldest;
+	TimestampTz lower;
+	TimestampTz upper = st->snapshot;
+	char	   *url;
+	int			i;
+
+	probe.select = st->spec.snapshot_property;
+	probe.orderby = psprintf("%s asc", st->spec.snapshot_property);
+	probe.top = 1;
+	url = msgraph_build_url(&st->opts, &probe, false, true, st->snapshot);
+	msgraph_graph_get(&st->opts, url, &resp, &st->stats);
+	if (resp.status != 200)
+		return;
+	doc = parse_json_body(url, &resp);
+	value = msgraph_json_get(doc, "value");
+	oldest = (value && json_object_is_type(value, json_type_array) &&
+			  json_object_array_length(value) > 0)
+		? msgraph_json_get_string(json_object_array_get_idx(value, 0),
+								  st->spec.snapshot_property)
+		: NULL;
+	if (oldest == NULL || !msgraph_parse_timestamp(oldest, &lower) || lower >= upper)
+	{
+		json_object_put(doc);
+		return;
+	}
+	json_object_put(doc);
+	/* a microsecond before the (rounded) oldest value surely includes it */
+	lower -= 1;
+
+	st->nwindows = st->nstreams;
+	st->windows = palloc0(sizeof(MsgraphWindow) * st->nwindows);
+	for (i = 0; i < st->nwindows; i++)
+	{
+		MsgraphWindow *w = &st->windows[i];
+		MsgraphRequestSpec spec = st->spec;
+		StringInfoData filter;
+		TimestampTz from = lower + (upper - lower) / st->nwindows * i;
+		TimestampTz to = lower + (upper - lower) / st->nwindows * (i + 1);
+
+		initStringInfo(&filter);
+		if (st->spec.filter)
+			appendStringInfo(&filter, "%s and ", st->spec.filter);
+		appendStringInfo(&filter, "%s ge ", st->spec.snapshot_property);
+		msgraph_format_timestamp(&filter, from);
+		if (i < st->nwindows - 1)
+		{
+			appendStringInfo(&filter, " and %s lt ", st->spec.snapshot_property);
+			msgraph_format_timestamp(&filter, to);
+		}
+		spec.filter = filter.data;
+		initStringInfo(&w->next_url);
+		appendStringInfoString(&w->next_url,
+							   msgraph_build_url(&st->opts, &spec, false, true, st->snapshot));
+		w->have_next = true;
+		w->cxt = AllocSetContextCreate(st->scan_cxt, "msgraph_security_fdw window",
+									   ALLOCSET_DEFAULT_SIZES);
+	}
+	for (i = 0; i < st->nwindows; i++)
+		window_request(st, &st->windows[i]);
+}
+
+/* Start the next request of a window, if it has one. */
+static void
+window_request(MsgraphScanState *st, MsgraphWindow *w)
+{
+	MemoryContext oldcxt;
+
+	if (!w->have_next || w->pending != NULL)
+		return;
+	MemoryContextReset(w->cxt);
+	oldcxt = MemoryContextSwitchTo(w->cxt);
+	w->have_next = false;
+	w->pending = msgraph_graph_get_async(&st->opts, pstrdup(w->next_url.data), &w->resp);
+	st->stats.requests++;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * A window's request finished: make its page ready, after the same checks
+ * as sequential paging.  Anything but a 200 is sent again through the
+ * sequential path, which refreshes tokens, retries and reports errors.
+ */
+static void
+window_finish(MsgraphScanState *st, MsgraphWindow *w)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(w->cxt);
+	char	   *url = pstrdup(w->next_url.data);
+	struct json_object *doc;
+	struct json_object *value;
+	struct json_object *link;
+
+	msgraph_http_async_end(w->pending);
+	w->pending = NULL;
+	st->stats.bytes += w->resp.wire_bytes;
+	msgraph_backend_stats.bytes += w->resp.wire_bytes;
+	if (w->resp.status != 200)
+	{
+		msgraph_graph_get(&st->opts, url, &w->resp, &st->stats);
+		if (w->resp.status != 200)
+			msgraph_report_graph_error(&st->opts, st->res, url, &w->resp);
+	}
+	doc = parse_json_body(url, &w->resp);
+	w->ready = doc;
+	value = msgraph_json_get(doc, "value");
+	if (value == NULL || !json_object_is_type(value, json_type_array))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Graph sent a page without a \"value\" array"),
+				 errdetail("Request: GET %s", url)));
+	link = msgraph_json_get(doc, "@odata.nextLink");
+	if (link != NULL && json_object_is_type(link, json_type_string))
+	{
+		check_next_link(st, json_object_get_string(link));
+		resetStringInfo(&w->next_url);
+		appendStringInfoString(&w->next_url, json_object_get_string(link));
+		w->have_next = true;
+	}
+	else if (link != NULL && !json_object_is_type(link, json_type_null))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Graph sent an @odata.nextLink that is not a string"),
+				 errdetail("Request: GET %s", url)));
+	st->stats.pages++;
+	msgraph_backend_stats.pages++;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * The next page of a windowed scan: one that is ready, else the first
+ * request to finish.  Taking a window's page starts that window's next
+ * request, so each window holds at most the page being returned and one
+ * more.  Returns false when every window is done.
+ */
+static bool
+fetch_next_window_page(MsgraphScanState *st)
+{
+	bool		found = false;
+
+	scan_free_page(st);
+	for (;;)
+	{
+		MsgraphAsync *set[MSGRAPH_MAX_STREAMS];
+		MsgraphAsync *done;
+		int			n = 0;
+		int			i;
+
+		for (i = 0; i < st->nwindows && !found; i++)
+		{
+			MsgraphWindow *w = &st->windows[i];
+
+			if (w->ready == NULL)
+				continue;
+			st->page = w->ready;
+			w->ready = NULL;
+			st->items = msgraph_json_get(st->page, "value");
+			st->nitems = json_object_array_length(st->items);
+			st->next_item = 0;
+			window_request(st, w);
+			found = true;
+		}
+		if (found)
+			break;
+		for (i = 0; i < st->nwindows; i++)
+			set[n++] = st->windows[i].pending;
+		for (i = 0; i < st->nwindows && set[i] == NULL; i++)
+			;
+		if (i == st->nwindows)
+			break;				/* nothing in flight, nothing ready: done */
+		done = msgraph_http_async_wait(set, n);
+		for (i = 0; i < st->nwindows; i++)
+		{
+			if (st->windows[i].pending == done)
+				window_finish(st, &st->windows[i]);
+		}
+	}
+	return found;
+}
+
+/* End every window's transfer and free the pages they hold. */
+static void
+end_windows(MsgraphScanState *st)
+{
+	int			i;
+
+	for (i = 0; i < st->nwindows; i++)
+	{
+		MsgraphWindow *w = &st->windows[i];
+
+		if (w->pending)
+			msgraph_http_async_end(w->pending);
+		w->pending = NULL;
+		if (w->ready)
+			json_object_put(w->ready);
+		w->ready = NULL;
+	}
+	st->windows = NULL;
+	st->nwindows = 0;
 }
 
 /* Memory context callback: the query is over, normally or not. */
 static void
 scan_page_cleanup(void *arg)
 {
-	scan_free_page((MsgraphScanState *) arg);
+	MsgraphScanState *st = (MsgraphScanState *) arg;
+
+	end_windows(st);
+	scan_free_page(st);
 }
 
 static void
@@ -1310,15 +1619,37 @@ scan_error_callback(void *arg)
 	errcontext("foreign table \"%s\"", RelationGetRelationName(st->rel));
 }
 
+/*
+ * Return the next row.  Errors raised while fetching name the foreign
+ * table (conversion errors name the column too).
+ */
 static TupleTableSlot *
 msgraphIterateForeignScan(ForeignScanState *node)
 {
 	MsgraphScanState *st = (MsgraphScanState *) node->fdw_state;
+	ErrorContextCallback errcb;
+	TupleTableSlot *slot;
+
+	errcb.callback = scan_error_callback;
+	errcb.arg = st;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	slot = iterate_scan(node, st);
+	error_context_stack = errcb.previous;
+	return slot;
+}
+
+static TupleTableSlot *
+iterate_scan(ForeignScanState *node, MsgraphScanState *st)
+{
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 
-	if (!st->started)
+	if (!st->begun)
+	{
 		scan_start(node, st);
+		st->begun = true;
+	}
 	if (st->count)
 	{
 		ExecClearTuple(slot);
@@ -1337,10 +1668,18 @@ msgraphIterateForeignScan(ForeignScanState *node)
 		ExecClearTuple(slot);
 		while (st->page == NULL || st->next_item >= st->nitems)
 		{
-			if (!(st->lookup ? fetch_next_lookup(st) : fetch_next_page(st)))
+			if (!(st->lookup ? fetch_next_lookup(st)
+				  : st->windows ? fetch_next_window_page(st)
+				  : fetch_next_page(st)))
 				return slot;
 		}
 
+		/* keep the other windows' transfers moving between rows */
+		if (st->windows && ++st->rows_since_progress >= 64)
+		{
+			st->rows_since_progress = 0;
+			msgraph_http_async_progress(0);
+		}
 		entity = json_object_array_get_idx(st->items, st->next_item++);
 		if (entity == NULL || !json_object_is_type(entity, json_type_object))
 			ereport(ERROR,
@@ -1380,6 +1719,7 @@ parse_json_body(const char *url, MsgraphHttpResponse *resp)
 	struct json_object *doc;
 	enum json_tokener_error jerr;
 	size_t		consumed;
+	MsgraphJsonCheck check;
 
 	tok = json_tokener_new_ex(MSGRAPH_JSON_MAX_DEPTH);
 	if (tok == NULL)
@@ -1400,9 +1740,27 @@ parse_json_body(const char *url, MsgraphHttpResponse *resp)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Graph sent a response that is not valid JSON"),
 				 errdetail("%s at byte %zu of %d; request: GET %s",
-						   doc == NULL || jerr != json_tokener_success
+						   jerr == json_tokener_continue
+						   ? "unexpected end of the text"	/* json-c: "continue" */
+						   : doc == NULL || jerr != json_tokener_success
 						   ? json_tokener_error_desc(jerr) : "trailing data",
 						   consumed, resp->body.len, url)));
+	}
+
+	/*
+	 * json-c also accepts text that is not JSON and makes values of it that
+	 * nobody sent (NaN, invalid UTF-8, lone surrogates, saturated integers,
+	 * the last of duplicate names): see jsoncheck.c.  Refuse those before
+	 * a single value is used.
+	 */
+	if (!msgraph_json_check(resp->body.data, resp->body.len, &check))
+	{
+		json_object_put(doc);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Graph sent a response that is not valid JSON"),
+				 errdetail("%s at byte %zu of %d; request: GET %s",
+						   check.problem, check.offset, resp->body.len, url)));
 	}
 	/* the DOM is all that is needed from the body */
 	pfree(resp->body.data);
@@ -1419,7 +1777,6 @@ parse_json_body(const char *url, MsgraphHttpResponse *resp)
 static bool
 fetch_next_page(MsgraphScanState *st)
 {
-	ErrorContextCallback errcb;
 	MsgraphHttpResponse resp;
 	MemoryContext oldcxt;
 	const char *url;
@@ -1434,11 +1791,6 @@ fetch_next_page(MsgraphScanState *st)
 	url = st->cur_url.data;
 	st->started = true;
 	st->have_next = false;
-
-	errcb.callback = scan_error_callback;
-	errcb.arg = st;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
 
 	scan_free_page(st);
 	MemoryContextReset(st->page_cxt);
@@ -1498,8 +1850,25 @@ fetch_next_page(MsgraphScanState *st)
 	st->stats.pages++;
 	msgraph_backend_stats.pages++;
 
+	/*
+	 * Empty pages with fresh nextLinks are no loop the link check can see,
+	 * yet they may never end: past a limit that is paging that stopped
+	 * without the absence of a nextLink, an ERROR.
+	 */
+	if (st->nitems == 0 && st->have_next)
+	{
+		if (++st->empty_run > MSGRAPH_MAX_EMPTY_RUN)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Graph sent %d empty pages in a row, each with an @odata.nextLink",
+							st->empty_run),
+					 errdetail("Last request: GET %s", url),
+					 errhint("Graph's paging seems stalled; try again later.")));
+	}
+	else
+		st->empty_run = 0;
+
 	MemoryContextSwitchTo(oldcxt);
-	error_context_stack = errcb.previous;
 	return true;
 }
 
@@ -1574,13 +1943,7 @@ attach_navigation(MsgraphScanState *st, struct json_object *entity)
 static bool
 fetch_next_lookup(MsgraphScanState *st)
 {
-	ErrorContextCallback errcb;
 	MemoryContext oldcxt;
-
-	errcb.callback = scan_error_callback;
-	errcb.arg = st;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
 
 	st->started = true;
 	while (st->next_id < list_length(st->ids))
@@ -1620,10 +1983,8 @@ fetch_next_lookup(MsgraphScanState *st)
 		st->stats.pages++;
 		msgraph_backend_stats.pages++;
 		MemoryContextSwitchTo(oldcxt);
-		error_context_stack = errcb.previous;
-		return true;
+			return true;
 	}
-	error_context_stack = errcb.previous;
 	return false;
 }
 
@@ -1634,18 +1995,12 @@ fetch_next_lookup(MsgraphScanState *st)
 static bool
 fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
 {
-	ErrorContextCallback errcb;
 	MsgraphHttpResponse resp;
 	MemoryContext oldcxt;
 	struct json_object *doc;
 	struct json_object *count;
 	int64		n;
 	int			i;
-
-	errcb.callback = scan_error_callback;
-	errcb.arg = st;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
 
 	st->started = true;
 	oldcxt = MemoryContextSwitchTo(st->page_cxt);
@@ -1670,7 +2025,6 @@ fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
 	}
 	scan_free_page(st);
 	MemoryContextSwitchTo(oldcxt);
-	error_context_stack = errcb.previous;
 	return true;
 }
 
@@ -1751,17 +2105,15 @@ msgraphReScanForeignScan(ForeignScanState *node)
 {
 	MsgraphScanState *st = (MsgraphScanState *) node->fdw_state;
 
+	end_windows(st);
 	scan_free_page(st);
+	st->begun = false;
 	st->started = false;
 	st->have_next = false;
 	st->nseen = 0;
+	st->empty_run = 0;
 	st->spec.id = NULL;
 	st->count_done = false;
-	if (st->expand_fallback)
-	{
-		/* a rescan lists without $expand again; the fallback stays */
-		st->spec.expand = NULL;
-	}
 }
 
 static void
@@ -1770,7 +2122,10 @@ msgraphEndForeignScan(ForeignScanState *node)
 	MsgraphScanState *st = (MsgraphScanState *) node->fdw_state;
 
 	if (st)
+	{
+		end_windows(st);
 		scan_free_page(st);
+	}
 }
 
 /*
@@ -1821,6 +2176,8 @@ msgraphExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("Graph Bytes", NULL, st->stats.bytes, es);
 		ExplainPropertyInteger("Graph Retries", NULL, st->stats.retries, es);
 		ExplainPropertyInteger("Graph Throttled ms", NULL, st->stats.throttled_ms, es);
+		if (st->windows != NULL)
+			ExplainPropertyInteger("Graph Streams", NULL, st->nstreams, es);
 		if (st->fallback)
 			ExplainPropertyText("Graph Fallback", st->fallback, es);
 	}

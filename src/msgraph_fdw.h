@@ -25,13 +25,16 @@
 
 #define MSGRAPH_FDW_VERSION "0.1.0"
 #define MSGRAPH_USER_AGENT "msgraph_security_fdw/" MSGRAPH_FDW_VERSION
+#define MSGRAPH_MAX_STREAMS 16
 
 /* Kinds of credential a user mapping can hold. */
 typedef enum MsgraphCredentialKind
 {
 	MSGRAPH_CRED_NONE,
 	MSGRAPH_CRED_CLIENT_SECRET,
-	MSGRAPH_CRED_ACCESS_TOKEN
+	MSGRAPH_CRED_ACCESS_TOKEN,
+	MSGRAPH_CRED_CERTIFICATE,	/* JWT client assertion (jwt.c) */
+	MSGRAPH_CRED_MANAGED_IDENTITY	/* the host's managed identity */
 } MsgraphCredentialKind;
 
 /*
@@ -59,12 +62,22 @@ typedef struct MsgraphConnOptions
 	int			max_retries;	/* retries of one request (retry.c) */
 	char	   *ca_file;		/* PEM file of trusted CAs, NULL: the system's */
 	char	   *proxy;			/* HTTPS proxy URL, NULL for none */
+	int			streams;		/* concurrent time windows of a scan */
+	char	   *identity_endpoint;	/* managed identity token endpoint */
 
 	/* user mapping */
 	MsgraphCredentialKind cred_kind;
 	char	   *client_id;
 	char	   *client_secret;
 	char	   *access_token;
+
+	/* certificate credentials: PEM text or file of each, not both */
+	char	   *certificate;
+	char	   *certificate_file;
+	char	   *private_key;
+	char	   *private_key_file;
+	char	   *private_key_password;	/* NULL when the key is not encrypted */
+	bool		jwt_rs256;		/* jwt_algorithm 'RS256'; PS256 otherwise */
 } MsgraphConnOptions;
 
 /* Per-backend counters, reported by msgraph_request_stats(). */
@@ -127,7 +140,16 @@ typedef struct MsgraphHttpResponse
 
 extern void msgraph_http_perform(const MsgraphHttpRequest *req,
 								 MsgraphHttpResponse *resp);
+
+typedef struct MsgraphAsync MsgraphAsync;
+extern MsgraphAsync *msgraph_http_async_start(const MsgraphHttpRequest *req,
+											  MsgraphHttpResponse *resp);
+extern bool msgraph_http_async_done(MsgraphAsync *a);
+extern void msgraph_http_async_progress(int wait_ms);
+extern MsgraphAsync *msgraph_http_async_wait(MsgraphAsync **set, int n);
+extern void msgraph_http_async_end(MsgraphAsync *a);
 extern char *msgraph_url_encode(const char *s);
+extern char *msgraph_encode_path_segment(const char *s);
 extern bool msgraph_same_origin(const char *url, const char *base);
 extern char *msgraph_new_request_id(void);
 
@@ -135,6 +157,12 @@ extern char *msgraph_new_request_id(void);
 extern const char *msgraph_get_token(MsgraphConnOptions *opts, bool force_refresh);
 extern void msgraph_auth_init(void);
 extern void msgraph_forget_tokens(void);
+
+/* in jwt.c */
+extern char *msgraph_client_assertion(MsgraphConnOptions *opts, const char *audience);
+extern void msgraph_check_certificate_pem(const char *optname, const char *pem);
+extern void msgraph_check_private_key_pem(const char *optname, const char *pem,
+										  const char *password);
 
 /* in connection.c */
 typedef struct MsgraphRequestStats
@@ -149,6 +177,8 @@ typedef struct MsgraphRequestStats
 extern void msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
 							  MsgraphHttpResponse *resp,
 							  MsgraphRequestStats *stats);
+extern MsgraphAsync *msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
+											 MsgraphHttpResponse *resp);
 extern void msgraph_graph_request(MsgraphConnOptions *opts, const char *method,
 								  const char *url, const char *body,
 								  MsgraphHttpResponse *resp,
@@ -202,6 +232,8 @@ extern void msgraph_throttle_init(void);
 extern void msgraph_throttle_acquire(MsgraphConnOptions *opts, const char *url,
 									 MsgraphThrottleTicket *ticket,
 									 MsgraphRequestStats *stats);
+extern void msgraph_throttle_pace(MsgraphConnOptions *opts, const char *url,
+								  MsgraphRequestStats *stats);
 extern void msgraph_throttle_release(MsgraphThrottleTicket *ticket);
 extern void msgraph_throttle_penalize(MsgraphThrottleTicket *ticket, int64 wait_ms);
 
@@ -250,7 +282,6 @@ typedef struct MsgraphDeparseEnv
 	MsgraphTableMeta *meta;
 	Index		relid;			/* varno of the foreign table's Vars */
 	MsgraphFilterMode mode;
-	bool		display;		/* EXPLAIN: "?" for values known at run time */
 	List	   *values;			/* of MsgraphRuntimeValue *, at run time */
 	List	   *collect;		/* if not NULL: value exprs are appended here */
 	bool		collecting;
@@ -286,7 +317,6 @@ extern char *msgraph_build_url(MsgraphConnOptions *opts,
 							   bool for_display, bool have_snapshot,
 							   TimestampTz snapshot);
 extern void msgraph_format_timestamp(StringInfo buf, TimestampTz ts);
-extern char *msgraph_encode_path_segment(const char *s);
 
 /* in convert.c */
 
@@ -329,9 +359,70 @@ extern void msgraph_convert_entity(Relation rel, MsgraphColumn *cols, int ncols,
 								   struct json_object *entity,
 								   Datum *values, bool *nulls);
 extern char *msgraph_column_property(Relation rel, AttrNumber attnum);
+extern bool msgraph_parse_timestamp(const char *s, TimestampTz *result);
 
 /* in import.c */
 extern List *msgraph_import_foreign_schema(ImportForeignSchemaStmt *stmt,
 										   Oid serverOid);
+
+/* in modify.c */
+struct ExplainState;
+struct ModifyTableState;
+struct ResultRelInfo;
+struct ForeignScanState;
+struct TupleTableSlot;
+struct EState;
+struct PlannerInfo;
+struct ModifyTable;
+
+extern int	msgraph_max_update_rows;
+extern bool msgraph_dry_run;
+
+extern void msgraphAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
+										   RangeTblEntry *target_rte,
+										   Relation target_relation);
+extern List *msgraphPlanForeignModify(PlannerInfo *root, struct ModifyTable *plan,
+									  Index resultRelation, int subplan_index);
+extern void msgraphBeginForeignModify(struct ModifyTableState *mtstate,
+									  struct ResultRelInfo *rinfo, List *fdw_private,
+									  int subplan_index, int eflags);
+extern struct TupleTableSlot *msgraphExecForeignUpdate(struct EState *estate,
+													   struct ResultRelInfo *rinfo,
+													   struct TupleTableSlot *slot,
+													   struct TupleTableSlot *planSlot);
+extern void msgraphEndForeignModify(struct EState *estate, struct ResultRelInfo *rinfo);
+extern int	msgraphIsForeignRelUpdatable(Relation rel);
+extern bool msgraphPlanDirectModify(PlannerInfo *root, struct ModifyTable *plan,
+									Index resultRelation, int subplan_index);
+extern void msgraphBeginDirectModify(struct ForeignScanState *node, int eflags);
+extern struct TupleTableSlot *msgraphIterateDirectModify(struct ForeignScanState *node);
+extern void msgraphEndDirectModify(struct ForeignScanState *node);
+extern void msgraphExplainForeignModify(struct ModifyTableState *mtstate,
+										struct ResultRelInfo *rinfo, List *fdw_private,
+										int subplan_index, struct ExplainState *es);
+extern void msgraphExplainDirectModify(struct ForeignScanState *node,
+									   struct ExplainState *es);
+
+/* what functions.c shares with the UPDATE path */
+extern struct json_object *msgraph_json_own(MemoryContext cxt, struct json_object *obj);
+extern struct json_object *msgraph_json_string(const char *s);
+extern struct json_object *msgraph_datum_to_json(Datum value, Oid type, const char *what);
+extern char *msgraph_json_text(struct json_object *obj);
+extern struct json_object *msgraph_parse_response(const char *method, const char *url,
+												  MsgraphHttpResponse *resp);
+extern void msgraph_log_write(MsgraphConnOptions *opts, const char *method,
+							  const char *target, const char *properties);
+extern void msgraph_report_write_error(MsgraphConnOptions *opts, const char *permission,
+									   const char *url, MsgraphHttpResponse *resp,
+									   const char *suffix, const char *hint);
+extern char *msgraph_graph_error_message(MsgraphHttpResponse *resp);
+
+/* in functions.c: the SQL functions msgraph_add_comment(),
+ * msgraph_dismiss_risky_users(), msgraph_confirm_compromised() and
+ * msgraph_hunting_query() (fmgr entry points, no prototypes needed) */
+/*
+ * in jsoncheck.c: the strict RFC 8259 check of response bodies; declared in
+ * jsoncheck.h, which is plain C so that the libFuzzer harness can use it.
+ */
 
 #endif							/* MSGRAPH_FDW_H */

@@ -389,6 +389,25 @@ msgraph_throttle_acquire(MsgraphConnOptions *opts, const char *url,
 		pace(opts, rate_cls, ticket, stats);
 }
 
+/*
+ * Only the rate part of msgraph_throttle_acquire(), for a request started
+ * without waiting for its answer (msgraph_graph_get_async): nothing would
+ * give a concurrency slot back, and nothing needs releasing.
+ */
+void
+msgraph_throttle_pace(MsgraphConnOptions *opts, const char *url, MsgraphRequestStats *stats)
+{
+	MsgraphThrottleTicket ticket;
+	int			rate_cls;
+	int			slot_cls;
+
+	if (!msgraph_pace_requests)
+		return;
+	classify_url(opts, url, &rate_cls, &slot_cls);
+	if (rate_cls >= 0)
+		pace(opts, rate_cls, &ticket, stats);
+}
+
 static void
 take_slot(MsgraphConnOptions *opts, int cls, MsgraphThrottleTicket *ticket,
 		  MsgraphRequestStats *stats)

@@ -64,8 +64,9 @@ start_emulator() {
     local work=$1
     shift
     : > "$work/emu.port"
+    # (9>&-: the background server must not hold the install lock)
     "$PY" -u "$TOP/tests/emulator/graph_emulator.py" --port 0 "$@" \
-        > "$work/emu.port" 2> "$work/emu.log" &
+        > "$work/emu.port" 2> "$work/emu.log" 9>&- &
     EMU_PID=$!
     for _ in $(seq 600); do
         [ -s "$work/emu.port" ] && break
@@ -112,7 +113,7 @@ start_proxy() {
     local work=$1
     : > "$work/proxy.port"
     "$PY" -u "$TOP/tests/proxy/connect_proxy.py" --port 0 > "$work/proxy.port" \
-        2> "$work/proxy.log" &
+        2> "$work/proxy.log" 9>&- &
     PROXY_PID=$!
     for _ in $(seq 100); do
         [ -s "$work/proxy.port" ] && break
@@ -153,7 +154,7 @@ start_cluster() {
         -E UTF8 --no-locale -U postgres >/dev/null
     runuser -u postgres -- "$bindir/pg_ctl" -D "$PGDATA_DIR" -l "$work/postgres.log" -w \
         -o "-p $port -k $work -c listen_addresses='' -c fsync=off -c msgraph_security_fdw.pace_requests=${MSGRAPH_PACE_REQUESTS:-off} $*" \
-        start >/dev/null
+        start >/dev/null 9>&-
     export PGHOST=$work PGPORT=$port PGUSER=postgres
 }
 

@@ -2,8 +2,10 @@
 # tests/run_all.sh: every test of the project (`make test`), on a fresh
 # Debian 12 machine as root: installs what is missing, builds and installs
 # the extension, then runs the catalog check, the emulator's self-tests,
-# the pg_regress suites against the emulator, the memory check, the cancel
-# timings and a 10-second version of the load test.
+# the unit test of the JSON check, the pg_regress suites against the
+# emulator, the pushdown check, the memory check, a short protocol fuzzing
+# run (tests/fuzz; `make fuzz` is the long one), the cancel timings and a
+# 10-second version of the load test (`make load` is the long one).
 
 source "$(dirname "$0")/lib.sh"
 
@@ -26,10 +28,13 @@ step() {
 }
 
 step catalog make -s -C "$TOP/tests/catalog" check
-step emulator bash -c "cd '$TOP/tests/emulator' && '$PY' -m unittest -q test_emulator"
+step emulator bash -c "cd '$TOP/tests/emulator' && '$PY' -m unittest -q test_emulator test_hostile"
+JC=$(mktemp -d /tmp/msgraph_jsoncheck.XXXXXX)
+step jsoncheck bash -c "gcc -O1 -Wall -I '$TOP/src' -o '$JC/jsoncheck_test' '$TOP/tests/fuzz/jsoncheck_test.c' '$TOP/src/jsoncheck.c' && '$JC/jsoncheck_test'"
 step regress bash "$TOP/tests/run_regress.sh"
 step pushdown bash "$TOP/tests/pushdown_check.sh" 50000
 step memory bash "$TOP/tests/memcheck.sh" 2000 50000
+step fuzz bash "$TOP/tests/fuzz/run_fuzz.sh" 400
 step cancel bash "$TOP/tests/cancel_timing.sh" 3
 step load bash "$TOP/tests/load/run_load.sh" 10
 

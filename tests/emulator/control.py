@@ -7,6 +7,7 @@ plumbing, not traffic of the client under test.  Bodies are JSON, or NDJSON
 
 import json
 
+import assertion
 import faults
 import identity
 import render
@@ -32,6 +33,7 @@ class ControlAPI:
         ("GET", "stats"): "stats",
         ("GET", "requests"): "requests",
         ("POST", "reset"): "reset",
+        ("POST", "restore"): "restore",
         ("GET", "config"): "get_config",
         ("POST", "config"): "set_config",
         ("GET", "faults"): "list_faults",
@@ -40,6 +42,12 @@ class ControlAPI:
         ("POST", "revoke-tokens"): "revoke_tokens",
         ("POST", "token"): "mint_token",
         ("GET", "data"): "data",
+        ("POST", "hostile"): "arm_hostile",
+        ("GET", "hostile"): "hostile_account",
+        ("DELETE", "hostile"): "disarm_hostile",
+        ("GET", "certificates"): "list_certificates",
+        ("POST", "certificates"): "add_certificate",
+        ("DELETE", "certificates"): "clear_certificates",
     }
 
     def __init__(self, server):
@@ -88,9 +96,15 @@ class ControlAPI:
         """
         self.server.requests.clear()
         self.server.faults.clear()
+        self.server.hostile.disarm()
         self.server.config.reset()
         self.server.limiter.clear()
         return self._ok({"ok": True, "config": self.server.config.as_dict()})
+
+    def restore(self, **_):
+        """Put the generated data back: undo every write (PATCH, comments,
+        riskyUser actions) since start-up or the last restore."""
+        return self._ok({"ok": True, "restored": self.server.graph.writer.restore()})
 
     def get_config(self, **_):
         return self._ok(self.server.config.as_dict())
@@ -123,6 +137,42 @@ class ControlAPI:
         token = self.server.tokens.issue(identity.ADMIN, identity.GRAPH_SCOPES[0], lifetime)
         return self._ok({"token_type": "Bearer", "access_token": token,
                          "expires_in": lifetime})
+
+    def arm_hostile(self, body, **_):
+        """Arm the fuzzing mode for one scan (hostile.HostileMode.arm)."""
+        try:
+            return self._ok(self.server.hostile.arm(self._json(body)))
+        except ValueError as e:
+            raise ControlError(400, str(e)) from None
+
+    def hostile_account(self, **_):
+        """The pages the armed scan served and what each must yield."""
+        return self._ok(self.server.hostile.account())
+
+    def disarm_hostile(self, **_):
+        self.server.hostile.disarm()
+        return self._ok({"armed": None})
+    def list_certificates(self, **_):
+        return self._ok(self.server.certificates.listing())
+
+    def add_certificate(self, body, **_):
+        """Register {"client_id", "certificate": PEM} for a registered app."""
+        spec = self._json(body)
+        if not isinstance(spec, dict) or set(spec) != {"client_id", "certificate"}:
+            raise ControlError(400, "give exactly 'client_id' and 'certificate' (PEM text)")
+        if spec["client_id"] not in identity.APPS_BY_CLIENT_ID:
+            raise ControlError(400, "no registered app has client_id %r" % spec["client_id"])
+        if not isinstance(spec["certificate"], str):
+            raise ControlError(400, "'certificate' must be PEM text")
+        try:
+            return self._ok(self.server.certificates.register(spec["client_id"],
+                                                              spec["certificate"]))
+        except assertion.CertificateError as e:
+            raise ControlError(400, str(e)) from None
+
+    def clear_certificates(self, **_):
+        self.server.certificates.clear()
+        return self._ok([])
 
     def data(self, rest, **_):
         """Every entity of a collection, one line each, as a list page sends it

@@ -11,17 +11,23 @@ Semantics, in one place because the tests of the extension depend on them:
   times goes down by one (it is dropped at zero) and no later fault sees
   that request.
 
-Matching fields, all optional: method (case-insensitive), path_prefix
-(against the raw path, no query) and kind ("graph" or "token").  Control
-requests never fault.
+Matching fields, all optional: query_contains (a substring of the raw,
+undecoded query string), method (case-insensitive), path_prefix
+(against the raw path, no query) and kind ("graph", "token" or
+"managed_identity").  Control requests never fault.
+
+The actions "body", "inject", "cut" and "empty_run" send broken pages of
+one precise kind; hostile.py builds them.
 """
 
+import base64
+import binascii
 import itertools
 import threading
 
 ACTIONS = ("status", "reset", "slow", "hang", "truncate", "malformed", "html",
-           "wrong_host_nextlink", "loop_nextlink")
-_MATCH_KEYS = ("method", "path_prefix", "kind")
+           "wrong_host_nextlink", "loop_nextlink", "body", "inject", "cut", "empty_run")
+_MATCH_KEYS = ("method", "path_prefix", "kind", "query_contains")
 
 
 class FaultSpecError(ValueError):
@@ -46,15 +52,17 @@ class Fault:
     def __init__(self, fault_id, spec):
         _require(isinstance(spec, dict), "a fault must be a JSON object")
         unknown = set(spec) - {"match", "after", "times", "action", "status", "code",
-                               "message", "retry_after", "delay_ms"}
+                               "message", "retry_after", "delay_ms", "body", "body_b64",
+                               "content_type", "pad", "entity", "field", "raw", "raw_b64",
+                               "duplicate", "bytes"}
         _require(not unknown, "unknown fault field(s): %s" % ", ".join(sorted(unknown)))
         match = spec.get("match", {})
         _require(isinstance(match, dict) and set(match) <= set(_MATCH_KEYS),
                  "'match' may only hold %s" % ", ".join(_MATCH_KEYS))
         _require(all(isinstance(v, str) for v in match.values()),
                  "'match' values must be strings")
-        _require(match.get("kind") in (None, "graph", "token"),
-                 "'match.kind' must be 'graph' or 'token'")
+        _require(match.get("kind") in (None, "graph", "token", "managed_identity"),
+                 "'match.kind' must be 'graph', 'token' or 'managed_identity'")
         self.id = fault_id
         self.match = dict(match)
         if "method" in self.match:            # HTTP methods are upper case on the wire
@@ -64,8 +72,9 @@ class Fault:
         self.after = _check_int(spec, "after", 0, 0)
         self.times = _check_int(spec, "times", 1, 1)
         self.status = None
-        if self.action == "status":
-            self.status = _check_int(spec, "status", None, 100)
+        if self.action in ("status", "body"):
+            self.status = _check_int(spec, "status", None if self.action == "status" else 200,
+                                     100)
             _require(self.status <= 599, "'status' must be an HTTP status code")
         self.code = spec.get("code")
         self.message = spec.get("message")
@@ -77,20 +86,68 @@ class Fault:
                  "'retry_after' must be a string (the header value)")
         self.delay_ms = (_check_int(spec, "delay_ms", None, 0)
                          if self.action == "slow" else None)
+        self._hostile_fields(spec)
 
-    def fits(self, kind, method, path):
+    def _hostile_fields(self, spec):
+        """Fields of body (body | body_b64, content_type, pad), inject (entity,
+        field, raw | raw_b64, duplicate) and cut (bytes)."""
+        for name in ("body", "body_b64", "content_type", "field", "raw", "raw_b64"):
+            _require(spec.get(name) is None or isinstance(spec[name], str),
+                     "'%s' must be a string" % name)
+        for name in ("body_b64", "raw_b64"):
+            if spec.get(name) is not None:
+                try:
+                    base64.b64decode(spec[name], validate=True)
+                except (binascii.Error, ValueError):
+                    raise FaultSpecError("'%s' must be base64" % name) from None
+        self.body_text = spec.get("body")
+        self.body_b64 = spec.get("body_b64")
+        self.content_type = spec.get("content_type")
+        self.pad = _check_int(spec, "pad", 0, 0)
+        self.entity = _check_int(spec, "entity", 0, -1)
+        self.field = spec.get("field")
+        self.raw = spec.get("raw")
+        self.raw_b64 = spec.get("raw_b64")
+        self.duplicate = spec.get("duplicate", False)
+        _require(isinstance(self.duplicate, bool), "'duplicate' must be a boolean")
+        self.cut_bytes = _check_int(spec, "bytes", None, 0) if "bytes" in spec else None
+        if self.action == "body":
+            _require((self.body_text is None) != (self.body_b64 is None),
+                     "'body' needs exactly one of 'body' and 'body_b64'")
+        if self.action == "inject":
+            _require(self.field is not None, "'inject' needs 'field'")
+            _require((self.raw is None) != (self.raw_b64 is None),
+                     "'inject' needs exactly one of 'raw' and 'raw_b64'")
+
+    def body_bytes(self):
+        """The body of a "body" fault, padded with spaces."""
+        data = (base64.b64decode(self.body_b64) if self.body_b64 is not None
+                else self.body_text.encode("utf-8"))
+        return data + b" " * self.pad
+
+    def fits(self, kind, method, path, query=""):
         m = self.match
         return ((m.get("kind") is None or m["kind"] == kind)
                 and (m.get("method") is None or m["method"] == method)
-                and (m.get("path_prefix") is None or path.startswith(m["path_prefix"])))
+                and (m.get("path_prefix") is None or path.startswith(m["path_prefix"]))
+                and (m.get("query_contains") is None or m["query_contains"] in query))
 
     def describe(self):
         out = {"id": self.id, "match": self.match, "after": self.after,
                "times": self.times, "action": self.action}
-        for name in ("status", "code", "message", "retry_after", "delay_ms"):
+        for name in ("status", "code", "message", "retry_after", "delay_ms", "content_type",
+                     "field", "raw", "raw_b64", "body_b64"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
+        if self.body_text is not None:
+            out["body"] = self.body_text
+        if self.action == "inject":
+            out.update(entity=self.entity, duplicate=self.duplicate)
+        if self.pad:
+            out["pad"] = self.pad
+        if self.cut_bytes is not None:
+            out["bytes"] = self.cut_bytes
         return out
 
 
@@ -111,11 +168,11 @@ class FaultRegistry:
             self._faults.extend(new)
         return [f.describe() for f in new]
 
-    def take(self, kind, method, path):
+    def take(self, kind, method, path, query=""):
         """The fault that takes this request, or None (see module docstring)."""
         with self._lock:
             for fault in self._faults:
-                if not fault.fits(kind, method, path):
+                if not fault.fits(kind, method, path, query):
                     continue
                 if fault.after > 0:
                     fault.after -= 1

@@ -21,7 +21,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import schema       # noqa: E402  (after the path fix above)
+import assertion    # noqa: E402  (after the path fix above)
+import identity     # noqa: E402
+import schema       # noqa: E402
 import server       # noqa: E402
 import tenant       # noqa: E402
 import timestamps   # noqa: E402
@@ -41,6 +43,8 @@ def parse_args(argv):
     p.add_argument("--risk-detections", type=_count, default=150)
     p.add_argument("--risky-users", type=_count, default=60)
     p.add_argument("--sp-risk-detections", type=_count, default=40)
+    p.add_argument("--hunting-rows", type=_count, default=2000,
+                   help="rows of the DeviceEvents advanced-hunting table")
     p.add_argument("--latency-ms", type=_count, default=0,
                    help="delay before every Graph response")
     p.add_argument("--token-lifetime", type=int, default=3599,
@@ -50,6 +54,9 @@ def parse_args(argv):
     p.add_argument("--quiet", action="store_true", help="no per-request log lines")
     p.add_argument("--no-warmup", action="store_true",
                    help="do not pre-serialize entities in the background after start-up")
+    p.add_argument("--certificate", action="append", default=[], type=_certificate,
+                   metavar="CLIENT_ID=PEM_FILE",
+                   help="register a certificate for an app's client assertions (repeatable)")
     p.add_argument("--throttle", action="store_true",
                    help="enforce Graph's documented throttling limits (config 'throttle')")
     p.add_argument("--tls-cert", metavar="PEM",
@@ -78,6 +85,17 @@ def _timestamp(text):
         return timestamps.parse(text)
     except ValueError:
         raise argparse.ArgumentTypeError("not an ISO 8601 timestamp: %r" % text) from None
+
+
+def _certificate(text):
+    client_id, sep, path = text.partition("=")
+    if not sep or not path:
+        raise argparse.ArgumentTypeError("expected CLIENT_ID=PEM_FILE: %r" % text)
+    try:
+        with open(path, encoding="ascii") as f:
+            return client_id, f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise argparse.ArgumentTypeError("cannot read %s: %s" % (path, e)) from None
 
 
 def _count(text):
@@ -127,7 +145,19 @@ def main(argv=None):
     httpd = server.EmulatorServer(data, port=args.port, gzip=not args.no_gzip,
                                   latency_ms=args.latency_ms,
                                   token_lifetime=args.token_lifetime, quiet=args.quiet,
+                                  hunting_rows=args.hunting_rows,
                                   throttle_limits=args.throttle, tls_context=context)
+    for client_id, pem in args.certificate:
+        if client_id not in identity.APPS_BY_CLIENT_ID:
+            log.error("--certificate: no registered app has client_id %s", client_id)
+            return 2
+        try:
+            cert = httpd.certificates.register(client_id, pem)
+        except assertion.CertificateError as e:
+            log.error("--certificate for %s: %s", client_id, e)
+            return 2
+        log.info("certificate registered for %s: x5t#S256 %s, valid %s to %s", client_id,
+                 cert["x5t#S256"], cert["not_before"], cert["not_after"])
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     print(httpd.port, flush=True)
@@ -141,6 +171,7 @@ def main(argv=None):
     finally:
         httpd.stopping.set()
         httpd.server_close()
+        httpd.certificates.close()
         log.info("stopped")
     return 0
 

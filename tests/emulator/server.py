@@ -3,14 +3,17 @@
 Request kinds, told apart by path:
 
 * /_emulator/...                   control API (control.py): no auth, no log
-* /{tenant}/oauth2/v2.0/token      identity platform (identity.py)
+* /{tenant}/oauth2/v2.0/token      identity platform (identity.py, assertion.py)
+* /metadata/identity/oauth2/token  managed identity endpoint (managed_identity.py)
 * /v1.0/... and /beta/...          Graph (graph.py)
 
 Every token and Graph request is logged (state.RequestLog) and offered to
-the injected faults (faults.py) before it is served; Graph requests then
-pass Graph's throttling limits (throttle.py) when the config switches them
-on.  With a TLS context the port speaks HTTPS only (handshakes happen in
-the connection's thread, never in the accepting one).  Performance choices
+the injected faults (faults.py) before it is served; list requests of the
+resource the fuzzing mode is armed for are then answered by hostile.py;
+Graph requests pass Graph's throttling limits (throttle.py) when the config
+switches them on.  With a TLS context the port speaks HTTPS only
+(handshakes happen in the connection's thread, never in the accepting
+one).  Performance choices
 follow env.md section 3 pitfall 13: HTTP/1.1 keep-alive with a
 Content-Length on every response, TCP_NODELAY, a listen backlog of 128,
 daemon threads, and bodies served from pre-rendered bytes (render.py).
@@ -31,10 +34,13 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote
 
+import assertion
 import control
 import faults
 import graph
+import hostile
 import identity
+import managed_identity
 import query
 import render
 import state
@@ -51,11 +57,12 @@ AGS_DIAGNOSTIC = json.dumps({"ServerInfo": {
     "ScaleUnit": "000", "RoleInstance": "EMU000127001"}}, separators=(",", ":"))
 TOKEN_PATH = re.compile(r"/([^/]+)/oauth2/v2\.0/token\Z")
 MAX_REQUEST_BODY = 16 << 20
+LOGGED_RAW_BODY = 4096             # bytes of a non-JSON Graph body kept in the log
 IOV_MAX = 1024
 TLS_HANDSHAKE_TIMEOUT = 10
 TLS_WRITE_BATCH = 256 << 10
 LOGGED_HEADERS = ("prefer", "client-request-id", "accept-encoding", "user-agent",
-                  "content-type")
+                  "content-type", "metadata", "x-forwarded-for")
 MALFORMED_BODY = b'{"value":[{"id":"malformed",,"title":"cut here'
 HTML_502 = (b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>"
             b"<body><h1>502 Bad Gateway</h1><p>The gateway received an invalid "
@@ -159,7 +166,8 @@ class EmulatorServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, tenant, host="127.0.0.1", port=0, gzip=True, latency_ms=0,
-                 token_lifetime=3599, quiet=False, throttle_limits=False, tls_context=None):
+                 token_lifetime=3599, quiet=False, hunting_rows=2000, throttle_limits=False,
+                 tls_context=None):
         self.tenant = tenant
         self.clock = timestamps.Clock(tenant.now)
         self.gzip = gzip
@@ -168,14 +176,20 @@ class EmulatorServer(ThreadingHTTPServer):
         self.scheme = "https" if tls_context is not None else "http"
         defaults = {"latency_ms": latency_ms, "case_insensitive": False,
                     "strict": False, "empty_pages": False,
-                    "token_lifetime": token_lifetime, "throttle": throttle_limits}
+                    "token_lifetime": token_lifetime,
+                    "hunting_delay_ms": 0,
+                    "hunting_timeout_ms": state.HUNTING_TIMEOUT_MS,
+                    "throttle": throttle_limits}
         defaults.update(state.DEFAULT_THROTTLE_LIMITS)
         self.config = state.Config(defaults)
         self.limiter = throttle.Limiter()
         self.requests = state.RequestLog()
         self.faults = faults.FaultRegistry()
         self.tokens = identity.TokenStore()
-        self.graph = graph.GraphService(tenant, self.tokens)
+        self.certificates = assertion.CertificateRegistry()
+        self.graph = graph.GraphService(tenant, self.tokens, self.clock,
+                                        hunting_rows=hunting_rows)
+        self.hostile = hostile.HostileMode(self.graph, tenant)
         self.control = control.ControlAPI(self)
         self.stopping = threading.Event()
         super().__init__((host, port), Handler)
@@ -183,6 +197,11 @@ class EmulatorServer(ThreadingHTTPServer):
     @property
     def port(self):
         return self.server_address[1]
+
+    @property
+    def base_url(self):
+        """The canonical address: client assertions must be addressed to it."""
+        return "%s://127.0.0.1:%d" % (self.scheme, self.port)
 
     def get_request(self):
         sock, addr = super().get_request()
@@ -208,6 +227,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self.stopping.set()
         self.shutdown()
         self.server_close()
+        self.certificates.close()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -253,11 +273,12 @@ class Handler(BaseHTTPRequestHandler):
             self.serve_control(path, body)
             return
         m = TOKEN_PATH.match(path)
-        kind = "token" if m else "graph"
+        kind = ("token" if m else
+                "managed_identity" if path == managed_identity.PATH else "graph")
         entry = self.server.requests.start(**self.log_fields(kind, path, raw_query, body))
         status, rows, sent, fault = 0, 0, 0, None
         try:
-            fault = self.server.faults.take(kind, self.command, path)
+            fault = self.server.faults.take(kind, self.command, path, raw_query or "")
             status, rows, sent = self.serve(kind, path, raw_query, body, m, fault)
         except (ConnectionError, socket.timeout):
             self.close_connection = True
@@ -301,12 +322,23 @@ class Handler(BaseHTTPRequestHandler):
             return 0, 0, 0
         if action == "slow":
             time.sleep(fault.delay_ms / 1000.0)
-        if action in ("status", "malformed", "html"):
+        if action in ("status", "malformed", "html", "body"):
             response = self.fault_response(kind, fault)
         elif kind == "token":
-            response = self.token_response(token_match, body)
+            response = self.token_response(token_match, body, path)
+        elif kind == "managed_identity":
+            response = self.managed_identity_response(raw_query)
+        elif action is None and self.server.hostile.wants(self.command, path):
+            return self.send_hostile(self.server.hostile.serve(
+                path, raw_query, self.host(), self.prefers_enums()))
+        elif action == "empty_run":
+            response = Response(200, render.Body.of(hostile.empty_run_page(
+                self.host(), path, raw_query)), GRAPH_CONTENT_TYPE, self.graph_headers())
         else:
             response = self.graph_response(path, raw_query, body, action)
+            if action in ("inject", "cut") and response.status == 200:
+                response = Response(200, render.Body.of(hostile.rewrite_page(
+                    response.body.join(), fault)), GRAPH_CONTENT_TYPE, response.headers)
         if kind == "graph" and self.server.config.current.latency_ms:
             time.sleep(self.server.config.current.latency_ms / 1000.0)
         if self.throttle_ticket is not None:
@@ -353,6 +385,22 @@ class Handler(BaseHTTPRequestHandler):
             form = self.form(body)
             fields["form"] = {k: form[k] for k in ("client_id", "scope", "grant_type",
                                                    "client_assertion_type") if k in form}
+            fields["scope"] = form.get("scope")
+            if "client_assertion" in form:
+                fields["assertion"] = assertion.summary(form["client_assertion"])
+        elif kind == "managed_identity":
+            try:
+                resource = managed_identity.parse_query(raw_query).get("resource")
+            except managed_identity.ImdsError:
+                resource = None
+            fields["scope"] = resource and managed_identity.scope_of(resource) or resource
+        elif body:
+            # Graph bodies (PATCH, comments, actions, hunting) hold no
+            # secrets: the token travels in the Authorization header
+            try:
+                fields["body"] = json.loads(body.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                fields["body_raw"] = body[:LOGGED_RAW_BODY].decode("utf-8", "replace")
         return fields
 
     def form(self, body):
@@ -371,7 +419,7 @@ class Handler(BaseHTTPRequestHandler):
         return fields
 
     # --- the three kinds of responses -----------------------------------------------------------
-    def token_response(self, token_match, body):
+    def token_response(self, token_match, body, path):
         server = self.server
         headers = [("Cache-Control", "no-store, no-cache"), ("Pragma", "no-cache"),
                    ("x-ms-request-id", self.request_id),
@@ -384,12 +432,24 @@ class Handler(BaseHTTPRequestHandler):
             tenant_segment = unquote(token_match.group(1))
             result = identity.issue_token(server.tokens, tenant_segment, self.form(body),
                                           self.headers.get("Authorization"),
-                                          server.config.current.token_lifetime)
+                                          server.config.current.token_lifetime,
+                                          server.certificates, server.base_url + path)
             return Response(200, json_body(result, 1), LOGIN_CONTENT_TYPE, headers,
                             compressible=False)
         except identity.TokenError as e:
             return Response(e.status, json_body(e.body(server.clock)), LOGIN_CONTENT_TYPE,
                             headers, compressible=False)
+
+    def managed_identity_response(self, raw_query):
+        server = self.server
+        try:
+            result = managed_identity.issue_token(server.tokens, self.command, raw_query,
+                                                  self.headers,
+                                                  server.config.current.token_lifetime)
+            return Response(200, json_body(result, 1), LOGIN_CONTENT_TYPE, compressible=False)
+        except managed_identity.ImdsError as e:
+            return Response(e.status, json_body(e.body()), LOGIN_CONTENT_TYPE,
+                            compressible=False)
 
     def graph_response(self, path, raw_query, body, link_fault):
         server = self.server
@@ -404,10 +464,12 @@ class Handler(BaseHTTPRequestHandler):
                 settings=settings,
                 link_fault=link_fault if link_fault in ("wrong_host_nextlink",
                                                         "loop_nextlink") else None,
+                body=body, content_type=self.headers.get("Content-Type"),
                 scheme=server.scheme)
             result = server.graph.handle(req)
             return Response(result.status, result.body, GRAPH_CONTENT_TYPE,
-                            self.graph_headers() + result.headers)
+                            self.graph_headers() + result.headers,
+                            compressible=result.status != 204)
         except query.QueryError as e:
             return self.graph_error(e.status, e.code, e.message, details=e.details)
         except graph.GraphError as e:
@@ -437,15 +499,24 @@ class Handler(BaseHTTPRequestHandler):
             raise graph.GraphError(400, "BadRequest", "The path is not valid UTF-8.") from None
 
     def fault_response(self, kind, fault):
-        """The response of a status / malformed / html fault."""
+        """The response of a status / malformed / html / body fault."""
+        if fault.action == "body":
+            return Response(fault.status, render.Body.of(fault.body_bytes()),
+                            fault.content_type or GRAPH_CONTENT_TYPE, self.graph_headers())
         if fault.action == "html":
             return Response(502, render.Body.of(HTML_502), "text/html; charset=utf-8",
                             compressible=False)
         if fault.action == "malformed":
-            content = LOGIN_CONTENT_TYPE if kind == "token" else GRAPH_CONTENT_TYPE
+            content = GRAPH_CONTENT_TYPE if kind == "graph" else LOGIN_CONTENT_TYPE
             return Response(200, render.Body.of(MALFORMED_BODY), content,
                             self.graph_headers() if kind == "graph" else ())
         extra = [("Retry-After", fault.retry_after)] if fault.retry_after is not None else []
+        if kind == "managed_identity":
+            error = managed_identity.ImdsError(
+                fault.status, fault.code or "temporarily_unavailable",
+                fault.message or "Injected fault: HTTP %d." % fault.status)
+            return Response(fault.status, json_body(error.body()), LOGIN_CONTENT_TYPE, extra,
+                            compressible=False)
         if kind == "token":
             error = identity.TokenError(
                 fault.status, fault.code or ("temporarily_unavailable"
@@ -492,6 +563,9 @@ class Handler(BaseHTTPRequestHandler):
         """
         body = response.body
         chunks, length = body.chunks, body.length
+        if response.status == 204:
+            # no body, and so neither Content-Type nor Content-Length (RFC 9110)
+            return self.send_no_content(response)
         headers = [("Date", timestamps.http_date()), ("Content-Type", response.content_type)]
         if response.compressible and self.server.gzip:
             headers.append(("Vary", "Accept-Encoding"))
@@ -517,6 +591,47 @@ class Handler(BaseHTTPRequestHandler):
         send_chunks(self.connection, [head.encode("latin-1")] + chunks,
                     len(head) + limit)
         return limit
+
+    def send_no_content(self, response):
+        headers = [("Date", timestamps.http_date())] + response.headers
+        if self.close_connection:
+            headers.append(("Connection", "close"))
+        head = "HTTP/1.1 204 No Content\r\n%s\r\n" % "".join("%s: %s\r\n" % h
+                                                              for h in headers)
+        self.head_sent = True
+        send_chunks(self.connection, [head.encode("latin-1")])
+        return 0
+    def send_hostile(self, reply):
+        """Put a hostile.Reply on the wire; (status, rows, body bytes sent)."""
+        if reply.transport == "reset":
+            self.reset_connection()
+            return 0, 0, 0
+        data = reply.body
+        headers = [("Date", timestamps.http_date()), ("Content-Type", reply.content_type)]
+        headers += self.graph_headers() + reply.headers
+        if reply.transport == "bad_gzip":
+            # a deflate block of the reserved type 3: no decoder accepts it
+            data = render.GZIP_HEADER + b"\x07not deflate" + data[:32]
+            headers.append(("Content-Encoding", "gzip"))
+        elif (reply.compress and self.server.gzip
+              and accepts_gzip(self.headers.get("Accept-Encoding"))):
+            data = hostile.gzip_bytes(data)
+            headers.append(("Content-Encoding", "gzip"))
+        length = limit = len(data)
+        if reply.transport == "truncate":
+            limit = reply.limit
+        elif reply.transport == "short_length":
+            length = limit = reply.limit
+        headers.append(("Content-Length", str(length)))
+        if reply.transport is not None:
+            self.close_connection = True
+            headers.append(("Connection", "close"))
+        head = "HTTP/1.1 %d %s\r\n%s\r\n" % (
+            reply.status, self.responses.get(reply.status, ("Unknown",))[0],
+            "".join("%s: %s\r\n" % h for h in headers))
+        self.head_sent = True
+        send_chunks(self.connection, [head.encode("latin-1"), data], len(head) + limit)
+        return reply.status, 0, limit
 
     def reset_connection(self):
         """Abort the connection: RST, no response (fault "reset")."""

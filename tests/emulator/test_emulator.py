@@ -13,18 +13,22 @@ sleeps of about a second (token expiry, slow and hang faults).
 
 import base64
 import gzip
+import hashlib
 import http.client
 import json
 import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import shutil
 import unittest
+import uuid
 import zlib
 from urllib.parse import quote, urlsplit
 
@@ -32,6 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import graph_emulator   # noqa: E402
+import hunting          # noqa: E402
 import odata            # noqa: E402
 import query            # noqa: E402
 import render           # noqa: E402
@@ -234,6 +239,37 @@ class TestCommandLine(unittest.TestCase):
         proc = subprocess.run([sys.executable, os.path.join(HERE, "graph_emulator.py"),
                                "--now", "yesterday"], capture_output=True, timeout=10)
         self.assertEqual(proc.returncode, 2)
+
+    def test_certificate_option(self):
+        directory = tempfile.mkdtemp(prefix="emu-test-cli-")
+        try:
+            crt, key = make_certificate(directory, "cli")
+            emulator = [sys.executable, os.path.join(HERE, "graph_emulator.py"), "--port", "0",
+                        "--alerts", "1", "--incidents", "1", "--no-warmup"]
+            proc = subprocess.Popen(emulator + ["--certificate", "%s=%s" % (ADMIN[0], crt)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                port = int(proc.stdout.readline())
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.request("GET", "/_emulator/certificates")
+                listing = json.loads(conn.getresponse().read())
+                conn.close()
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=10)
+                proc.stdout.close()
+                proc.stderr.close()
+            self.assertEqual([(c["client_id"], c["x5t#S256"]) for c in listing],
+                             [(ADMIN[0], b64url(hashlib.sha256(der_of(crt)).digest()))])
+            for arg in ("%s=%s" % ("aaaaaaaa-bbbb-4ccc-8ddd-00000000dead", crt),
+                        "%s=%s" % (ADMIN[0], key),
+                        "%s=/nonexistent.crt" % ADMIN[0], ADMIN[0]):
+                done = subprocess.run(emulator + ["--certificate", arg], capture_output=True,
+                                      timeout=60)
+                self.assertEqual(done.returncode, 2, arg)
+                self.assertEqual(done.stdout, b"", arg)       # never "ready"
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 # ======================================================================================
@@ -488,15 +524,405 @@ class TestTokenEndpoint(EmulatorCase):
                           {"Content-Type": "application/json"}, json.dumps(self.form()))
         self.check_login_error(reply, 400, "invalid_request", 900144)
 
-    def test_client_assertion_has_its_place(self):
-        form = self.form(client_secret=None, client_assertion="a.b.c",
-                         client_assertion_type=("urn:ietf:params:oauth:client-assertion-"
-                                                "type:jwt-bearer"))
-        self.check_login_error(self.token_request(form), 401, "invalid_client", 700027)
-
     def test_token_lifetime_config(self):
         self.control("POST", "config", {"token_lifetime": 12})
         self.assertEqual(self.token_request(self.form()).json()["expires_in"], 12)
+
+
+# ======================================================================================
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+THUMBPRINT_HEADER = {"PS256": "x5t#S256", "RS256": "x5t"}
+
+
+def openssl(*args, data=None):
+    return subprocess.run(("openssl",) + args, input=data, capture_output=True,
+                          check=True).stdout
+
+
+def make_certificate(directory, name, expired=False):
+    """(certificate path, key path): a fresh RSA key and its self-signed
+    certificate, valid for 30 days from now or (expired) only in 2020."""
+    crt, key = (os.path.join(directory, name + ext) for ext in (".crt", ".key"))
+    if not expired:
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                "-subj", "/CN=" + name, "-days", "30")
+        return crt, key
+    # `openssl req` cannot backdate; `openssl ca` takes explicit dates
+    ca = os.path.join(directory, name + "-ca")
+    os.mkdir(ca)
+    open(os.path.join(ca, "index.txt"), "w").close()
+    with open(os.path.join(ca, "serial"), "w") as f:
+        f.write("01\n")
+    conf = os.path.join(ca, "ca.cnf")
+    with open(conf, "w") as f:
+        f.write("[ca]\ndefault_ca = c\n[c]\ndir = %s\ndatabase = $dir/index.txt\n"
+                "new_certs_dir = $dir\nserial = $dir/serial\ndefault_md = sha256\n"
+                "policy = p\nunique_subject = no\n[p]\ncommonName = supplied\n" % ca)
+    csr = os.path.join(ca, "req.csr")
+    openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+            "-subj", "/CN=" + name)
+    openssl("ca", "-batch", "-notext", "-config", conf, "-selfsign", "-keyfile", key,
+            "-in", csr, "-out", crt, "-startdate", "20200101000000Z",
+            "-enddate", "20210101000000Z")
+    return crt, key
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def der_of(crt):
+    with open(crt) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def rsa_sign(key, data, padding, saltlen=32):
+    args = ["dgst", "-sha256", "-sign", key]
+    if padding == "pss":
+        args += ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:%d" % saltlen,
+                 "-sigopt", "rsa_mgf1_md:sha256"]
+    return openssl(*args, data=data)
+
+
+class CertificateCase(EmulatorCase):
+    """Keys and certificates made with openssl for the whole class: "good" and
+    "expired" are registered for the admin app, "other" is not."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dir = tempfile.mkdtemp(prefix="emu-test-certs-")
+        cls.good = make_certificate(cls.dir, "good")
+        cls.other = make_certificate(cls.dir, "other")
+        cls.expired = make_certificate(cls.dir, "expired", expired=True)
+        for crt, _ in (cls.good, cls.expired):
+            with open(crt) as f:
+                reply = cls.control("POST", "certificates",
+                                    {"client_id": ADMIN[0], "certificate": f.read()})
+            assert reply.status == 200, reply.body
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def audience(self, tenant_segment=TENANT, host="127.0.0.1"):
+        return "http://%s:%d/%s/oauth2/v2.0/token" % (host, self.port, tenant_segment)
+
+    def assertion(self, pair=None, alg="PS256", header=None, claims=None, drop=(),
+                  padding=None, saltlen=32, key=None, client=ADMIN):
+        """A client assertion: by default a correct PS256 one for the admin app,
+        signed with pair's key (or `key`), thumbprint of pair's certificate."""
+        crt, pair_key = pair or self.good
+        der = der_of(crt)
+        h = {"alg": alg, "typ": "JWT"}
+        if alg in THUMBPRINT_HEADER:
+            digest = hashlib.sha256 if alg == "PS256" else hashlib.sha1
+            h[THUMBPRINT_HEADER[alg]] = b64url(digest(der).digest())
+        now = int(time.time())
+        c = {"aud": self.audience(), "iss": client[0], "sub": client[0],
+             "jti": str(uuid.uuid4()), "nbf": now, "iat": now, "exp": now + 600}
+        h.update(header or {})
+        c.update(claims or {})
+        for name in drop:
+            h.pop(name, None)
+            c.pop(name, None)
+        signing_input = (b64url(json.dumps(h).encode()) + "." +
+                         b64url(json.dumps(c).encode()))
+        padding = padding or ("pkcs1" if alg == "RS256" else "pss")
+        signature = rsa_sign(key or pair_key, signing_input.encode(), padding, saltlen)
+        return signing_input + "." + b64url(signature)
+
+    def assertion_request(self, assertion, tenant_segment=TENANT, **over):
+        form = self.form(client_secret=None, client_assertion=assertion,
+                         client_assertion_type=JWT_BEARER)
+        form.update(over)
+        return self.token_request({k: v for k, v in form.items() if v is not None},
+                                  tenant_segment)
+
+
+class TestClientAssertion(CertificateCase):
+    """private_key_jwt: every check of assertion.py, each failing alone."""
+
+    check_login_error = TestTokenEndpoint.check_login_error
+
+    def test_ps256_and_rs256_are_accepted(self):
+        for alg in ("PS256", "RS256"):
+            reply = self.assertion_request(self.assertion(alg=alg))
+            self.assertEqual(reply.status, 200, reply.body)
+            token = reply.json()["access_token"]
+            self.assertEqual(self.get(ALERTS + "?$top=1", token=token).status, 200)
+        # the domain name of the tenant works when the audience names it too
+        reply = self.assertion_request(
+            self.assertion(claims={"aud": self.audience("contoso.onmicrosoft.com")}),
+            "contoso.onmicrosoft.com")
+        self.assertEqual(reply.status, 200, reply.body)
+        # an audience list holding the endpoint
+        reply = self.assertion_request(self.assertion(
+            claims={"aud": ["https://example.invalid/", self.audience()]}))
+        self.assertEqual(reply.status, 200, reply.body)
+
+    def test_request_log_shows_header_and_claims_not_the_signature(self):
+        assertion = self.assertion()
+        self.assertion_request(assertion)
+        entry = self.control("GET", "requests").lines()[0]
+        self.assertEqual(entry["kind"], "token")
+        self.assertEqual(entry["scope"], SCOPE)
+        self.assertEqual(entry["form"]["client_assertion_type"], JWT_BEARER)
+        self.assertEqual(set(entry["assertion"]["header"]), {"alg", "typ", "x5t#S256"})
+        self.assertEqual(entry["assertion"]["claims"]["iss"], ADMIN[0])
+        self.assertNotIn(assertion.split(".")[2], json.dumps(entry))
+        self.assertion_request("not-a-jwt")
+        self.assertEqual(self.control("GET", "requests").lines()[1]["assertion"],
+                         {"malformed": True})
+
+    def test_registration(self):
+        listing = self.control_json("GET", "certificates")
+        self.assertEqual(len(listing), 2)
+        good = [c for c in listing if c["x5t#S256"] == b64url(
+            hashlib.sha256(der_of(self.good[0])).digest())]
+        self.assertEqual(len(good), 1)
+        self.assertEqual(good[0]["x5t"], b64url(hashlib.sha1(der_of(self.good[0])).digest()))
+        self.assertEqual(good[0]["client_id"], ADMIN[0])
+        self.assertIn({"client_id": ADMIN[0], "not_before": "2020-01-01T00:00:00Z",
+                       "not_after": "2021-01-01T00:00:00Z"},
+                      [{k: c[k] for k in ("client_id", "not_before", "not_after")}
+                       for c in listing])
+        with open(self.other[0]) as f:
+            pem = f.read()
+        for body in ({"client_id": ADMIN[0], "certificate": "no pem"},
+                     {"client_id": "aaaaaaaa-bbbb-4ccc-8ddd-00000000dead", "certificate": pem},
+                     {"client_id": ADMIN[0]},
+                     {"client_id": ADMIN[0], "certificate": pem, "extra": 1}):
+            self.assertEqual(self.control("POST", "certificates", body).status, 400, body)
+        with open(self.other[1]) as f:           # a key is not a certificate
+            body = {"client_id": ADMIN[0], "certificate": f.read()}
+        self.assertEqual(self.control("POST", "certificates", body).status, 400)
+        self.assertEqual(len(self.control_json("GET", "certificates")), 2)
+
+    def test_malformed(self):
+        good = self.assertion()
+        head, claims, sig = good.split(".")
+        for text in ("a.b.c", head + "." + claims, good + ".x", head + "=." + claims + "." + sig,
+                     b64url(b"[1]") + "." + claims + "." + sig, "not-a-jwt"):
+            self.check_login_error(self.assertion_request(text), 400, "invalid_request", 50027)
+        for kwargs in ({"alg": "HS256"}, {"alg": "none"}, {"drop": ("alg",)},
+                       {"header": {"typ": "JWS"}},
+                       {"drop": ("x5t#S256",)}):
+            body = self.check_login_error(self.assertion_request(self.assertion(**kwargs)),
+                                          400, "invalid_request", 50027)
+            self.assertIn("JWT token is invalid or malformed", body["error_description"])
+        # the thumbprint header must be the algorithm's
+        x5t = b64url(hashlib.sha1(der_of(self.good[0])).digest())
+        x5t256 = b64url(hashlib.sha256(der_of(self.good[0])).digest())
+        for alg, header, drop in (("PS256", {"x5t": x5t}, ("x5t#S256",)),
+                                  ("RS256", {"x5t#S256": x5t256}, ("x5t",))):
+            body = self.check_login_error(self.assertion_request(
+                self.assertion(alg=alg, header=header, drop=drop)), 400, "invalid_request",
+                50027)
+            self.assertIn("No certificate thumbprint", body["error_description"])
+        for name in ("aud", "iss", "sub", "jti", "nbf", "exp"):
+            self.check_login_error(self.assertion_request(self.assertion(drop=(name,))),
+                                   400, "invalid_request", 50027)
+        for claims in ({"nbf": str(int(time.time()))}, {"exp": True}, {"iat": "now"},
+                       {"jti": 7}):
+            self.check_login_error(self.assertion_request(self.assertion(claims=claims)),
+                                   400, "invalid_request", 50027)
+        self.check_login_error(self.assertion_request(good, client_assertion_type="jwt"),
+                               400, "invalid_request", 50027)
+        self.check_login_error(self.assertion_request(good, client_secret=ADMIN[1]),
+                               400, "invalid_request", 50027)
+
+    def test_unknown_certificate(self):
+        body = self.check_login_error(self.assertion_request(self.assertion(self.other)),
+                                      401, "invalid_client", 700027)
+        thumbprint = hashlib.sha256(der_of(self.other[0])).hexdigest().upper()
+        self.assertIn("The key was not found., Thumbprint of key used by client: '%s'"
+                      % thumbprint, body["error_description"])
+        # registered for another app only
+        body = self.check_login_error(self.assertion_request(
+            self.assertion(client=READER), client_id=READER[0]), 401, "invalid_client", 700027)
+        self.assertIn("The key was not found", body["error_description"])
+
+    def test_signature(self):
+        cases = (
+            {"key": self.other[1]},                         # another key
+            {"saltlen": 20},                                # PSS with a 20-byte salt
+            {"padding": "pkcs1"},                           # PS256 signed as RS256
+            {"alg": "RS256", "padding": "pss"},             # RS256 signed as PS256
+        )
+        for kwargs in cases:
+            body = self.check_login_error(self.assertion_request(self.assertion(**kwargs)),
+                                          401, "invalid_client", 700027)
+            self.assertIn("The provided signature value did not match",
+                          body["error_description"], kwargs)
+            self.assertIn("Found key 'Start=", body["error_description"])
+        # claims changed after signing
+        head, claims, sig = self.assertion().split(".")
+        forged = json.loads(base64.urlsafe_b64decode(claims + "=="))
+        forged["exp"] += 3600
+        text = head + "." + b64url(json.dumps(forged).encode()) + "." + sig
+        self.check_login_error(self.assertion_request(text), 401, "invalid_client", 700027)
+
+    def test_expired_certificate(self):
+        body = self.check_login_error(self.assertion_request(self.assertion(self.expired)),
+                                      401, "invalid_client", 700027)
+        self.assertIn("The key used is expired", body["error_description"])
+        self.assertIn("Found key 'Start=01/01/2020 00:00:00, End=01/01/2021 00:00:00'",
+                      body["error_description"])
+
+    def test_issuer_and_subject(self):
+        other = "aaaaaaaa-bbbb-4ccc-8ddd-000000000002"
+        for claims in ({"iss": other}, {"sub": other}):
+            self.check_login_error(self.assertion_request(self.assertion(claims=claims)),
+                                   401, "invalid_client", 700021)
+
+    def test_audience(self):
+        for aud in (self.audience(host="localhost"),
+                    self.audience("contoso.onmicrosoft.com"),
+                    "http://127.0.0.1:%d/%s/oauth2/token" % (self.port, TENANT),
+                    "https://login.microsoftonline.com/%s/oauth2/v2.0/token" % TENANT,
+                    ["https://example.invalid/"]):
+            body = self.check_login_error(self.assertion_request(
+                self.assertion(claims={"aud": aud})), 401, "invalid_client", 700023)
+            self.assertIn("audience claim does not match Realm issuer",
+                          body["error_description"])
+
+    def test_lifetime(self):
+        now = int(time.time())
+        for claims in ({"nbf": now - 1000, "exp": now - 400},     # expired beyond the skew
+                       {"nbf": now + 400, "exp": now + 1000}):    # not yet valid
+            body = self.check_login_error(self.assertion_request(
+                self.assertion(claims=claims)), 401, "invalid_client", 700024)
+            self.assertIn("Client assertion is not within its valid time range",
+                          body["error_description"])
+        # within the five minutes of clock skew
+        reply = self.assertion_request(self.assertion(claims={"nbf": now + 100,
+                                                              "exp": now - 100 + 600}))
+        self.assertEqual(reply.status, 200, reply.body)
+
+    def test_replayed_jti(self):
+        assertion = self.assertion()
+        self.assertEqual(self.assertion_request(assertion).status, 200)
+        body = self.check_login_error(self.assertion_request(assertion), 400,
+                                      "invalid_request", 50027)
+        self.assertIn("was used before", body["error_description"])
+        jti = json.loads(base64.urlsafe_b64decode(assertion.split(".")[1] + "=="))["jti"]
+        self.check_login_error(self.assertion_request(self.assertion(claims={"jti": jti})),
+                               400, "invalid_request", 50027)
+        # a refused assertion does not use up its jti
+        fresh = str(uuid.uuid4())
+        self.assertion_request(self.assertion(claims={"jti": fresh, "iss": READER[0]}))
+        self.assertEqual(self.assertion_request(
+            self.assertion(claims={"jti": fresh})).status, 200)
+
+
+# ======================================================================================
+class TestManagedIdentity(EmulatorCase):
+    """The instance metadata service's managed identity endpoint."""
+
+    SYSTEM = "aaaaaaaa-bbbb-4ccc-8ddd-0000000000a0"
+    USER = "aaaaaaaa-bbbb-4ccc-8ddd-0000000000a1"
+    PATH = "/metadata/identity/oauth2/token"
+
+    def imds(self, params=None, headers=None, method="GET"):
+        p = {"api-version": "2018-02-01", "resource": "https://graph.microsoft.com/"}
+        p.update(params or {})
+        query = "&".join("%s=%s" % (k, quote(v, safe=":/")) for k, v in p.items()
+                         if v is not None)
+        h = {"Metadata": "true"}
+        h.update(headers or {})
+        return self.http(method, self.PATH + "?" + query, {k: v for k, v in h.items()
+                                                           if v is not None})
+
+    def check_imds_error(self, reply, status, error, description=None):
+        self.assertEqual(reply.status, status, reply.body)
+        body = reply.json()
+        self.assertEqual(set(body), {"error", "error_description"})
+        self.assertEqual(body["error"], error)
+        if description is not None:
+            self.assertIn(description, body["error_description"])
+
+    def test_system_assigned(self):
+        reply = self.imds()
+        self.assertEqual(reply.status, 200, reply.body)
+        body = reply.json()
+        for name in ("expires_in", "expires_on", "ext_expires_in", "not_before"):
+            self.assertIsInstance(body[name], str, name)
+        self.assertEqual(body["expires_in"], "3599")
+        self.assertAlmostEqual(int(body["expires_on"]), time.time() + 3599, delta=5)
+        self.assertEqual((body["token_type"], body["resource"], body["client_id"]),
+                         ("Bearer", "https://graph.microsoft.com/", self.SYSTEM))
+        self.assertEqual(body["refresh_token"], "")
+        for path in ALL_LISTS:
+            self.assertEqual(self.get(path + "?$top=1", token=body["access_token"]).status,
+                             200, path)
+
+    def test_user_assigned(self):
+        object_id = "bbbbbbbb-cccc-4ddd-8eee-0000000000a1"
+        res_id = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+                  "emulator/providers/Microsoft.ManagedIdentity/userAssignedIdentities/"
+                  "emu-scores-reader")
+        for params in ({"client_id": self.USER}, {"object_id": object_id},
+                       {"msi_res_id": res_id}):
+            reply = self.imds(params)
+            self.assertEqual(reply.status, 200, reply.body)
+            self.assertEqual(reply.json()["client_id"], self.USER)
+        token = reply.json()["access_token"]
+        self.assertEqual(self.get(SCORES + "?$top=1", token=token).status, 200)
+        self.assertGraphError(self.get(INCIDENTS, token=token), 403, "Forbidden")
+
+    def test_errors(self):
+        self.check_imds_error(self.imds(headers={"Metadata": None}), 400, "bad_request_102",
+                              "Required metadata header not specified")
+        self.check_imds_error(self.imds(headers={"Metadata": "True"}), 400,
+                              "bad_request_102")
+        self.check_imds_error(self.imds(headers={"X-Forwarded-For": "10.0.0.1"}), 400,
+                              "invalid_request", "X-Forwarded-For")
+        self.check_imds_error(self.imds(method="POST"), 405, "invalid_request")
+        self.check_imds_error(self.imds({"api-version": None}), 400, "invalid_request",
+                              "api-version")
+        self.check_imds_error(self.imds({"api-version": "2099-01-01"}), 400,
+                              "invalid_request", "api-version")
+        self.check_imds_error(self.imds({"resource": None}), 400, "invalid_request",
+                              "resource")
+        self.check_imds_error(self.imds({"resource": "https://management.azure.com/"}), 400,
+                              "invalid_resource", "AADSTS500011")
+        self.check_imds_error(self.imds({"client_id": "aaaaaaaa-bbbb-4ccc-8ddd-00000000dead"}),
+                              400, "invalid_request", "Identity not found")
+        self.check_imds_error(self.imds({"client_id": self.USER,
+                                         "object_id": "bbbbbbbb-cccc-4ddd-8eee-0000000000a1"}),
+                              400, "invalid_request", "Only one of")
+        reply = self.http("GET", self.PATH + "?api-version=2018-02-01&api-version=2018-02-01"
+                          "&resource=https://graph.microsoft.com/", {"Metadata": "true"})
+        self.check_imds_error(reply, 400, "invalid_request", "more than once")
+
+    def test_clouds_and_request_log(self):
+        for resource in ("https://graph.microsoft.us", "https://dod-graph.microsoft.us/",
+                         "https://microsoftgraph.chinacloudapi.cn/"):
+            self.assertEqual(self.imds({"resource": resource}).status, 200, resource)
+        self.imds(headers={"Metadata": None})
+        entries = self.control("GET", "requests").lines()
+        self.assertEqual([e["kind"] for e in entries], ["managed_identity"] * 4)
+        self.assertEqual([e["scope"] for e in entries],
+                         ["https://graph.microsoft.us/.default",
+                          "https://dod-graph.microsoft.us/.default",
+                          "https://microsoftgraph.chinacloudapi.cn/.default",
+                          "https://graph.microsoft.com/.default"])
+        self.assertEqual(entries[0]["headers"]["metadata"], "true")
+        self.assertNotIn("metadata", entries[3]["headers"])
+        self.assertEqual(entries[0]["params"]["api-version"], "2018-02-01")
+        self.assertEqual([e["status"] for e in entries], [200, 200, 200, 400])
+
+    def test_faults_and_lifetime(self):
+        self.control("POST", "faults", {"match": {"kind": "managed_identity"},
+                                        "action": "status", "status": 503})
+        self.check_imds_error(self.imds(), 503, "temporarily_unavailable")
+        self.assertEqual(self.imds().status, 200)
+        self.assertEqual(self.control("POST", "faults", {"match": {"kind": "nope"},
+                                                         "action": "reset"}).status, 400)
+        self.control("POST", "config", {"token_lifetime": 12})
+        self.assertEqual(self.imds().json()["expires_in"], "12")
 
 
 # ======================================================================================
@@ -564,11 +990,18 @@ class TestRoutingAndEnvelope(EmulatorCase):
 
     def test_other_methods_are_405(self):
         h = {"Authorization": "Bearer " + self.token, "Content-Type": "application/json"}
-        for method in ("PATCH", "POST", "DELETE", "PUT"):
+        for method in ("POST", "DELETE", "PUT"):
             reply = self.http(method, "/v1.0/%s/%s" % (ALERTS, self.data(ALERTS)[0]["id"]), h,
                               "{}")
             self.assertGraphError(reply, 405)
+            self.assertEqual(reply.headers["allow"], "GET, PATCH")
+        for method in ("PATCH", "POST", "DELETE"):
+            reply = self.http(method, "/v1.0/%s/%s" % (RISK, self.data(RISK)[0]["id"]), h, "{}")
+            self.assertGraphError(reply, 405)
             self.assertEqual(reply.headers["allow"], "GET")
+        reply = self.http("GET", "/v1.0/%s/dismiss" % RISKY, h)
+        self.assertGraphError(reply, 405)
+        self.assertEqual(reply.headers["allow"], "POST")
 
     def test_headers(self):
         reply = self.get(ALERTS + "?$top=3", headers={"client-request-id": "abc-123"})
@@ -1138,6 +1571,7 @@ class TestControlApi(EmulatorCase):
         config = self.control_json("POST", "config", {"latency_ms": 5, "strict": True})
         self.assertEqual(config, {"latency_ms": 5, "case_insensitive": False, "strict": True,
                                   "empty_pages": False, "token_lifetime": 3599,
+                                  "hunting_delay_ms": 0, "hunting_timeout_ms": 180000,
                                   "throttle": False, "throttle_security_per_minute": 150,
                                   "throttle_secure_score_concurrency": 4,
                                   "throttle_hunting_per_minute": 45,
@@ -1173,6 +1607,7 @@ class TestControlApi(EmulatorCase):
         self.assertEqual(token["kind"], "token")
         self.assertEqual(token["form"], {"client_id": ADMIN[0], "scope": SCOPE,
                                          "grant_type": "client_credentials"})
+        self.assertEqual(token["scope"], SCOPE)
         self.assertEqual((token["status"], token["rows"]), (200, 1))
         self.assertEqual(token["authorization"], "none")
         self.assertNotIn(ADMIN[1], json.dumps(entries))
@@ -1228,6 +1663,15 @@ class TestFaults(EmulatorCase):
         self.fault(action="status", status=503, code="", message="busy")
         err = self.assertGraphError(self.get(INCIDENTS), 503, "", "busy")
         self.assertNotIn("retry-after", self.get(INCIDENTS).headers)
+
+    def test_query_contains(self):
+        # a fault can single out requests by their query, e.g. $expand=alerts
+        self.fault(action="status", status=500, times=5,
+                   match={"path_prefix": "/v1.0/" + INCIDENTS, "query_contains": "$expand=alerts"})
+        self.assertEqual(self.get(INCIDENTS + "?$top=2").status, 200)
+        self.assertEqual(self.get(INCIDENTS + "?$top=2&$expand=alerts").status, 500)
+        self.assertEqual(self.control("POST", "faults", {"action": "reset",
+                                                         "match": {"query_contains": 3}}).status, 400)
 
     def test_after_times_order_and_matching(self):
         self.fault(action="status", status=500, after=1, times=2,
@@ -1322,10 +1766,458 @@ class TestFaults(EmulatorCase):
         self.assertNotEqual(self.get_json(path)["@odata.nextLink"], page["@odata.nextLink"])
 
 
+
+# ======================================================================================
+class WriteCase(EmulatorCase):
+    """Helpers for writes; every test starts from the generated data."""
+
+    def setUp(self):
+        super().setUp()
+        self.assertEqual(self.control("POST", "restore").status, 200)
+
+    def send(self, method, path, obj=None, token=None, prefer=True, raw=None,
+             content_type="application/json"):
+        h = {"Authorization": "Bearer " + (token or self.token)}
+        if content_type:
+            h["Content-Type"] = content_type
+        if prefer:
+            h.update(PREFER)
+        body = raw if raw is not None else (None if obj is None else json.dumps(obj))
+        return self.http(method, "/v1.0/" + path, h, body)
+
+    def current(self, path):
+        return self.get_json(path)
+
+    def reader_token(self):
+        return self.token_request(self.form(READER)).json()["access_token"]
+
+    def settled_log(self):
+        """The request log once every entry is complete: the server records
+        status and rows just after the response went out, so a client can
+        read its answer a moment before that."""
+        for _ in range(100):
+            entries = self.control("GET", "requests").lines()
+            if all(e["status"] is not None for e in entries):
+                return entries
+            time.sleep(0.02)
+        self.fail("requests still in flight: %r" % entries)
+
+
+class TestPatch(WriteCase):
+
+    def alert(self, **where):
+        for doc in self.data(ALERTS):
+            if all(doc.get(k) == v for k, v in where.items()):
+                return doc
+        self.fail("no alert with %r" % where)
+
+    def test_patch_returns_the_whole_entity_and_later_gets_see_it(self):
+        doc = self.alert(status="new", assignedTo=None)
+        path = "%s/%s" % (ALERTS, doc["id"])
+        reply = self.send("PATCH", path, {"status": "inProgress",
+                                          "assignedTo": "soc1@contoso.com"})
+        self.assertEqual(reply.status, 200, reply.body)
+        entity = reply.json()
+        self.assertTrue(entity["@odata.context"].endswith("#security/alerts_v2/$entity"))
+        self.assertEqual(set(entity) - {"@odata.context"}, set(doc))
+        self.assertEqual((entity["status"], entity["assignedTo"]),
+                         ("inProgress", "soc1@contoso.com"))
+        self.assertEqual(entity["title"], doc["title"])
+        self.assertGreater(ticks(entity["lastUpdateDateTime"]), NOW_TICKS)
+        # a get, a $select get, a list page and a filtered list all see it
+        self.assertEqual(self.current(path)["status"], "inProgress")
+        self.assertEqual(self.current(path + "?$select=assignedTo")["assignedTo"],
+                         "soc1@contoso.com")
+        listed = {a["id"]: a for a in self.follow(ALERTS + "?$top=2000")[0]}
+        self.assertEqual(listed[doc["id"]]["status"], "inProgress")
+        taken = self.ids(ALERTS + "?" + qs(("$filter", "assignedTo eq 'soc1@contoso.com'")))
+        self.assertIn(doc["id"], taken)
+        untaken = self.ids(ALERTS + "?" + qs(("$filter", "status eq 'new'")))
+        self.assertNotIn(doc["id"], untaken)
+        # the control API's dump too
+        dumped = {d["id"]: d for d in self.control("GET", "data/v1.0/" + ALERTS).lines()}
+        self.assertEqual(dumped[doc["id"]]["assignedTo"], "soc1@contoso.com")
+
+    def test_resolution_stamps(self):
+        doc = self.alert(status="new")
+        path = "%s/%s" % (ALERTS, doc["id"])
+        resolved = self.send("PATCH", path, {"status": "resolved",
+                                             "classification": "truePositive",
+                                             "determination": "malware"}).json()
+        self.assertIsNotNone(resolved["resolvedDateTime"])
+        reopened = self.send("PATCH", path, {"status": "new"}).json()
+        self.assertIsNone(reopened["resolvedDateTime"])
+        self.assertEqual(reopened["classification"], "truePositive")
+        incident = self.data(INCIDENTS)[0]
+        patched = self.send("PATCH", "%s/%s" % (INCIDENTS, incident["id"]),
+                            {"customTags": ["a", "b"], "assignedTo": None}).json()
+        self.assertEqual((patched["customTags"], patched["assignedTo"]), (["a", "b"], None))
+        self.assertEqual(patched["lastModifiedBy"], "API-App:" + ADMIN[0])
+
+    def test_only_documented_properties(self):
+        doc = self.alert(status="new")
+        path = "%s/%s" % (ALERTS, doc["id"])
+        for body, message in (
+                ({"title": "x"}, "'title' .* cannot be updated"),
+                ({"status": "resolved", "severity": "low"}, "'severity' .* cannot be updated"),
+                ({"nosuch": 1}, "'nosuch' does not exist"),
+                ({"customTags": ["x"]}, "'customTags' does not exist"),
+                ({"@odata.type": "#microsoft.graph.security.incident"}, "does not match")):
+            self.assertGraphError(self.send("PATCH", path, body), 400, "BadRequest", message)
+        self.assertEqual(self.current(path)["status"], "new")     # nothing half-applied
+        ok = self.send("PATCH", path, {"@odata.type": "#microsoft.graph.security.alert",
+                                       "status": "resolved"})
+        self.assertEqual(ok.status, 200)
+        incident_path = "%s/%s" % (INCIDENTS, self.data(INCIDENTS)[0]["id"])
+        self.assertGraphError(self.send("PATCH", incident_path, {"resolvingComment": "x"}),
+                              400, "BadRequest", "cannot be updated")
+
+    def test_values_are_checked(self):
+        path = "%s/%s" % (ALERTS, self.alert(status="new")["id"])
+        for body in ({"status": "closed"}, {"status": "unknownFutureValue"},
+                     {"status": None}, {"status": 4}, {"classification": "benignPositive"},
+                     {"determination": "compromisedUser"}, {"assignedTo": 7}):
+            self.assertGraphError(self.send("PATCH", path, body), 400, "BadRequest")
+        for body in ({"classification": None}, {"determination": "notEnoughDataToValidate"},
+                     {"assignedTo": None}):
+            self.assertEqual(self.send("PATCH", path, body).status, 200, body)
+        incident_path = "%s/%s" % (INCIDENTS, self.data(INCIDENTS)[0]["id"])
+        for body in ({"customTags": "x"}, {"customTags": ["x", 1]}):
+            self.assertGraphError(self.send("PATCH", incident_path, body), 400)
+        # an evolvable member only with the Prefer header, as in a $filter
+        self.assertGraphError(self.send("PATCH", incident_path, {"status": "awaitingAction"},
+                                        prefer=False), 400, "BadRequest", "incidentStatus")
+        reply = self.send("PATCH", incident_path, {"status": "awaitingAction"})
+        self.assertEqual(reply.json()["status"], "awaitingAction")
+        downgraded = self.get(incident_path, prefer=False).json()
+        self.assertEqual(downgraded["status"], "unknownFutureValue")
+
+    def test_request_errors(self):
+        path = "%s/%s" % (ALERTS, self.alert(status="new")["id"])
+        self.assertGraphError(self.send("PATCH", ALERTS + "/nope", {"status": "new"}),
+                              404, "NotFound", "nope")
+        self.assertGraphError(self.send("PATCH", path, raw="{", ), 400, "BadRequest", "JSON")
+        self.assertGraphError(self.send("PATCH", path, ["status"]), 400, "BadRequest",
+                              "object")
+        self.assertGraphError(self.send("PATCH", path, {"status": "new"},
+                                        content_type="text/plain"), 415)
+        self.assertGraphError(self.send("PATCH", path + "?$select=id", {"status": "new"}),
+                              400, "BadRequest", "Query options")
+        self.assertGraphError(self.send("PATCH", ALERTS, {"status": "new"}), 405)
+
+    def test_permissions(self):
+        reader = self.reader_token()
+        path = "%s/%s" % (ALERTS, self.alert(status="new")["id"])
+        self.assertEqual(self.get(path, token=reader).status, 200)
+        err = self.assertGraphError(self.send("PATCH", path, {"status": "resolved"},
+                                              token=reader), 403, "Forbidden")
+        self.assertIn("SecurityAlert.ReadWrite.All", err["message"])
+        err = self.assertGraphError(self.send("POST", path + "/comments", {"comment": "x"},
+                                              token=reader), 403, "Forbidden")
+        self.assertIn("SecurityAlert.ReadWrite.All", err["message"])
+        err = self.assertGraphError(self.send("POST", RISKY + "/dismiss", {"userIds": ["x"]},
+                                              token=reader), 403)
+        self.assertIn("IdentityRiskyUser.ReadWrite.All", err["message"])
+        err = self.assertGraphError(self.send("POST", "security/runHuntingQuery",
+                                              {"Query": "DeviceEvents | take 1"},
+                                              token=reader), 403)
+        self.assertIn("ThreatHunting.Read.All", err["message"])
+        self.assertEqual(self.current(path)["status"], "new")
+
+    def test_bodies_in_the_request_log_and_no_secrets(self):
+        path = "%s/%s" % (ALERTS, self.alert(status="new")["id"])
+        self.send("PATCH", path, {"status": "inProgress"})
+        self.send("PATCH", path, raw="not json at all")
+        self.token_request(self.form())
+        entries = self.settled_log()
+        patch, broken, token = entries
+        self.assertEqual((patch["method"], patch["body"], patch["status"], patch["rows"]),
+                         ("PATCH", {"status": "inProgress"}, 200, 1))
+        self.assertEqual((broken["body_raw"], broken["status"]), ("not json at all", 400))
+        self.assertNotIn("body", token)
+        self.assertNotIn(ADMIN[1], json.dumps(entries))
+        self.assertNotIn(self.token, json.dumps(entries))
+
+    def test_restore_puts_the_generated_data_back(self):
+        before = {name: self.control("GET", "data/v1.0/" + name).body
+                  for name in (ALERTS, INCIDENTS, RISKY)}
+        doc = self.alert(status="new")
+        self.send("PATCH", "%s/%s" % (ALERTS, doc["id"]), {"status": "resolved"})
+        self.send("POST", "%s/%s/comments" % (ALERTS, doc["id"]), {"comment": "x"})
+        self.send("PATCH", "%s/%s" % (INCIDENTS, self.data(INCIDENTS)[0]["id"]),
+                  {"customTags": []})
+        self.send("POST", RISKY + "/dismiss", {"userIds": [self.data(RISKY)[0]["id"]]})
+        reply = self.control_json("POST", "restore")
+        self.assertEqual(reply, {"ok": True, "restored": 3})        # documents, not writes
+        for name, body in before.items():
+            self.assertEqual(self.control("GET", "data/v1.0/" + name).body, body, name)
+        resolved = self.ids(ALERTS + "?" + qs(("$filter", "status eq 'resolved'")))
+        self.assertNotIn(doc["id"], resolved)
+        self.assertEqual(self.control_json("POST", "restore"), {"ok": True, "restored": 0})
+        # reset clears the log and faults but leaves the data alone
+        self.send("PATCH", "%s/%s" % (ALERTS, doc["id"]), {"status": "resolved"})
+        self.control("POST", "reset")
+        self.assertEqual(self.current("%s/%s" % (ALERTS, doc["id"]))["status"], "resolved")
+
+
+class TestComments(WriteCase):
+
+    def test_comment_list_comes_back_new_one_last(self):
+        for name in (ALERTS, INCIDENTS):
+            doc = next(d for d in self.data(name) if len(d["comments"]) == 2)
+            path = "%s/%s/comments" % (name, doc["id"])
+            reply = self.send("POST", path, {"@odata.type": "microsoft.graph.security.alertComment",
+                                             "comment": "escalated \u2014 \u8abf\u67fb\u4e2d"})
+            self.assertEqual(reply.status, 200, reply.body)
+            body = reply.json()
+            self.assertTrue(body["@odata.context"].endswith(
+                "#%s('%s')/comments" % (name, doc["id"])))
+            comments = body["value"]
+            self.assertEqual(comments[:2], doc["comments"])
+            self.assertEqual(comments[2]["comment"], "escalated \u2014 \u8abf\u67fb\u4e2d")
+            self.assertEqual(comments[2]["createdByDisplayName"], "API-App:" + ADMIN[0])
+            self.assertGreater(ticks(comments[2]["createdDateTime"]), NOW_TICKS)
+            entity = self.current("%s/%s" % (name, doc["id"]))
+            self.assertEqual(entity["comments"], comments)
+            # without @odata.type too
+            again = self.send("POST", path, {"comment": "second"}).json()["value"]
+            self.assertEqual([c["comment"] for c in again[-2:]],
+                             ["escalated \u2014 \u8abf\u67fb\u4e2d", "second"])
+
+    def test_bad_comments(self):
+        path = "%s/%s/comments" % (ALERTS, self.data(ALERTS)[0]["id"])
+        for body in ({}, {"comment": ""}, {"comment": 5}, {"comment": "x", "author": "y"},
+                     {"@odata.type": "microsoft.graph.security.alert", "comment": "x"}):
+            self.assertGraphError(self.send("POST", path, body), 400, "BadRequest")
+        self.assertGraphError(self.send("POST", ALERTS + "/nope/comments", {"comment": "x"}),
+                              404, "NotFound")
+        self.assertGraphError(self.send("GET", path), 405)
+        self.assertEqual(len(self.current(path.rsplit("/", 1)[0])["comments"]),
+                         len(self.data(ALERTS)[0]["comments"]))
+
+
+class TestRiskyUserActions(WriteCase):
+
+    def test_dismiss_and_confirm(self):
+        users = [d for d in self.data(RISKY) if d["riskState"] == "atRisk"][:3]
+        reply = self.send("POST", RISKY + "/dismiss",
+                          {"userIds": [users[0]["id"], users[1]["id"], "not-a-risky-user"]})
+        self.assertEqual((reply.status, reply.raw), (204, b""))
+        self.assertNotIn("content-length", reply.headers)
+        self.assertNotIn("content-type", reply.headers)
+        reply = self.send("POST", RISKY + "/confirmCompromised", {"userIds": [users[2]["id"]]})
+        self.assertEqual(reply.status, 204)
+        states = {u["id"]: u for u in self.follow(RISKY)[0]}
+        for user in users[:2]:
+            got = states[user["id"]]
+            self.assertEqual((got["riskState"], got["riskLevel"], got["riskDetail"]),
+                             ("dismissed", "none", "adminDismissedAllRiskForUser"))
+            self.assertGreater(ticks(got["riskLastUpdatedDateTime"]), NOW_TICKS)
+        got = states[users[2]["id"]]
+        self.assertEqual((got["riskState"], got["riskLevel"], got["riskDetail"]),
+                         ("confirmedCompromised", "high", "adminConfirmedUserCompromised"))
+        high = self.ids(RISKY + "?" + qs(("$filter", "riskLevel eq 'high'")))
+        self.assertIn(users[2]["id"], high)
+        # the connection stays usable after a 204 without a body
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            h = {"Authorization": "Bearer " + self.token, "Content-Type": "application/json"}
+            conn.request("POST", "/v1.0/%s/dismiss" % RISKY, json.dumps({"userIds": ["x"]}), h)
+            first = conn.getresponse()
+            first.read()
+            conn.request("GET", "/v1.0/%s?$top=1" % RISKY, headers=h)
+            self.assertEqual((first.status, conn.getresponse().status), (204, 200))
+        finally:
+            conn.close()
+
+    def test_bad_bodies(self):
+        for body in ({}, {"userIds": []}, {"userIds": "x"}, {"userIds": [1]},
+                     {"userIds": ["x"], "reason": "y"}):
+            self.assertGraphError(self.send("POST", RISKY + "/dismiss", body), 400, "BadRequest")
+        self.assertGraphError(self.send("POST", RISKY + "/forgive", {"userIds": ["x"]}), 405)
+
+
+class TestHunting(WriteCase):
+
+    def hunt(self, query=None, timespan=None, keys=("Query", "Timespan"), token=None):
+        body = {}
+        if query is not None:
+            body[keys[0]] = query
+        if timespan is not None:
+            body[keys[1]] = timespan
+        return self.send("POST", "security/runHuntingQuery", body, token=token)
+
+    def rows(self, query, timespan=None):
+        reply = self.hunt(query, timespan)
+        self.assertEqual(reply.status, 200, reply.body)
+        return reply.json()
+
+    def test_shape_and_casing(self):
+        for keys in (("Query", "Timespan"), ("query", "timespan")):
+            body = self.hunt("DeviceEvents | take 5", "P30D", keys).json()
+            self.assertTrue(body["@odata.context"].endswith(
+                "$metadata#microsoft.graph.security.huntingQueryResults"))
+            self.assertEqual(set(body), {"@odata.context", "schema", "results"})
+            names = [c["name"] for c in body["schema"]]
+            self.assertEqual(names[:3], ["Timestamp", "DeviceId", "DeviceName"])
+            self.assertEqual(body["schema"][0]["type"], "DateTime")
+            self.assertEqual(len(body["results"]), 5)
+            self.assertEqual(list(body["results"][0]), names)
+            self.assertRegex(body["results"][0]["Timestamp"],
+                             r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")
+        entry = self.settled_log()[-1]
+        self.assertEqual(entry["body"], {"query": "DeviceEvents | take 5", "timespan": "P30D"})
+        self.assertEqual(entry["rows"], 5)
+
+    def test_operators(self):
+        every = self.rows("DeviceEvents", "P45D")["results"]
+        def count(q, timespan="P45D"):
+            return self.rows(q, timespan)["results"]
+        av = count('DeviceEvents | where ActionType == "AntivirusDetection"')
+        self.assertEqual(len(av), sum(r["ActionType"] == "AntivirusDetection" for r in every))
+        self.assertEqual(len(count('DeviceEvents | where ActionType =~ "antivirusdetection"')),
+                         len(av))
+        self.assertEqual(count('DeviceEvents | where ActionType == "antivirusdetection"'), [])
+        names = {r["DeviceName"] for r in count(
+            'DeviceEvents | where DeviceName startswith "srv-" or DeviceName has "dc01"')}
+        self.assertTrue(names and all(n.startswith("srv-") or "dc01" in n for n in names))
+        inlist = count('DeviceEvents | where FileName in ("7z.exe", "svchost.exe") '
+                       '| project FileName | distinct FileName')
+        self.assertEqual(sorted(r["FileName"] for r in inlist), ["7z.exe", "svchost.exe"])
+        self.assertEqual(count('DeviceEvents | where isempty(FileName) and SHA256 != ""'), [])
+        recent = count("DeviceEvents | where Timestamp > ago(1d) and not(ReportId < 0) "
+                       "| sort by Timestamp asc")
+        stamps = [ticks(r["Timestamp"]) for r in recent]
+        self.assertEqual(stamps, sorted(stamps))
+        top = count("DeviceEvents | top 3 by ReportId")
+        self.assertEqual([r["ReportId"] for r in top],
+                         sorted((r["ReportId"] for r in every), reverse=True)[:3])
+        self.assertEqual(count("DeviceEvents | count")[0]["Count"], len(every))
+        summary = self.rows("DeviceEvents | summarize count() by ActionType", "P45D")
+        self.assertEqual([c["name"] for c in summary["schema"]], ["ActionType", "count_"])
+        self.assertEqual(sum(r["count_"] for r in summary["results"]), len(every))
+        later = count("DeviceEvents | where Timestamp >= datetime(2026-05-31) | limit 1000")
+        self.assertTrue(all(r["Timestamp"] >= "2026-05-31" for r in later))
+        alerts = self.rows('AlertInfo | where Severity == "High" | project AlertId, Title',
+                           "P365D")["results"]
+        high = {d["id"] for d in self.data(ALERTS) if d["severity"] == "high"}
+        self.assertTrue(alerts and {r["AlertId"] for r in alerts} <= high)
+
+    def test_timespans(self):
+        def n(timespan):
+            return self.rows("DeviceEvents | count", timespan)["results"][0]["Count"]
+        default, month = n(None), n("P30D")
+        self.assertEqual(default, month)
+        self.assertLess(n("P2D"), n("P7D"))
+        self.assertLess(n("P7D"), month)
+        self.assertEqual(n("P1W"), n("P7D"))
+        self.assertEqual(n("PT48H"), n("P2D"))
+        window = "2026-05-01T00:00:00Z/2026-05-15T00:00:00Z"
+        self.assertEqual(n(window), n("P14D/2026-05-15T00:00:00Z"))
+        self.assertEqual(n(window), n("2026-05-01T00:00:00Z/P14D"))
+        self.assertEqual(n("2026-05-25T00:00:00Z"), n("2026-05-25T00:00:00Z/2026-06-02T00:00:00Z"))
+        for bad in ("last week", "P", "PT", "2026-05-01/2026-05-02", "a/b/c"):
+            self.assertGraphError(self.hunt("DeviceEvents | count", bad), 400, "BadRequest",
+                                  "timespan")
+
+    def test_errors_say_what_is_wrong(self):
+        for query, message in (
+                ("DeviceEvents | wher x", r"parsed at 'wher' on line \[1,16\]"),
+                ("DeviceEvents | take", r"parsed at '<end>'"),
+                ("DeviceEvents | take 3 extra", r"parsed at 'extra'"),
+                ('DeviceEvents | where ActionType == "x', r"parsed at '\"'"),
+                ("Nope | take 1", "table expression named 'Nope'"),
+                ("DeviceEvents | where Nope == 1", "scalar expression named 'Nope'"),
+                ("DeviceEvents | project Nope", "scalar expression named 'Nope'"),
+                ("DeviceEvents | where nosuchfunc(1)", "scalar expression named 'nosuchfunc'"),
+                ("DeviceEvents | where ReportId == \"1\"", "Cannot compare"),
+                ("DeviceEvents | where DeviceName", "predicate of type bool"),
+                ("DeviceEvents | where Timestamp > ago(3)", "ago\\(\\) expects a timespan"),
+                ("DeviceEvents | where Timestamp > datetime(yesterday)", "datetime literal")):
+            self.assertGraphError(self.hunt(query), 400, "BadRequest", message)
+        self.assertGraphError(self.hunt(None), 400, "BadRequest", "'query' is missing")
+        self.assertGraphError(self.hunt("   "), 400, "BadRequest", "'query' is missing")
+        self.assertGraphError(self.send("POST", "security/runHuntingQuery",
+                                        {"Query": "DeviceEvents", "Limit": 5}),
+                              400, "BadRequest", "'Limit'")
+        self.assertGraphError(self.send("GET", "security/runHuntingQuery"), 405)
+
+    def test_delay_timeout_and_quota(self):
+        self.control("POST", "config", {"hunting_delay_ms": 400})
+        started = time.monotonic()
+        self.assertEqual(self.hunt("DeviceEvents | take 1").status, 200)
+        self.assertGreaterEqual(time.monotonic() - started, 0.4)
+        self.control("POST", "config", {"hunting_delay_ms": 1000, "hunting_timeout_ms": 300})
+        started = time.monotonic()
+        self.assertGraphError(self.hunt("DeviceEvents | take 1"), 400, "BadRequest",
+                              "exceeded the allowed limits")
+        self.assertLess(time.monotonic() - started, 0.9)
+        self.control("POST", "reset")
+        self.control("POST", "faults", {"match": {"path_prefix": "/v1.0/security/runHuntingQuery"},
+                                        "action": "status", "status": 429})
+        self.assertGraphError(self.hunt("DeviceEvents | take 1"), 429, "TooManyRequests")
+        self.assertEqual(self.hunt("DeviceEvents | take 1").status, 200)
+
+    def test_tables_are_deterministic_and_day_windows_stable(self):
+        served = self.rows("DeviceEvents | sort by ReportId asc", "P46D")["results"]
+        fresh = hunting.Tables(tenant.Tenant("42", NOW_TICKS, DEFAULT_COUNTS), 2000)
+        schema_, rows = fresh.get("DeviceEvents")
+        self.assertEqual(len(rows), 2000)
+        self.assertEqual([r["ReportId"] for r in served],
+                         sorted(r["ReportId"] for r in rows))
+        self.assertEqual(served[0], {n: hunting.to_json(min(
+            rows, key=lambda r: r["ReportId"])[n]) for n, _ in schema_})
+        # no event in the hour after a whole number of days before --now
+        hour = 3600 * timestamps.TICKS_PER_SECOND
+        for r in rows:
+            age = NOW_TICKS - r["Timestamp"].ticks
+            self.assertGreaterEqual(age % timestamps.TICKS_PER_DAY, hour)
+
+
+class TestKqlUnits(unittest.TestCase):
+    """The KQL subset without a server."""
+
+    def run_query(self, text, rows, schema=(("Timestamp", "datetime"), ("Name", "string"),
+                                            ("N", "long"))):
+        class Fixed:
+            def get(self, name):
+                return (schema, rows) if name == "T" else None
+        return hunting.run(Fixed(), text, "2000-01-01T00:00:00Z/2100-01-01T00:00:00Z",
+                           NOW_TICKS)
+
+    def test_sort_nulls_and_default_order(self):
+        t = hunting.Datetime(NOW_TICKS)
+        rows = [{"Timestamp": t, "Name": "b", "N": 2}, {"Timestamp": t, "Name": None, "N": 1},
+                {"Timestamp": t, "Name": "a", "N": 3}]
+        _, out = self.run_query("T | sort by Name", rows)
+        self.assertEqual([r["Name"] for r in out], ["b", "a", None])    # desc, nulls last
+        _, out = self.run_query("T | order by Name asc", rows)
+        self.assertEqual([r["Name"] for r in out], [None, "a", "b"])    # asc, nulls first
+        _, out = self.run_query("T | where Name != 'a'", rows)
+        self.assertEqual([r["N"] for r in out], [2, 1])                 # null != 'a'
+        _, out = self.run_query("T | where Name contains 'A' or N > 2", rows)
+        self.assertEqual([r["N"] for r in out], [3])
+
+    def test_row_cap(self):
+        t = hunting.Datetime(NOW_TICKS)
+        rows = [{"Timestamp": t, "Name": "x", "N": i} for i in range(hunting.MAX_ROWS + 5)]
+        _, out = self.run_query("T", rows)
+        self.assertEqual(len(out), hunting.MAX_ROWS)
+
+    def test_tokens_and_literals(self):
+        kinds = [(t.kind, t.text) for t in hunting.tokenize(
+            "T|where a!in~('x')and b>=1.5 and c>ago(90m) and d==datetime(2026-01-01)")]
+        self.assertIn(("op", "!in~"), kinds)
+        self.assertIn(("number", "1.5"), kinds)
+        self.assertIn(("timespan", "90m"), kinds)
+        self.assertIn(("datetime", "datetime(2026-01-01)"), kinds)
+        self.assertEqual(hunting.Parser(r'T | where a == "q\"uote"').parse().ops[0].expr[3],
+                         ("lit", 'q"uote'))
+
+
 # the throttling limits, request timing and HTTPS (test_limits.py), run with these
 from test_limits import (TestLimiterUnits, TestThrottleOverHttp, TestTls)  # noqa: E402,F401
 
 
 if __name__ == "__main__":
     unittest.main()
-

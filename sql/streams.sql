@@ -1,0 +1,47 @@
+--
+-- streams: a scan fetched in parallel time windows returns exactly the rows
+-- of the sequential scan
+--
+SET timezone = 'UTC';
+SELECT current_setting('msgraph_test.base_url') AS base,
+       current_setting('msgraph_test.client_secret') AS secret \gset
+CREATE SERVER graph_streams FOREIGN DATA WRAPPER msgraph_security_fdw
+  OPTIONS (tenant_id '11111111-2222-3333-4444-555555555555',
+           graph_url :'base', login_url :'base', page_size '10', streams '4');
+CREATE USER MAPPING FOR CURRENT_USER SERVER graph_streams
+  OPTIONS (client_id 'aaaaaaaa-bbbb-4ccc-8ddd-000000000001', client_secret :'secret');
+CREATE SCHEMA par;
+IMPORT FOREIGN SCHEMA security LIMIT TO (alerts, incidents) FROM SERVER graph_streams INTO par;
+
+-- four windows after one probe for the oldest timestamp
+SELECT emu_reset();
+SELECT explain_filter($$EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT id FROM par.alerts WHERE severity <> 'low'$$);
+SELECT (r->'params'->>'$orderby') IS NOT NULL AS probe, count(*) AS requests,
+       count(DISTINCT regexp_replace(r->'params'->>'$filter', '.*createdDateTime ge (\S+).*', '\1')) AS windows
+  FROM emu_requests() r WHERE r->>'kind' = 'graph' GROUP BY 1 ORDER BY 1;
+
+-- the same rows as paging sequentially, field by field
+SELECT same($$SELECT * FROM par.alerts$$, $$SELECT * FROM graph.alerts$$);
+SELECT same($$SELECT id, status, created_date_time FROM par.incidents WHERE severity IN ('high', 'medium')$$,
+            $$SELECT id, status, created_date_time FROM graph.incidents WHERE severity IN ('high', 'medium')$$);
+SELECT same($$SELECT id FROM par.alerts WHERE created_date_time >= '2026-04-01'$$,
+            $$SELECT id FROM graph.alerts WHERE created_date_time >= '2026-04-01'$$);
+-- nothing selected: the probe finds nothing, the scan pages sequentially
+SELECT emu_reset();
+SELECT count(id) FROM par.alerts WHERE created_date_time > '2030-01-01';
+SELECT count(*) AS requests FROM emu_requests() r WHERE r->>'kind' = 'graph';
+
+-- ordered and limited scans page sequentially
+SELECT explain_filter($$EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM par.alerts ORDER BY created_date_time LIMIT 3$$);
+SELECT emu_reset();
+SELECT id FROM par.alerts ORDER BY created_date_time LIMIT 3;
+SELECT count(*) AS requests FROM emu_requests() r WHERE r->>'kind' = 'graph';
+-- a failure in one window is an ERROR
+SELECT emu_fault('{"match": {"path_prefix": "/v1.0/security/alerts_v2"}, "after": 3, "action": "status", "status": 500, "code": "generalException", "message": "Internal error", "times": 50}');
+SELECT * FROM try('SELECT count(id) FROM par.alerts');
+SELECT emu_reset();
+-- and the backend goes on
+SELECT count(id) FROM par.alerts;
+DROP SCHEMA par CASCADE;
+DROP SERVER graph_streams CASCADE;
