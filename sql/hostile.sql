@@ -9,6 +9,9 @@ SET timezone = 'UTC';
 SELECT current_setting('msgraph_test.base_url') AS base \gset
 SELECT pg_backend_pid() AS backend_pid \gset
 SELECT emu_reset();
+-- one attempt per request: a retry would fetch a sound page (reliability
+-- has the retries)
+ALTER SERVER graph OPTIONS (ADD max_retries '0');
 
 -- hz(query): how a statement ended: SQLSTATE, message, DETAIL up to the
 -- request (its URL varies) and the first CONTEXT line (the conversion's)
@@ -373,3 +376,4 @@ SELECT count(id) = :alerts AS all_rows FROM hz_alerts;
 SELECT * FROM compare_with_emulator('hz_alerts', 'security/alerts_v2');
 DROP FOREIGN TABLE hz_alerts, hz_scores, hz_users;
 DROP FUNCTION hz, hz_fault, inject, inject_bytes, body;
+ALTER SERVER graph OPTIONS (DROP max_retries);
