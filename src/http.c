@@ -62,6 +62,7 @@ static void http_set_transport(CURL *h, const MsgraphHttpRequest *req);
 static void http_detach(CURL *h, struct curl_slist *headers);
 static void free_headers_wiped(struct curl_slist *headers);
 static void http_result(CURL *h, CURLcode result, HttpTransfer *xfer);
+static bool errbuf_says_more(CURLcode result);
 static char *header_value(const char *line, size_t len, const char *name);
 
 
@@ -156,7 +157,19 @@ http_setup(CURL *h, const MsgraphHttpRequest *req, MsgraphHttpResponse *resp,
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, xfer->errbuf);
 
 	if (strcmp(req->method, "GET") != 0)
+	{
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+
+		/*
+		 * On a reused connection that turns out dead, libcurl silently
+		 * sends the request again on another one, although the server may
+		 * have acted on it.  A write therefore gets a connection of its
+		 * own, closed after it, so that it neither reuses a connection nor
+		 * leaves one more in the cache for later requests.
+		 */
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+	}
 	if (req->body != NULL)
 	{
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
@@ -232,6 +245,37 @@ free_headers_wiped(struct curl_slist *headers)
 	curl_slist_free_all(headers);
 }
 
+/*
+ * Whether curl's error buffer is worth more than its generic message for
+ * this failure: it says which certificate check failed, which host did not
+ * resolve, what the proxy answered, how the connection broke.  Not for
+ * timeouts, refused connections and short bodies, where it adds only
+ * milliseconds and byte counts.
+ */
+static bool
+errbuf_says_more(CURLcode result)
+{
+	switch (result)
+	{
+		case CURLE_COULDNT_RESOLVE_PROXY:
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_SEND_ERROR:
+		case CURLE_RECV_ERROR:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_CIPHER:
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_ISSUER_ERROR:
+		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		case CURLE_SSL_INVALIDCERTSTATUS:
+		case CURLE_PROXY:
+			return true;
+		default:
+			return false;
+	}
+}
+
 /* The outcome of a finished transfer, into its response. */
 static void
 http_result(CURL *h, CURLcode result, HttpTransfer *xfer)
@@ -247,14 +291,7 @@ http_result(CURL *h, CURLcode result, HttpTransfer *xfer)
 	{
 		resp->status = 0;
 
-		/*
-		 * curl's buffer says more (which certificate check failed, what the
-		 * proxy answered), except for timeouts and refused connections,
-		 * where it adds only the milliseconds it took.
-		 */
-		resp->transport_error = pstrdup((xfer->errbuf[0] != '\0' &&
-										 result != CURLE_OPERATION_TIMEDOUT &&
-										 result != CURLE_COULDNT_CONNECT)
+		resp->transport_error = pstrdup((xfer->errbuf[0] != '\0' && errbuf_says_more(result))
 										? xfer->errbuf : curl_easy_strerror(result));
 	}
 	/* SIZE_DOWNLOAD counts body bytes before content decoding */

@@ -386,7 +386,19 @@ msgraph_throttle_acquire(MsgraphConnOptions *opts, const char *url,
 	if (slot_cls >= 0)
 		take_slot(opts, slot_cls, ticket, stats);
 	if (rate_cls >= 0)
-		pace(opts, rate_cls, ticket, stats);
+	{
+		/* a cancel (or 53400) while paced gives the slot back at once */
+		PG_TRY();
+		{
+			pace(opts, rate_cls, ticket, stats);
+		}
+		PG_CATCH();
+		{
+			msgraph_throttle_release(ticket);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
 }
 
 /*
@@ -431,12 +443,12 @@ take_slot(MsgraphConnOptions *opts, int cls, MsgraphThrottleTicket *ticket,
 
 		throttle_lock(st);
 		idx = find_bucket(st, key, cls, now_us());
-		if (idx < 0)
+		if (idx < 0 || nheld >= THROTTLE_MAX_HELD)
 		{
 			throttle_unlock(st);
 			break;				/* no bucket to be had: unpaced */
 		}
-		if (st->buckets[idx].in_flight < limit->slots && nheld < THROTTLE_MAX_HELD)
+		if (st->buckets[idx].in_flight < limit->slots)
 		{
 			st->buckets[idx].in_flight++;
 			st->buckets[idx].last_used_us = now_us();

@@ -11,13 +11,15 @@ Every case is measured ROUNDS times (default 10):
 * cancel_hung       pg_cancel_backend() while a request hangs (no answer)
 * cancel_backoff    pg_cancel_backend() while waiting out Retry-After: 30
 * cancel_pacing     pg_cancel_backend() while queued in the shared budget,
-                    which another session's 429 blocked for 30 s
+                    which another session's 429 blocked for 3 s
 * statement_timeout statement_timeout = 1s on a hung request (overshoot)
 * client_gone       the client killed (SIGKILL) during a hang, with
                     client_connection_check_interval = 250ms: until the
                     backend is gone
 Then one long-lived session goes through 20 cancels of each kind, and
-its open descriptors and resident memory are compared before and after.
+its open descriptors and resident memory are compared before and after;
+and four sessions at once must each get one of the 4 secure score slots
+of the shared budget (none was kept by a cancelled or killed backend).
 
 The stop time runs from the moment pg_cancel_backend() returned (or the
 client was killed) to the moment the client psql exited with the ERROR
@@ -139,9 +141,11 @@ def case_cancel(fault, ready, preface=(), before=None):
 
 
 def block_budget():
-    """Another session's 429 (Retry-After: 30) blocks the shared budget."""
+    """Another session's 429 (Retry-After: 3) blocks the shared budget; the
+    cancel comes long before the block ends, and it has ended by the time
+    all_slots_free() runs."""
     emu("POST", "faults", {"match": {"path_prefix": "/v1.0/security/secureScores"},
-                           "action": "status", "status": 429, "retry_after": "30"})
+                           "action": "status", "status": 429, "retry_after": "3"})
     p = client("cancel_blocker", "SET msgraph_security_fdw.pace_requests = on",
                "SELECT count(id) FROM graph0.secure_scores")
     p.wait(timeout=30)
@@ -248,6 +252,26 @@ def long_lived_session():
     return before, after, cancels, text.count("canceling statement due to user request")
 
 
+def all_slots_free():
+    """Four hung secure score requests at once: all four must reach the
+    emulator, so no slot of the budget is still held by a backend that was
+    cancelled or killed above."""
+    emu("POST", "reset")
+    emu("POST", "faults", {"match": {"path_prefix": "/v1.0/security/secureScores"},
+                           "action": "hang", "times": 4})
+    clients = [client("cancel_slots", "SET msgraph_security_fdw.pace_requests = on",
+                      "SELECT count(id) FROM graph.secure_scores") for _ in range(4)]
+    reached = wait_until(lambda: sum(r["status"] is None and r["kind"] == "graph"
+                                     for r in requests()) == 4)
+    CTL.one("SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'cancel_slots'")
+    for p in clients:
+        p.wait(timeout=30)
+        p.stdout.close()
+        p.stderr.close()
+    return reached
+
+
 def summary(name, values):
     return "%-18s n=%d  median %4.0f ms  max %4.0f ms" % (
         name, len(values), statistics.median(values) * 1000, max(values) * 1000)
@@ -293,6 +317,10 @@ def main():
           "descriptors %d -> %d, VmRSS %d kB -> %d kB"
           % (cancels, errors, before[0], after[0], before[1], after[1]))
     ok &= cancels == 40 and errors == 40 and after[0] == before[0]
+    slots = all_slots_free()
+    print("shared budget after all that: %s" % ("4 of 4 secure score slots free" if slots
+                                                else "a slot is still held"))
+    ok &= slots
     CTL.close()
     print("cancel timing %s" % ("passed" if ok else "FAILED"))
     return 0 if ok else 1
