@@ -18,8 +18,9 @@ Every case is measured ROUNDS times (default 10):
                     backend is gone
 Then one long-lived session goes through 20 cancels of each kind, and
 its open descriptors and resident memory are compared before and after;
-and four sessions at once must each get one of the 4 secure score slots
-of the shared budget (none was kept by a cancelled or killed backend).
+and after the hung, timed-out and killed sessions (pacing on: each held a
+secure score slot of the shared budget), four sessions at once must each
+get one of the 4 slots (none was kept).
 
 The stop time runs from the moment pg_cancel_backend() returned (or the
 client was killed) to the moment the client psql exited with the ERROR
@@ -156,11 +157,14 @@ def block_budget():
         raise RuntimeError("the blocking request did not get its 429: " + err)
 
 
+PACE = "SET msgraph_security_fdw.pace_requests = on"
+
+
 def case_statement_timeout():
     emu("POST", "reset")
     emu("POST", "faults", {"match": {"path_prefix": "/v1.0/security/secureScores"},
                            "action": "hang"})
-    p = client("cancel_client", "SET statement_timeout = '1s'",
+    p = client("cancel_client", PACE, "SET statement_timeout = '1s'",
                "SELECT count(id) FROM graph.secure_scores")
     if not wait_until(in_flight):
         raise RuntimeError("no request in flight")
@@ -178,7 +182,7 @@ def case_client_gone():
     emu("POST", "reset")
     emu("POST", "faults", {"match": {"path_prefix": "/v1.0/security/secureScores"},
                            "action": "hang"})
-    p = client("cancel_client", "SET client_connection_check_interval = '250ms'",
+    p = client("cancel_client", PACE, "SET client_connection_check_interval = '250ms'",
                "SELECT count(id) FROM graph.secure_scores")
     wait_until(lambda: backend_of("cancel_client") != 0)
     pid = backend_of("cancel_client")
@@ -259,10 +263,15 @@ def all_slots_free():
     emu("POST", "reset")
     emu("POST", "faults", {"match": {"path_prefix": "/v1.0/security/secureScores"},
                            "action": "hang", "times": 4})
-    clients = [client("cancel_slots", "SET msgraph_security_fdw.pace_requests = on",
-                      "SELECT count(id) FROM graph.secure_scores") for _ in range(4)]
+    clients = [client("cancel_slots", PACE, "SELECT count(id) FROM graph.secure_scores")
+               for _ in range(4)]
     reached = wait_until(lambda: sum(r["status"] is None and r["kind"] == "graph"
                                      for r in requests()) == 4)
+    if not reached:
+        print("  in flight: %d; sessions: %s" % (
+            sum(r["status"] is None and r["kind"] == "graph" for r in requests()),
+            CTL.one("SELECT string_agg(coalesce(wait_event_type, '-') || '/' || state, ' ') "
+                    "FROM pg_stat_activity WHERE application_name = 'cancel_slots'")))
     CTL.one("SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity "
             "WHERE application_name = 'cancel_slots'")
     for p in clients:
@@ -285,27 +294,32 @@ def main():
     hang = {"match": {"path_prefix": "/v1.0/security/secureScores"}, "action": "hang"}
     throttled = {"match": {"path_prefix": "/v1.0/security/secureScores"}, "action": "status",
                  "status": 429, "retry_after": "30"}
+    # hung requests hold a secure score slot of the shared budget (pacing
+    # on): a cancel, a timeout and a vanished client must all give it back
     for _ in range(ROUNDS):
-        stop, seen, err_ok = case_cancel(hang, in_flight)
+        stop, seen, err_ok = case_cancel(hang, in_flight, preface=(PACE,))
         hung.append(stop)
         ok &= err_ok and seen == "Extension/active"
         stop, seen, err_ok = case_cancel(throttled, saw_status(429))
         backoff.append(stop)
         ok &= err_ok and seen == "Extension/active"
-        stop, seen, err_ok = case_cancel(
-            {"match": {"path_prefix": "/v1.0/nothing"}, "action": "hang"},
-            lambda: state_of(backend_of("cancel_client")) == "Extension/active",
-            preface=("SET msgraph_security_fdw.pace_requests = on",), before=block_budget)
-        pacing.append(stop)
-        # queued in the budget: nothing reached the emulator after the 429
-        ok &= (err_ok and seen == "Extension/active" and
-               len([r for r in requests() if r["kind"] == "graph"]) == 1)
         overshoot, err_ok = case_statement_timeout()
         timeouts.append(overshoot)
         ok &= err_ok
         stop, was_gone = case_client_gone()
         gone.append(stop)
         ok &= was_gone
+    slots = all_slots_free()
+    # (each of these blocks the budget for 3 s and halves its rate)
+    for _ in range(ROUNDS):
+        stop, seen, err_ok = case_cancel(
+            {"match": {"path_prefix": "/v1.0/nothing"}, "action": "hang"},
+            lambda: state_of(backend_of("cancel_client")) == "Extension/active",
+            preface=(PACE,), before=block_budget)
+        pacing.append(stop)
+        # queued in the budget: nothing reached the emulator after the 429
+        ok &= (err_ok and seen == "Extension/active" and
+               len([r for r in requests() if r["kind"] == "graph"]) == 1)
     for name, values in (("cancel_hung", hung), ("cancel_backoff", backoff),
                          ("cancel_pacing", pacing), ("statement_timeout", timeouts),
                          ("client_gone", gone)):
@@ -317,9 +331,8 @@ def main():
           "descriptors %d -> %d, VmRSS %d kB -> %d kB"
           % (cancels, errors, before[0], after[0], before[1], after[1]))
     ok &= cancels == 40 and errors == 40 and after[0] == before[0]
-    slots = all_slots_free()
-    print("shared budget after all that: %s" % ("4 of 4 secure score slots free" if slots
-                                                else "a slot is still held"))
+    print("shared budget after %d cancels, timeouts and killed clients: %s"
+          % (3 * ROUNDS, "4 of 4 secure score slots free" if slots else "a slot is still held"))
     ok &= slots
     CTL.close()
     print("cancel timing %s" % ("passed" if ok else "FAILED"))
