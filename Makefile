@@ -20,6 +20,8 @@ OBJS = \
 	src/connection.o \
 	src/convert.o \
 	src/import.o \
+	src/modify.o \
+	src/functions.o \
 	src/jsoncheck.o
 
 EXTENSION = msgraph_security_fdw

@@ -27,3 +27,39 @@ CREATE FUNCTION msgraph_reset_tokens()
 RETURNS void
 AS 'MODULE_PATHNAME'
 LANGUAGE C STRICT VOLATILE;
+
+-- Triage and hunting (src/functions.c).  Each acts with the calling role's
+-- user mapping on the named server; the writes are logged at LOG level and
+-- only shown under msgraph_security_fdw.dry_run.
+
+CREATE FUNCTION msgraph_add_comment(server name, resource text, id text, comment text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION msgraph_add_comment(name, text, text, text) IS
+  'adds a comment to an alert or incident (resource ''alerts'' or ''incidents''); returns the comment list Graph sends back';
+
+CREATE FUNCTION msgraph_dismiss_risky_users(server name, user_ids text[])
+RETURNS void
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION msgraph_dismiss_risky_users(name, text[]) IS
+  'dismisses the risk of the given users (identityProtection/riskyUsers/dismiss)';
+
+CREATE FUNCTION msgraph_confirm_compromised(server name, user_ids text[])
+RETURNS void
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION msgraph_confirm_compromised(name, text[]) IS
+  'confirms the given users compromised (identityProtection/riskyUsers/confirmCompromised)';
+
+CREATE FUNCTION msgraph_hunting_query(server name, query text, timespan text DEFAULT NULL)
+RETURNS SETOF jsonb
+AS 'MODULE_PATHNAME'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 1000;
+
+COMMENT ON FUNCTION msgraph_hunting_query(name, text, text) IS
+  'runs an advanced-hunting KQL query (security/runHuntingQuery); one jsonb per result row';

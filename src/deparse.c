@@ -145,29 +145,6 @@ append_option(StringInfo buf, bool *first, const char *name, const char *value,
 }
 
 
-/*
- * Percent-encode an entity id for use as one path segment: as a query
- * value, but '/' and the OData delimiters are encoded too.
- */
-char *
-msgraph_encode_path_segment(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	StringInfoData buf;
-	const unsigned char *p;
-
-	initStringInfo(&buf);
-	for (p = (const unsigned char *) s; *p; p++)
-	{
-		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~')
-			appendStringInfoChar(&buf, (char) *p);
-		else
-			appendStringInfo(&buf, "%%%c%c", hex[*p >> 4], hex[*p & 0x0F]);
-	}
-	return buf.data;
-}
-
-
 /* ----------------------------------------------------------------
  * Conditions to $filter
  *

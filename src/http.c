@@ -323,14 +323,11 @@ header_value(const char *line, size_t len, const char *name)
 }
 
 /*
- * Percent-encode a query option value.  Unreserved characters and the few
- * that OData reads literally and that are safe in a query ( ' ( ) / : )
- * stay; everything else, '+', '&', '#', '%', ',', spaces and non-ASCII
- * bytes included, becomes %XX.  A literal therefore can never end the
- * option or start another.
+ * Percent-encode s, leaving unreserved characters and those of keep as
+ * they are.
  */
-char *
-msgraph_url_encode(const char *s)
+static char *
+percent_encode(const char *s, const char *keep)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	StringInfoData buf;
@@ -340,7 +337,7 @@ msgraph_url_encode(const char *s)
 	for (p = (const unsigned char *) s; *p; p++)
 	{
 		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~' ||
-			*p == '\'' || *p == '(' || *p == ')' || *p == '/' || *p == ':')
+			(*p != '\0' && strchr(keep, *p) != NULL))
 			appendStringInfoChar(&buf, (char) *p);
 		else
 		{
@@ -350,6 +347,29 @@ msgraph_url_encode(const char *s)
 		}
 	}
 	return buf.data;
+}
+
+/*
+ * Percent-encode a query option value.  Unreserved characters and the few
+ * that OData reads literally and that are safe in a query ( ' ( ) / : )
+ * stay; everything else, '+', '&', '#', '%', ',', spaces and non-ASCII
+ * bytes included, becomes %XX.  A literal therefore can never end the
+ * option or start another.
+ */
+char *
+msgraph_url_encode(const char *s)
+{
+	return percent_encode(s, "'()/:");
+}
+
+/*
+ * Percent-encode an entity id for use as one path segment: '/' and the
+ * OData delimiters are encoded too.
+ */
+char *
+msgraph_encode_path_segment(const char *s)
+{
+	return percent_encode(s, "");
 }
 
 /*

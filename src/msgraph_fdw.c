@@ -248,6 +248,7 @@ static void msgraphGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind sta
 										RelOptInfo *input_rel, RelOptInfo *output_rel,
 										void *extra);
 static bool fetch_count(MsgraphScanState *st, TupleTableSlot *slot);
+static TupleTableSlot *iterate_scan(ForeignScanState *node, MsgraphScanState *st);
 static void start_windows(MsgraphScanState *st);
 static void window_request(MsgraphScanState *st, MsgraphWindow *w);
 static void window_finish(MsgraphScanState *st, MsgraphWindow *w);
@@ -290,6 +291,22 @@ void
 _PG_init(void)
 {
 	msgraph_auth_init();
+
+	/* the guard rails of UPDATE (modify.c) */
+	DefineCustomIntVariable("msgraph_security_fdw.max_update_rows",
+							"Most rows one UPDATE of a Graph foreign table may change.",
+							"The rows are found first; past this, the UPDATE fails before any PATCH is sent. -1 removes the cap.",
+							&msgraph_max_update_rows,
+							100, -1, INT_MAX,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("msgraph_security_fdw.dry_run",
+							 "Show each PATCH (and write POST) to Graph as a NOTICE instead of sending it.",
+							 NULL,
+							 &msgraph_dry_run,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("msgraph_security_fdw");
 }
 
@@ -308,6 +325,20 @@ msgraph_security_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ExplainForeignScan = msgraphExplainForeignScan;
 	routine->ImportForeignSchema = msgraphImportForeignSchema;
 	routine->GetForeignUpperPaths = msgraphGetForeignUpperPaths;
+
+	/* UPDATE (modify.c); INSERT and DELETE are refused while planning */
+	routine->AddForeignUpdateTargets = msgraphAddForeignUpdateTargets;
+	routine->PlanForeignModify = msgraphPlanForeignModify;
+	routine->BeginForeignModify = msgraphBeginForeignModify;
+	routine->ExecForeignUpdate = msgraphExecForeignUpdate;
+	routine->EndForeignModify = msgraphEndForeignModify;
+	routine->IsForeignRelUpdatable = msgraphIsForeignRelUpdatable;
+	routine->PlanDirectModify = msgraphPlanDirectModify;
+	routine->BeginDirectModify = msgraphBeginDirectModify;
+	routine->IterateDirectModify = msgraphIterateDirectModify;
+	routine->EndDirectModify = msgraphEndDirectModify;
+	routine->ExplainForeignModify = msgraphExplainForeignModify;
+	routine->ExplainDirectModify = msgraphExplainDirectModify;
 
 	PG_RETURN_POINTER(routine);
 }
@@ -1493,13 +1524,7 @@ window_finish(MsgraphScanState *st, MsgraphWindow *w)
 static bool
 fetch_next_window_page(MsgraphScanState *st)
 {
-	ErrorContextCallback errcb;
 	bool		found = false;
-
-	errcb.callback = scan_error_callback;
-	errcb.arg = st;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
 
 	scan_free_page(st);
 	for (;;)
@@ -1538,7 +1563,6 @@ fetch_next_window_page(MsgraphScanState *st)
 				window_finish(st, &st->windows[i]);
 		}
 	}
-	error_context_stack = errcb.previous;
 	return found;
 }
 
@@ -1594,10 +1618,29 @@ scan_error_callback(void *arg)
 	errcontext("foreign table \"%s\"", RelationGetRelationName(st->rel));
 }
 
+/*
+ * Return the next row.  Errors raised while fetching name the foreign
+ * table (conversion errors name the column too).
+ */
 static TupleTableSlot *
 msgraphIterateForeignScan(ForeignScanState *node)
 {
 	MsgraphScanState *st = (MsgraphScanState *) node->fdw_state;
+	ErrorContextCallback errcb;
+	TupleTableSlot *slot;
+
+	errcb.callback = scan_error_callback;
+	errcb.arg = st;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	slot = iterate_scan(node, st);
+	error_context_stack = errcb.previous;
+	return slot;
+}
+
+static TupleTableSlot *
+iterate_scan(ForeignScanState *node, MsgraphScanState *st)
+{
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 
@@ -1733,7 +1776,6 @@ parse_json_body(const char *url, MsgraphHttpResponse *resp)
 static bool
 fetch_next_page(MsgraphScanState *st)
 {
-	ErrorContextCallback errcb;
 	MsgraphHttpResponse resp;
 	MemoryContext oldcxt;
 	const char *url;
@@ -1748,11 +1790,6 @@ fetch_next_page(MsgraphScanState *st)
 	url = st->cur_url.data;
 	st->started = true;
 	st->have_next = false;
-
-	errcb.callback = scan_error_callback;
-	errcb.arg = st;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
 
 	scan_free_page(st);
 	MemoryContextReset(st->page_cxt);
@@ -1831,7 +1868,6 @@ fetch_next_page(MsgraphScanState *st)
 		st->empty_run = 0;
 
 	MemoryContextSwitchTo(oldcxt);
-	error_context_stack = errcb.previous;
 	return true;
 }
 
@@ -1906,13 +1942,7 @@ attach_navigation(MsgraphScanState *st, struct json_object *entity)
 static bool
 fetch_next_lookup(MsgraphScanState *st)
 {
-	ErrorContextCallback errcb;
 	MemoryContext oldcxt;
-
-	errcb.callback = scan_error_callback;
-	errcb.arg = st;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
 
 	st->started = true;
 	while (st->next_id < list_length(st->ids))
@@ -1952,10 +1982,8 @@ fetch_next_lookup(MsgraphScanState *st)
 		st->stats.pages++;
 		msgraph_backend_stats.pages++;
 		MemoryContextSwitchTo(oldcxt);
-		error_context_stack = errcb.previous;
-		return true;
+			return true;
 	}
-	error_context_stack = errcb.previous;
 	return false;
 }
 
@@ -1966,18 +1994,12 @@ fetch_next_lookup(MsgraphScanState *st)
 static bool
 fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
 {
-	ErrorContextCallback errcb;
 	MsgraphHttpResponse resp;
 	MemoryContext oldcxt;
 	struct json_object *doc;
 	struct json_object *count;
 	int64		n;
 	int			i;
-
-	errcb.callback = scan_error_callback;
-	errcb.arg = st;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
 
 	st->started = true;
 	oldcxt = MemoryContextSwitchTo(st->page_cxt);
@@ -2002,7 +2024,6 @@ fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
 	}
 	scan_free_page(st);
 	MemoryContextSwitchTo(oldcxt);
-	error_context_stack = errcb.previous;
 	return true;
 }
 

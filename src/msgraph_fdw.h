@@ -126,6 +126,7 @@ extern void msgraph_http_async_progress(int wait_ms);
 extern MsgraphAsync *msgraph_http_async_wait(MsgraphAsync **set, int n);
 extern void msgraph_http_async_end(MsgraphAsync *a);
 extern char *msgraph_url_encode(const char *s);
+extern char *msgraph_encode_path_segment(const char *s);
 extern bool msgraph_same_origin(const char *url, const char *base);
 extern char *msgraph_new_request_id(void);
 
@@ -238,7 +239,6 @@ extern char *msgraph_build_url(MsgraphConnOptions *opts,
 							   bool for_display, bool have_snapshot,
 							   TimestampTz snapshot);
 extern void msgraph_format_timestamp(StringInfo buf, TimestampTz ts);
-extern char *msgraph_encode_path_segment(const char *s);
 
 /* in convert.c */
 
@@ -286,6 +286,62 @@ extern bool msgraph_parse_timestamp(const char *s, TimestampTz *result);
 /* in import.c */
 extern List *msgraph_import_foreign_schema(ImportForeignSchemaStmt *stmt,
 										   Oid serverOid);
+
+/* in modify.c */
+struct ExplainState;
+struct ModifyTableState;
+struct ResultRelInfo;
+struct ForeignScanState;
+struct TupleTableSlot;
+struct EState;
+struct PlannerInfo;
+struct ModifyTable;
+
+extern int	msgraph_max_update_rows;
+extern bool msgraph_dry_run;
+
+extern void msgraphAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
+										   RangeTblEntry *target_rte,
+										   Relation target_relation);
+extern List *msgraphPlanForeignModify(PlannerInfo *root, struct ModifyTable *plan,
+									  Index resultRelation, int subplan_index);
+extern void msgraphBeginForeignModify(struct ModifyTableState *mtstate,
+									  struct ResultRelInfo *rinfo, List *fdw_private,
+									  int subplan_index, int eflags);
+extern struct TupleTableSlot *msgraphExecForeignUpdate(struct EState *estate,
+													   struct ResultRelInfo *rinfo,
+													   struct TupleTableSlot *slot,
+													   struct TupleTableSlot *planSlot);
+extern void msgraphEndForeignModify(struct EState *estate, struct ResultRelInfo *rinfo);
+extern int	msgraphIsForeignRelUpdatable(Relation rel);
+extern bool msgraphPlanDirectModify(PlannerInfo *root, struct ModifyTable *plan,
+									Index resultRelation, int subplan_index);
+extern void msgraphBeginDirectModify(struct ForeignScanState *node, int eflags);
+extern struct TupleTableSlot *msgraphIterateDirectModify(struct ForeignScanState *node);
+extern void msgraphEndDirectModify(struct ForeignScanState *node);
+extern void msgraphExplainForeignModify(struct ModifyTableState *mtstate,
+										struct ResultRelInfo *rinfo, List *fdw_private,
+										int subplan_index, struct ExplainState *es);
+extern void msgraphExplainDirectModify(struct ForeignScanState *node,
+									   struct ExplainState *es);
+
+/* what functions.c shares with the UPDATE path */
+extern struct json_object *msgraph_json_own(MemoryContext cxt, struct json_object *obj);
+extern struct json_object *msgraph_json_string(const char *s);
+extern struct json_object *msgraph_datum_to_json(Datum value, Oid type, const char *what);
+extern char *msgraph_json_text(struct json_object *obj);
+extern struct json_object *msgraph_parse_response(const char *method, const char *url,
+												  MsgraphHttpResponse *resp);
+extern void msgraph_log_write(MsgraphConnOptions *opts, const char *method,
+							  const char *target, const char *properties);
+extern void msgraph_report_write_error(MsgraphConnOptions *opts, const char *permission,
+									   const char *url, MsgraphHttpResponse *resp,
+									   const char *suffix, const char *hint);
+extern char *msgraph_graph_error_message(MsgraphHttpResponse *resp);
+
+/* in functions.c: the SQL functions msgraph_add_comment(),
+ * msgraph_dismiss_risky_users(), msgraph_confirm_compromised() and
+ * msgraph_hunting_query() (fmgr entry points, no prototypes needed) */
 
 /*
  * in jsoncheck.c: the strict RFC 8259 check of response bodies; declared in

@@ -21,14 +21,8 @@ start_emulator "$WORK" --alerts "$LARGE" --incidents 20 --risk-detections 5 \
     --risky-users 5 --sp-risk-detections 5 --secure-scores 5
 start_cluster "$WORK" "$PORT"
 
-psql_run -d postgres -v base="$EMU_URL" <<'SQL'
-CREATE EXTENSION msgraph_security_fdw;
-CREATE SERVER graph FOREIGN DATA WRAPPER msgraph_security_fdw
-  OPTIONS (tenant_id '11111111-2222-3333-4444-555555555555',
-           graph_url :'base', login_url :'base');
-CREATE USER MAPPING FOR CURRENT_USER SERVER graph
-  OPTIONS (client_id 'aaaaaaaa-bbbb-4ccc-8ddd-000000000001', client_secret 'emu-Secret.Admin~1');
-CREATE SCHEMA graph;
+psql_run -d postgres -v base="$EMU_URL" -v server_sql="$TOP/tests/graph_server.sql" <<'SQL'
+\i :server_sql
 IMPORT FOREIGN SCHEMA security LIMIT TO (alerts) FROM SERVER graph INTO graph;
 SQL
 

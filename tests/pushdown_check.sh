@@ -20,17 +20,11 @@ trap cleanup EXIT
 
 start_emulator "$WORK" --alerts "$ALERTS" --incidents 200 --now "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 start_cluster "$WORK" "$PORT"
-sql() { psql_run -d postgres -At -F ' ' -v base="$EMU_URL" "$@"; }
+sql() { psql_run -d postgres -At -F ' ' -v base="$EMU_URL" -v server_sql="$TOP/tests/graph_server.sql" "$@"; }
 emu() { curl -sS -X "$1" "$EMU_URL/_emulator/$2"; }
 
 sql <<'SQL'
-CREATE EXTENSION msgraph_security_fdw;
-CREATE SERVER graph FOREIGN DATA WRAPPER msgraph_security_fdw
-  OPTIONS (tenant_id '11111111-2222-3333-4444-555555555555',
-           graph_url :'base', login_url :'base');
-CREATE USER MAPPING FOR CURRENT_USER SERVER graph
-  OPTIONS (client_id 'aaaaaaaa-bbbb-4ccc-8ddd-000000000001', client_secret 'emu-Secret.Admin~1');
-CREATE SCHEMA graph;
+\i :server_sql
 IMPORT FOREIGN SCHEMA security FROM SERVER graph INTO graph;
 SQL
 

@@ -1,12 +1,6 @@
 -- The benchmark database: the extension over the emulator, and the
 -- PL/Python peer an analyst would write by hand.
-CREATE EXTENSION msgraph_security_fdw;
-CREATE SERVER graph FOREIGN DATA WRAPPER msgraph_security_fdw
-  OPTIONS (tenant_id '11111111-2222-3333-4444-555555555555',
-           graph_url :'base', login_url :'base');
-CREATE USER MAPPING FOR CURRENT_USER SERVER graph
-  OPTIONS (client_id 'aaaaaaaa-bbbb-4ccc-8ddd-000000000001', client_secret 'emu-Secret.Admin~1');
-CREATE SCHEMA graph;
+\ir ../graph_server.sql
 IMPORT FOREIGN SCHEMA security FROM SERVER graph INTO graph;
 CREATE EXTENSION plpython3u;
 

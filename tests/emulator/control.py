@@ -32,6 +32,7 @@ class ControlAPI:
         ("GET", "stats"): "stats",
         ("GET", "requests"): "requests",
         ("POST", "reset"): "reset",
+        ("POST", "restore"): "restore",
         ("GET", "config"): "get_config",
         ("POST", "config"): "set_config",
         ("GET", "faults"): "list_faults",
@@ -94,6 +95,11 @@ class ControlAPI:
         self.server.hostile.disarm()
         self.server.config.reset()
         return self._ok({"ok": True, "config": self.server.config.as_dict()})
+
+    def restore(self, **_):
+        """Put the generated data back: undo every write (PATCH, comments,
+        riskyUser actions) since start-up or the last restore."""
+        return self._ok({"ok": True, "restored": self.server.graph.writer.restore()})
 
     def get_config(self, **_):
         return self._ok(self.server.config.as_dict())

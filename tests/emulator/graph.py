@@ -1,26 +1,31 @@
 """Microsoft Graph: the routing table and the handlers behind it.
 
 A request goes through, in order: authentication (401), routing (404),
-method (405), the route's app role (403), query options (400), entity
-lookup (404), then rendering.  The routing table is data: a later PATCH
-or POST (updates, comments, hunting, riskyUser actions) is one more entry
-in a route's `methods`, with its handler a method of GraphService.
+method (405), the route's app role for that method (403), query options
+(400), entity lookup (404), then rendering.  The routing table is data:
+each route maps methods to handler methods of GraphService, and may name
+the app roles a method needs (writes need the ReadWrite roles, hunting its
+own); otherwise the resource's read roles apply.
 
 Lists are computed in two cached steps: the matching entity indices for
-(resource, scope, $orderby, $filter, settings), then the rendered body for
-the exact request (path, raw query, Prefer, Host, config generation).  A
-nextLink follows the next page of the same cached result set, so paging a
-large filtered collection costs one filter evaluation, not one per page.
+(resource, scope, $orderby, $filter, settings, data generation), then the
+rendered body for the exact request (path, raw query, Prefer, Host, config
+generation, data generation).  A nextLink follows the next page of the same
+cached result set, so paging a large filtered collection costs one filter
+evaluation, not one per page.  Writes (writes.py) bump the data generation,
+so no list rendered before a write is served after it.
 """
 
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+import hunting
 import odata
 import query
 import render
 import schema
+import writes
 
 ID = "{id}"                     # a route pattern segment matching any id
 PREFER_ENUMS = "include-unknown-enum-members"
@@ -56,6 +61,8 @@ class GraphRequest:
     authorization: str          # the Authorization header or None
     settings: object            # state.Settings snapshot
     link_fault: str = None      # "wrong_host_nextlink" / "loop_nextlink" / None
+    body: bytes = b""           # the request body (PATCH and POST)
+    content_type: str = None    # its Content-Type header
 
     def own_url(self):
         url = "http://%s%s" % (self.host, self.raw_path)
@@ -75,19 +82,35 @@ class Route:
 
     `methods` maps an HTTP method to the name of a GraphService handler,
     called as handler(request, route, ids) with the ids the pattern's ID
-    segments matched.
+    segments matched.  `roles` maps a method to the app roles any one of
+    which it needs; methods not in it need one of the resource's read roles.
     """
     pattern: tuple
     resource: schema.Resource
     methods: dict
+    roles: dict = field(default_factory=dict)
 
 
 def _routes():
     routes = []
+    # actions first: their last segment would otherwise match {id}
+    for action in writes.RISKY_USER_ACTIONS:
+        routes.append(Route(("identityProtection", "riskyUsers", action), schema.RISKY_USERS,
+                            {"POST": "risky_user_action"},
+                            {"POST": schema.RISKY_USERS.write_roles}))
+    routes.append(Route(("security", "runHuntingQuery"), None, {"POST": "run_hunting_query"},
+                        {"POST": schema.HUNTING_ROLES}))
     for resource in schema.RESOURCES:
         parts = tuple(resource.name.split("/"))
         routes.append(Route(parts, resource, {"GET": "list_collection"}))
-        routes.append(Route(parts + (ID,), resource, {"GET": "get_entity"}))
+        if resource.updatable:
+            routes.append(Route(parts + (ID,), resource,
+                                {"GET": "get_entity", "PATCH": "patch_entity"},
+                                {"PATCH": resource.write_roles}))
+            routes.append(Route(parts + (ID, "comments"), resource,
+                                {"POST": "post_comment"}, {"POST": resource.write_roles}))
+        else:
+            routes.append(Route(parts + (ID,), resource, {"GET": "get_entity"}))
     routes.append(Route(("security", "incidents", ID, "alerts"), schema.INCIDENTS,
                         {"GET": "list_incident_alerts"}))
     return tuple(routes)
@@ -127,7 +150,8 @@ def _first_unknown_segment(segments):
 class GraphService:
     """Serves Graph requests from the tenant's collections."""
 
-    def __init__(self, tenant, tokens, page_cache_bytes=PAGE_CACHE_BYTES):
+    def __init__(self, tenant, tokens, clock, page_cache_bytes=PAGE_CACHE_BYTES,
+                 hunting_rows=2000):
         self.tenant = tenant
         self.tokens = tokens
         self.renderers = {name: render.EntityRenderer(c)
@@ -136,6 +160,19 @@ class GraphService:
         self._results = OrderedDict()
         self._results_lock = threading.Lock()
         self.warm = False               # set once warm_up() has finished
+        self.data_generation = 0        # bumped by every write
+        self.writer = writes.TenantWriter(tenant, clock, self.data_changed)
+        self.hunting = hunting.HuntingService(tenant, clock, hunting_rows)
+
+    def data_changed(self, resource, indices):
+        """Documents were replaced (writes.py): forget what was made of them."""
+        renderer = self.renderers[resource.name]
+        for i in indices:
+            renderer.invalidate(i)
+        self.data_generation += 1
+        self.pages.clear()
+        with self._results_lock:
+            self._results.clear()
 
     def handle(self, req):
         """Return a GraphResult, or raise GraphError for an error response."""
@@ -146,11 +183,15 @@ class GraphService:
             raise GraphError(405, "MethodNotAllowed",
                              "The requested resource does not support http method '%s'."
                              % req.method, headers=[("Allow", ", ".join(route.methods))])
-        self.authorize(token, route.resource)
+        self.authorize(token, route.roles.get(req.method) or route.resource.read_roles)
         try:
-            result = getattr(self, handler)(req, route, ids)
+            result = getattr(self, handler)(req, route, ids, token)
         except query.QueryError as e:
             raise GraphError(e.status, e.code, e.message, details=e.details) from None
+        except writes.WriteError as e:
+            raise GraphError(e.status, e.code, e.message) from None
+        except hunting.HuntingError as e:
+            raise GraphError(400, "BadRequest", str(e)) from None
         if req.prefer:
             result.headers.append(("Preference-Applied", PREFER_ENUMS))
         return result
@@ -168,19 +209,19 @@ class GraphService:
         return token
 
     @staticmethod
-    def authorize(token, resource):
-        if not any(role in token.roles for role in resource.read_roles):
+    def authorize(token, roles):
+        if not any(role in token.roles for role in roles):
             raise GraphError(403, "Forbidden",
                              "Missing role permissions on the request. API requires one "
                              "of '%s'. Roles on the request '%s'."
-                             % (", ".join(resource.read_roles), ", ".join(token.roles)))
+                             % (", ".join(roles), ", ".join(token.roles)))
 
     # --- handlers ------------------------------------------------------------------------------
-    def list_collection(self, req, route, ids):
+    def list_collection(self, req, route, ids, token):
         resource = route.resource
         return self.list_page(req, resource, None, resource.name)
 
-    def list_incident_alerts(self, req, route, ids):
+    def list_incident_alerts(self, req, route, ids, token):
         incident_id = ids[0]
         members = self.tenant.incident_alerts.get(incident_id)
         if members is None:
@@ -188,7 +229,7 @@ class GraphService:
         context = "security/incidents('%s')/alerts" % incident_id
         return self.list_page(req, schema.ALERTS, (incident_id, members), context)
 
-    def get_entity(self, req, route, ids):
+    def get_entity(self, req, route, ids, token):
         resource = route.resource
         q = query.check_options(req.query, resource, single=True)
         collection = self.tenant.collection(resource.name)
@@ -201,28 +242,74 @@ class GraphService:
         context = _context_url(req, resource.name, q.select) + "/$entity"
         return GraphResult(200, render.Body(render.entity_chunks(context, data), 1))
 
+    # --- writes (writes.py has the rules) -------------------------------------------------------
+    @staticmethod
+    def _no_options(req):
+        if req.query.params:
+            raise GraphError(400, "BadRequest", "Query options are not supported on %s "
+                             "requests to this resource." % req.method)
+
+    def patch_entity(self, req, route, ids, token):
+        """PATCH alerts_v2/{id} or incidents/{id}: 200 with the updated entity."""
+        self._no_options(req)
+        resource = route.resource
+        changes = writes.parse_json_body(req.body, req.content_type)
+        i = self.writer.patch(resource, ids[0], changes, req.prefer, token.app)
+        data = self.renderers[resource.name].one(i, req.prefer)
+        context = _context_url(req, resource.name, None) + "/$entity"
+        return GraphResult(200, render.Body(render.entity_chunks(context, data), 1))
+
+    def post_comment(self, req, route, ids, token):
+        """POST .../{id}/comments: 200 with the whole comment list."""
+        self._no_options(req)
+        resource = route.resource
+        body = writes.parse_json_body(req.body, req.content_type)
+        comments = self.writer.add_comment(resource, ids[0], body, token.app)
+        context = _context_url(req, "%s('%s')/comments" % (resource.name, ids[0]), None)
+        return GraphResult(200, render.Body.of(render.dumps(
+            {"@odata.context": context, "value": comments}), len(comments)))
+
+    def risky_user_action(self, req, route, ids, token):
+        """POST riskyUsers/dismiss or /confirmCompromised: 204."""
+        self._no_options(req)
+        body = writes.parse_json_body(req.body, req.content_type)
+        self.writer.risky_user_action(route.pattern[-1], body)
+        return GraphResult(204, render.Body.of(b""))
+
+    def run_hunting_query(self, req, route, ids, token):
+        """POST security/runHuntingQuery: schema and results in one response."""
+        self._no_options(req)
+        body = writes.parse_json_body(req.body, req.content_type)
+        result, rows = self.hunting.execute(body, req.settings)
+        context = ("http://%s/%s/$metadata#microsoft.graph.security.huntingQueryResults"
+                   % (req.host, req.version))
+        out = {"@odata.context": context}
+        out.update(result)
+        return GraphResult(200, render.Body.of(render.dumps(out), rows))
+
     # --- lists -----------------------------------------------------------------------------------
     def list_page(self, req, resource, scope, context_path):
         """One page of a collection (or of `scope`, (key, member indices))."""
         q = query.check_options(req.query, resource, single=False)
         cacheable = req.link_fault is None
+        generation = self.data_generation
         key = (req.version, req.raw_path, req.query.raw, req.prefer, req.host,
-               req.settings.generation)
+               req.settings.generation, generation)
         if cacheable:
             body = self.pages.get(key)
             if body is not None:
                 return GraphResult(200, body)
-        matches = self.matches(req, resource, scope, q)
+        matches = self.matches(req, resource, scope, q, generation)
         body = self.render_page(req, resource, q, matches, context_path)
         if cacheable:
             self.pages.put(key, body)
         return GraphResult(200, body)
 
-    def matches(self, req, resource, scope, q):
+    def matches(self, req, resource, scope, q, generation):
         """Indices of the entities the request selects, in response order."""
         settings = req.settings
         key = (resource.name, scope and scope[0], q.orderby, q.filter, req.prefer,
-               settings.case_insensitive, settings.strict)
+               settings.case_insensitive, settings.strict, generation)
         with self._results_lock:
             found = self._results.get(key)
             if found is not None:

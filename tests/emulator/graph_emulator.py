@@ -40,6 +40,8 @@ def parse_args(argv):
     p.add_argument("--risk-detections", type=_count, default=150)
     p.add_argument("--risky-users", type=_count, default=60)
     p.add_argument("--sp-risk-detections", type=_count, default=40)
+    p.add_argument("--hunting-rows", type=_count, default=2000,
+                   help="rows of the DeviceEvents advanced-hunting table")
     p.add_argument("--latency-ms", type=_count, default=0,
                    help="delay before every Graph response")
     p.add_argument("--token-lifetime", type=int, default=3599,
@@ -102,7 +104,8 @@ def main(argv=None):
         time.monotonic() - started)
     httpd = server.EmulatorServer(data, port=args.port, gzip=not args.no_gzip,
                                   latency_ms=args.latency_ms,
-                                  token_lifetime=args.token_lifetime, quiet=args.quiet)
+                                  token_lifetime=args.token_lifetime, quiet=args.quiet,
+                                  hunting_rows=args.hunting_rows)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     print(httpd.port, flush=True)

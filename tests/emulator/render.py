@@ -19,8 +19,10 @@ them (env.md section 5: json.dumps per request caps a server at about
 JSON is written ASCII-only, non-ASCII characters as \\uXXXX escapes (astral
 ones as surrogate pairs).  That is ODataLib's default (EscapeNonAscii),
 what the services behind Graph are built on; it also halves the cost of
-serializing.  Documents are never mutated, so cached bytes never go
-stale; a future writer (PATCH) will have to drop the entity's variants.
+serializing.  Documents are never mutated; a write replaces an entity's
+document (writes.py) and then drops that entity's bytes in every variant
+(EntityRenderer.invalidate), and list bodies are keyed by the data
+generation (graph.py), so nothing stale is served after a write.
 """
 
 import concurrent.futures
@@ -107,14 +109,30 @@ class EntityRenderer:
     def items(self, indices, prefer, select=None):
         """b"," + JSON of the entities at `indices`, in that order."""
         slots = self._slots(prefer, select)
+        docs = self.collection.docs
         out = []
         for i in indices:
             data = slots[i]
             if data is None:
-                # races only repeat identical work: list stores are atomic
-                data = slots[i] = b"," + dumps(self.document(i, prefer, select))
+                # races with readers only repeat identical work (list stores
+                # are atomic); one with a writer that replaced the document
+                # meanwhile is undone by the check after the store
+                doc = docs[i]
+                data = slots[i] = b"," + dumps(self.variant(doc, prefer, select))
+                if docs[i] is not doc:
+                    slots[i] = None
             out.append(data)
         return out
+
+    def invalidate(self, i):
+        """Forget the bytes of entity i in every variant (its document was
+        replaced)."""
+        self._full[True][i] = None
+        self._full[False][i] = None
+        with self._lock:
+            variants = list(self._selected.values())
+        for slots in variants:
+            slots[i] = None
 
     def many(self, indices, prefer, select=None):
         """JSON of the entities at `indices` (memoryviews, not copies)."""
@@ -135,14 +153,20 @@ class EntityRenderer:
             if n % 1000 == 0 and stop.is_set():
                 return
             if slots[i] is None:
-                slots[i] = b"," + dumps(docs[i])
+                doc = docs[i]
+                slots[i] = b"," + dumps(doc)
+                if docs[i] is not doc:      # replaced by a write meanwhile
+                    slots[i] = None
 
     def one(self, i, prefer, select=None):
         return self.many((i,), prefer, select)[0]
 
     def document(self, i, prefer, select=None):
         """The dict a response carries for entity `i` in this variant."""
-        doc = self.collection.docs[i]
+        return self.variant(self.collection.docs[i], prefer, select)
+
+    def variant(self, doc, prefer, select=None):
+        """`doc` as this variant shows it."""
         if not prefer:
             for path, enum in self.enum_paths:
                 doc = downgrade(doc, path, enum)
@@ -348,6 +372,15 @@ class PageCache:
         with self._lock:
             return {"entries": len(self._entries), "bytes": self._size,
                     "hits": self.hits, "misses": self.misses}
+
+    def clear(self):
+        """Drop every body (the data changed; keys of new requests differ
+        anyway, this only gives the memory back)."""
+        with self._lock:
+            for body, _ in self._entries.values():
+                body._owner = None
+            self._entries.clear()
+            self._size = 0
 
     def grow(self, key, extra):
         """Account for memory a cached body gained (its gzip)."""

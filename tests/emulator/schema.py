@@ -188,7 +188,9 @@ class Resource:
     `read_roles` lists the app roles any one of which allows GET (least
     privileged first); `orderable` is empty where $orderby is refused;
     `paging` is "skip" ($skip nextLinks, security lists) or "skiptoken"
-    (opaque cursor, identity protection lists).  `evolvable_paths` are the
+    (opaque cursor, identity protection lists).  `updatable` and
+    `write_roles` say what a PATCH may change and which app role the
+    writes (PATCH, comments, the riskyUser actions) need.  `evolvable_paths` are the
     nested enum values (beyond top-level enum properties) that are replaced
     by the sentinel when the client did not ask for evolvable members.
     """
@@ -208,6 +210,8 @@ class Resource:
     top_error_code: str = "BadRequest"
     evolvable_paths: tuple = ()     # ((path..., Enum), ...), "*" = any item
     default_order: tuple = None     # (property, descending) or None
+    updatable: frozenset = frozenset()  # properties a PATCH may set (graph-api.md 5)
+    write_roles: tuple = ()         # app roles for PATCH, comments and actions
 
     def __post_init__(self):
         object.__setattr__(
@@ -374,6 +378,8 @@ ALERTS = Resource(
     evolvable_paths=((("evidence", "*", "remediationStatus"),
                       EVIDENCE_REMEDIATION_STATUS),),
     default_order=("createdDateTime", True),
+    updatable=frozenset({"status", "classification", "determination", "assignedTo"}),
+    write_roles=("SecurityAlert.ReadWrite.All",),
 )
 
 INCIDENTS = Resource(
@@ -390,6 +396,9 @@ INCIDENTS = Resource(
     expandable=("alerts",),
     odata_type="#" + SECURITY_NS + "incident",
     default_order=("createdDateTime", True),
+    updatable=frozenset({"status", "classification", "determination", "assignedTo",
+                         "customTags"}),
+    write_roles=("SecurityIncident.ReadWrite.All",),
 )
 
 SECURE_SCORES = Resource(
@@ -427,6 +436,7 @@ RISKY_USERS = Resource(
         "riskLastUpdatedDateTime"}),
     top_max=500, top_default=100,
     paging="skiptoken", allows_count=True,
+    write_roles=("IdentityRiskyUser.ReadWrite.All",),
 )
 
 SP_RISK_DETECTIONS = Resource(
@@ -440,6 +450,9 @@ SP_RISK_DETECTIONS = Resource(
     top_max=100, top_default=100,
     paging="skiptoken", allows_count=False,
 )
+
+#: app role of POST security/runHuntingQuery (graph-api.md 6)
+HUNTING_ROLES = ("ThreatHunting.Read.All",)
 
 RESOURCES = (ALERTS, INCIDENTS, SECURE_SCORES,
              RISK_DETECTIONS, RISKY_USERS, SP_RISK_DETECTIONS)

@@ -48,6 +48,7 @@ AGS_DIAGNOSTIC = json.dumps({"ServerInfo": {
     "ScaleUnit": "000", "RoleInstance": "EMU000127001"}}, separators=(",", ":"))
 TOKEN_PATH = re.compile(r"/([^/]+)/oauth2/v2\.0/token\Z")
 MAX_REQUEST_BODY = 16 << 20
+LOGGED_RAW_BODY = 4096             # bytes of a non-JSON Graph body kept in the log
 IOV_MAX = 1024
 LOGGED_HEADERS = ("prefer", "client-request-id", "accept-encoding", "user-agent",
                   "content-type")
@@ -142,18 +143,21 @@ class EmulatorServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, tenant, host="127.0.0.1", port=0, gzip=True, latency_ms=0,
-                 token_lifetime=3599, quiet=False):
+                 token_lifetime=3599, quiet=False, hunting_rows=2000):
         self.tenant = tenant
         self.clock = timestamps.Clock(tenant.now)
         self.gzip = gzip
         self.quiet = quiet
         self.config = state.Config({"latency_ms": latency_ms, "case_insensitive": False,
                                     "strict": False, "empty_pages": False,
-                                    "token_lifetime": token_lifetime})
+                                    "token_lifetime": token_lifetime,
+                                    "hunting_delay_ms": 0,
+                                    "hunting_timeout_ms": state.HUNTING_TIMEOUT_MS})
         self.requests = state.RequestLog()
         self.faults = faults.FaultRegistry()
         self.tokens = identity.TokenStore()
-        self.graph = graph.GraphService(tenant, self.tokens)
+        self.graph = graph.GraphService(tenant, self.tokens, self.clock,
+                                        hunting_rows=hunting_rows)
         self.hostile = hostile.HostileMode(self.graph, tenant)
         self.control = control.ControlAPI(self)
         self.stopping = threading.Event()
@@ -308,6 +312,13 @@ class Handler(BaseHTTPRequestHandler):
             form = self.form(body)
             fields["form"] = {k: form[k] for k in ("client_id", "scope", "grant_type",
                                                    "client_assertion_type") if k in form}
+        elif body:
+            # Graph bodies (PATCH, comments, actions, hunting) hold no
+            # secrets: the token travels in the Authorization header
+            try:
+                fields["body"] = json.loads(body.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                fields["body_raw"] = body[:LOGGED_RAW_BODY].decode("utf-8", "replace")
         return fields
 
     def form(self, body):
@@ -356,10 +367,12 @@ class Handler(BaseHTTPRequestHandler):
                 prefer=self.prefers_enums(), authorization=self.headers.get("Authorization"),
                 settings=server.config.current,
                 link_fault=link_fault if link_fault in ("wrong_host_nextlink",
-                                                        "loop_nextlink") else None)
+                                                        "loop_nextlink") else None,
+                body=body, content_type=self.headers.get("Content-Type"))
             result = server.graph.handle(req)
             return Response(result.status, result.body, GRAPH_CONTENT_TYPE,
-                            self.graph_headers() + result.headers)
+                            self.graph_headers() + result.headers,
+                            compressible=result.status != 204)
         except query.QueryError as e:
             return self.graph_error(e.status, e.code, e.message, details=e.details)
         except graph.GraphError as e:
@@ -434,6 +447,9 @@ class Handler(BaseHTTPRequestHandler):
         """
         body = response.body
         chunks, length = body.chunks, body.length
+        if response.status == 204:
+            # no body, and so neither Content-Type nor Content-Length (RFC 9110)
+            return self.send_no_content(response)
         headers = [("Date", timestamps.http_date()), ("Content-Type", response.content_type)]
         if response.compressible and self.server.gzip:
             headers.append(("Vary", "Accept-Encoding"))
@@ -491,6 +507,16 @@ class Handler(BaseHTTPRequestHandler):
         self.head_sent = True
         send_chunks(self.connection, [head.encode("latin-1"), data], len(head) + limit)
         return reply.status, 0, limit
+
+    def send_no_content(self, response):
+        headers = [("Date", timestamps.http_date())] + response.headers
+        if self.close_connection:
+            headers.append(("Connection", "close"))
+        head = "HTTP/1.1 204 No Content\r\n%s\r\n" % "".join("%s: %s\r\n" % h
+                                                              for h in headers)
+        self.head_sent = True
+        send_chunks(self.connection, [head.encode("latin-1")])
+        return 0
 
     def reset_connection(self):
         """Abort the connection: RST, no response (fault "reset")."""

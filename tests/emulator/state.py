@@ -11,6 +11,9 @@ import json
 import threading
 from collections import namedtuple
 
+#: Graph's per-request limit of advanced hunting (graph-api.md 6)
+HUNTING_TIMEOUT_MS = 180_000
+
 # name -> (type, minimum for ints)
 CONFIG_FIELDS = {
     "latency_ms": (int, 0),
@@ -18,6 +21,8 @@ CONFIG_FIELDS = {
     "strict": (bool, None),
     "empty_pages": (bool, None),
     "token_lifetime": (int, 1),
+    "hunting_delay_ms": (int, 0),       # how long a hunting query runs
+    "hunting_timeout_ms": (int, 1),     # past this it fails (Graph: 3 minutes)
 }
 
 Settings = namedtuple("Settings", list(CONFIG_FIELDS) + ["generation"])

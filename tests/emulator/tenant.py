@@ -291,17 +291,40 @@ class Collection:
     `docs` keeps generation order, which is the stable default order of
     the identity protection lists.  Comparison columns (ticks for
     timestamps) and sort orders are built on first use and kept.
+
+    Documents are never mutated: a write (writes.py) puts a new dict in
+    place with replace(), which drops the columns and orders that the
+    change may have made stale.  `version` counts replacements; a column
+    or order computed while a replacement happened is not kept, so a
+    reader racing a writer can never leave a stale one behind.
     """
 
     def __init__(self, resource, docs):
         self.resource = resource
         self.docs = docs
         self.index = {doc["id"]: i for i, doc in enumerate(docs)}
+        self.version = 0
         self._columns = {}
         self._orders = {}
 
     def __len__(self):
         return len(self.docs)
+
+    def replace(self, i, doc, changed=None):
+        """Make `doc` entity i; `changed` names the properties that differ
+        (None: any of them).  The id must stay the same."""
+        self.docs[i] = doc
+        self.version += 1
+        if changed is None:
+            self._columns.clear()
+            self._orders.clear()
+            return
+        for name in changed:
+            self._columns.pop(name, None)
+        for key in list(self._orders):
+            prop = key[1] if key[0] == "rank" else key[0]
+            if prop in changed:
+                self._orders.pop(key, None)
 
     def column(self, name):
         """Values of one property for every entity, comparable form.
@@ -312,8 +335,10 @@ class Collection:
         """
         col = self._columns.get(name)
         if col is None:
+            version = self.version
             col = self._build_column(name)
-            self._columns[name] = col
+            if self.version == version:
+                self._columns[name] = col
         return col
 
     def _build_column(self, name):
@@ -341,6 +366,7 @@ class Collection:
         key = (prop, descending)
         result = self._orders.get(key)
         if result is None:
+            version = self.version
             if prop is None:
                 result = list(range(len(self.docs)))
             else:
@@ -350,7 +376,8 @@ class Collection:
                     col[i] is not None, col[i] or 0, ids[i]))
                 if descending:
                     result.reverse()
-            self._orders[key] = result
+            if self.version == version:
+                self._orders[key] = result
         return result
 
     def rank(self, prop, descending):
@@ -358,10 +385,12 @@ class Collection:
         key = ("rank", prop, descending)
         result = self._orders.get(key)
         if result is None:
+            version = self.version
             result = [0] * len(self.docs)
             for position, i in enumerate(self.order(prop, descending)):
                 result[i] = position
-            self._orders[key] = result
+            if self.version == version:
+                self._orders[key] = result
         return result
 
     def default_order(self):
@@ -388,7 +417,8 @@ class Tenant:
     """All generated collections of the one registered tenant.
 
     `counts` maps resource names (schema.RESOURCES) to entity counts.
-    After construction the data never changes; `collections` maps resource
+    Generation never changes a document afterwards; writes replace whole
+    documents (Collection.replace).  `collections` maps resource
     names to Collection objects and `incident_alerts` maps an incident id to
     the indices of its alerts in the alerts' default order.
     """

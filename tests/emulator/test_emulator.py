@@ -32,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import graph_emulator   # noqa: E402
+import hunting          # noqa: E402
 import odata            # noqa: E402
 import query            # noqa: E402
 import render           # noqa: E402
@@ -564,11 +565,18 @@ class TestRoutingAndEnvelope(EmulatorCase):
 
     def test_other_methods_are_405(self):
         h = {"Authorization": "Bearer " + self.token, "Content-Type": "application/json"}
-        for method in ("PATCH", "POST", "DELETE", "PUT"):
+        for method in ("POST", "DELETE", "PUT"):
             reply = self.http(method, "/v1.0/%s/%s" % (ALERTS, self.data(ALERTS)[0]["id"]), h,
                               "{}")
             self.assertGraphError(reply, 405)
+            self.assertEqual(reply.headers["allow"], "GET, PATCH")
+        for method in ("PATCH", "POST", "DELETE"):
+            reply = self.http(method, "/v1.0/%s/%s" % (RISK, self.data(RISK)[0]["id"]), h, "{}")
+            self.assertGraphError(reply, 405)
             self.assertEqual(reply.headers["allow"], "GET")
+        reply = self.http("GET", "/v1.0/%s/dismiss" % RISKY, h)
+        self.assertGraphError(reply, 405)
+        self.assertEqual(reply.headers["allow"], "POST")
 
     def test_headers(self):
         reply = self.get(ALERTS + "?$top=3", headers={"client-request-id": "abc-123"})
@@ -1137,7 +1145,8 @@ class TestControlApi(EmulatorCase):
         self.assertEqual(self.control_json("GET", "health"), {"ok": True})
         config = self.control_json("POST", "config", {"latency_ms": 5, "strict": True})
         self.assertEqual(config, {"latency_ms": 5, "case_insensitive": False, "strict": True,
-                                  "empty_pages": False, "token_lifetime": 3599})
+                                  "empty_pages": False, "token_lifetime": 3599,
+                                  "hunting_delay_ms": 0, "hunting_timeout_ms": 180000})
         self.assertEqual(self.control("POST", "config", {"nope": 1}).status, 400)
         self.assertEqual(self.control("POST", "config", {"strict": 1}).status, 400)
         self.assertEqual(self.control("POST", "config", {"latency_ms": -1}).status, 400)
@@ -1329,3 +1338,451 @@ class TestFaults(EmulatorCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# ======================================================================================
+class WriteCase(EmulatorCase):
+    """Helpers for writes; every test starts from the generated data."""
+
+    def setUp(self):
+        super().setUp()
+        self.assertEqual(self.control("POST", "restore").status, 200)
+
+    def send(self, method, path, obj=None, token=None, prefer=True, raw=None,
+             content_type="application/json"):
+        h = {"Authorization": "Bearer " + (token or self.token)}
+        if content_type:
+            h["Content-Type"] = content_type
+        if prefer:
+            h.update(PREFER)
+        body = raw if raw is not None else (None if obj is None else json.dumps(obj))
+        return self.http(method, "/v1.0/" + path, h, body)
+
+    def current(self, path):
+        return self.get_json(path)
+
+    def reader_token(self):
+        return self.token_request(self.form(READER)).json()["access_token"]
+
+    def settled_log(self):
+        """The request log once every entry is complete: the server records
+        status and rows just after the response went out, so a client can
+        read its answer a moment before that."""
+        for _ in range(100):
+            entries = self.control("GET", "requests").lines()
+            if all(e["status"] is not None for e in entries):
+                return entries
+            time.sleep(0.02)
+        self.fail("requests still in flight: %r" % entries)
+
+
+class TestPatch(WriteCase):
+
+    def alert(self, **where):
+        for doc in self.data(ALERTS):
+            if all(doc.get(k) == v for k, v in where.items()):
+                return doc
+        self.fail("no alert with %r" % where)
+
+    def test_patch_returns_the_whole_entity_and_later_gets_see_it(self):
+        doc = self.alert(status="new", assignedTo=None)
+        path = "%s/%s" % (ALERTS, doc["id"])
+        reply = self.send("PATCH", path, {"status": "inProgress",
+                                          "assignedTo": "soc1@contoso.com"})
+        self.assertEqual(reply.status, 200, reply.body)
+        entity = reply.json()
+        self.assertTrue(entity["@odata.context"].endswith("#security/alerts_v2/$entity"))
+        self.assertEqual(set(entity) - {"@odata.context"}, set(doc))
+        self.assertEqual((entity["status"], entity["assignedTo"]),
+                         ("inProgress", "soc1@contoso.com"))
+        self.assertEqual(entity["title"], doc["title"])
+        self.assertGreater(ticks(entity["lastUpdateDateTime"]), NOW_TICKS)
+        # a get, a $select get, a list page and a filtered list all see it
+        self.assertEqual(self.current(path)["status"], "inProgress")
+        self.assertEqual(self.current(path + "?$select=assignedTo")["assignedTo"],
+                         "soc1@contoso.com")
+        listed = {a["id"]: a for a in self.follow(ALERTS + "?$top=2000")[0]}
+        self.assertEqual(listed[doc["id"]]["status"], "inProgress")
+        taken = self.ids(ALERTS + "?" + qs(("$filter", "assignedTo eq 'soc1@contoso.com'")))
+        self.assertIn(doc["id"], taken)
+        untaken = self.ids(ALERTS + "?" + qs(("$filter", "status eq 'new'")))
+        self.assertNotIn(doc["id"], untaken)
+        # the control API's dump too
+        dumped = {d["id"]: d for d in self.control("GET", "data/v1.0/" + ALERTS).lines()}
+        self.assertEqual(dumped[doc["id"]]["assignedTo"], "soc1@contoso.com")
+
+    def test_resolution_stamps(self):
+        doc = self.alert(status="new")
+        path = "%s/%s" % (ALERTS, doc["id"])
+        resolved = self.send("PATCH", path, {"status": "resolved",
+                                             "classification": "truePositive",
+                                             "determination": "malware"}).json()
+        self.assertIsNotNone(resolved["resolvedDateTime"])
+        reopened = self.send("PATCH", path, {"status": "new"}).json()
+        self.assertIsNone(reopened["resolvedDateTime"])
+        self.assertEqual(reopened["classification"], "truePositive")
+        incident = self.data(INCIDENTS)[0]
+        patched = self.send("PATCH", "%s/%s" % (INCIDENTS, incident["id"]),
+                            {"customTags": ["a", "b"], "assignedTo": None}).json()
+        self.assertEqual((patched["customTags"], patched["assignedTo"]), (["a", "b"], None))
+        self.assertEqual(patched["lastModifiedBy"], "API-App:" + ADMIN[0])
+
+    def test_only_documented_properties(self):
+        doc = self.alert(status="new")
+        path = "%s/%s" % (ALERTS, doc["id"])
+        for body, message in (
+                ({"title": "x"}, "'title' .* cannot be updated"),
+                ({"status": "resolved", "severity": "low"}, "'severity' .* cannot be updated"),
+                ({"nosuch": 1}, "'nosuch' does not exist"),
+                ({"customTags": ["x"]}, "'customTags' does not exist"),
+                ({"@odata.type": "#microsoft.graph.security.incident"}, "does not match")):
+            self.assertGraphError(self.send("PATCH", path, body), 400, "BadRequest", message)
+        self.assertEqual(self.current(path)["status"], "new")     # nothing half-applied
+        ok = self.send("PATCH", path, {"@odata.type": "#microsoft.graph.security.alert",
+                                       "status": "resolved"})
+        self.assertEqual(ok.status, 200)
+        incident_path = "%s/%s" % (INCIDENTS, self.data(INCIDENTS)[0]["id"])
+        self.assertGraphError(self.send("PATCH", incident_path, {"resolvingComment": "x"}),
+                              400, "BadRequest", "cannot be updated")
+
+    def test_values_are_checked(self):
+        path = "%s/%s" % (ALERTS, self.alert(status="new")["id"])
+        for body in ({"status": "closed"}, {"status": "unknownFutureValue"},
+                     {"status": None}, {"status": 4}, {"classification": "benignPositive"},
+                     {"determination": "compromisedUser"}, {"assignedTo": 7}):
+            self.assertGraphError(self.send("PATCH", path, body), 400, "BadRequest")
+        for body in ({"classification": None}, {"determination": "notEnoughDataToValidate"},
+                     {"assignedTo": None}):
+            self.assertEqual(self.send("PATCH", path, body).status, 200, body)
+        incident_path = "%s/%s" % (INCIDENTS, self.data(INCIDENTS)[0]["id"])
+        for body in ({"customTags": "x"}, {"customTags": ["x", 1]}):
+            self.assertGraphError(self.send("PATCH", incident_path, body), 400)
+        # an evolvable member only with the Prefer header, as in a $filter
+        self.assertGraphError(self.send("PATCH", incident_path, {"status": "awaitingAction"},
+                                        prefer=False), 400, "BadRequest", "incidentStatus")
+        reply = self.send("PATCH", incident_path, {"status": "awaitingAction"})
+        self.assertEqual(reply.json()["status"], "awaitingAction")
+        downgraded = self.get(incident_path, prefer=False).json()
+        self.assertEqual(downgraded["status"], "unknownFutureValue")
+
+    def test_request_errors(self):
+        path = "%s/%s" % (ALERTS, self.alert(status="new")["id"])
+        self.assertGraphError(self.send("PATCH", ALERTS + "/nope", {"status": "new"}),
+                              404, "NotFound", "nope")
+        self.assertGraphError(self.send("PATCH", path, raw="{", ), 400, "BadRequest", "JSON")
+        self.assertGraphError(self.send("PATCH", path, ["status"]), 400, "BadRequest",
+                              "object")
+        self.assertGraphError(self.send("PATCH", path, {"status": "new"},
+                                        content_type="text/plain"), 415)
+        self.assertGraphError(self.send("PATCH", path + "?$select=id", {"status": "new"}),
+                              400, "BadRequest", "Query options")
+        self.assertGraphError(self.send("PATCH", ALERTS, {"status": "new"}), 405)
+
+    def test_permissions(self):
+        reader = self.reader_token()
+        path = "%s/%s" % (ALERTS, self.alert(status="new")["id"])
+        self.assertEqual(self.get(path, token=reader).status, 200)
+        err = self.assertGraphError(self.send("PATCH", path, {"status": "resolved"},
+                                              token=reader), 403, "Forbidden")
+        self.assertIn("SecurityAlert.ReadWrite.All", err["message"])
+        err = self.assertGraphError(self.send("POST", path + "/comments", {"comment": "x"},
+                                              token=reader), 403, "Forbidden")
+        self.assertIn("SecurityAlert.ReadWrite.All", err["message"])
+        err = self.assertGraphError(self.send("POST", RISKY + "/dismiss", {"userIds": ["x"]},
+                                              token=reader), 403)
+        self.assertIn("IdentityRiskyUser.ReadWrite.All", err["message"])
+        err = self.assertGraphError(self.send("POST", "security/runHuntingQuery",
+                                              {"Query": "DeviceEvents | take 1"},
+                                              token=reader), 403)
+        self.assertIn("ThreatHunting.Read.All", err["message"])
+        self.assertEqual(self.current(path)["status"], "new")
+
+    def test_bodies_in_the_request_log_and_no_secrets(self):
+        path = "%s/%s" % (ALERTS, self.alert(status="new")["id"])
+        self.send("PATCH", path, {"status": "inProgress"})
+        self.send("PATCH", path, raw="not json at all")
+        self.token_request(self.form())
+        entries = self.settled_log()
+        patch, broken, token = entries
+        self.assertEqual((patch["method"], patch["body"], patch["status"], patch["rows"]),
+                         ("PATCH", {"status": "inProgress"}, 200, 1))
+        self.assertEqual((broken["body_raw"], broken["status"]), ("not json at all", 400))
+        self.assertNotIn("body", token)
+        self.assertNotIn(ADMIN[1], json.dumps(entries))
+        self.assertNotIn(self.token, json.dumps(entries))
+
+    def test_restore_puts_the_generated_data_back(self):
+        before = {name: self.control("GET", "data/v1.0/" + name).body
+                  for name in (ALERTS, INCIDENTS, RISKY)}
+        doc = self.alert(status="new")
+        self.send("PATCH", "%s/%s" % (ALERTS, doc["id"]), {"status": "resolved"})
+        self.send("POST", "%s/%s/comments" % (ALERTS, doc["id"]), {"comment": "x"})
+        self.send("PATCH", "%s/%s" % (INCIDENTS, self.data(INCIDENTS)[0]["id"]),
+                  {"customTags": []})
+        self.send("POST", RISKY + "/dismiss", {"userIds": [self.data(RISKY)[0]["id"]]})
+        reply = self.control_json("POST", "restore")
+        self.assertEqual(reply, {"ok": True, "restored": 3})        # documents, not writes
+        for name, body in before.items():
+            self.assertEqual(self.control("GET", "data/v1.0/" + name).body, body, name)
+        resolved = self.ids(ALERTS + "?" + qs(("$filter", "status eq 'resolved'")))
+        self.assertNotIn(doc["id"], resolved)
+        self.assertEqual(self.control_json("POST", "restore"), {"ok": True, "restored": 0})
+        # reset clears the log and faults but leaves the data alone
+        self.send("PATCH", "%s/%s" % (ALERTS, doc["id"]), {"status": "resolved"})
+        self.control("POST", "reset")
+        self.assertEqual(self.current("%s/%s" % (ALERTS, doc["id"]))["status"], "resolved")
+
+
+class TestComments(WriteCase):
+
+    def test_comment_list_comes_back_new_one_last(self):
+        for name in (ALERTS, INCIDENTS):
+            doc = next(d for d in self.data(name) if len(d["comments"]) == 2)
+            path = "%s/%s/comments" % (name, doc["id"])
+            reply = self.send("POST", path, {"@odata.type": "microsoft.graph.security.alertComment",
+                                             "comment": "escalated \u2014 \u8abf\u67fb\u4e2d"})
+            self.assertEqual(reply.status, 200, reply.body)
+            body = reply.json()
+            self.assertTrue(body["@odata.context"].endswith(
+                "#%s('%s')/comments" % (name, doc["id"])))
+            comments = body["value"]
+            self.assertEqual(comments[:2], doc["comments"])
+            self.assertEqual(comments[2]["comment"], "escalated \u2014 \u8abf\u67fb\u4e2d")
+            self.assertEqual(comments[2]["createdByDisplayName"], "API-App:" + ADMIN[0])
+            self.assertGreater(ticks(comments[2]["createdDateTime"]), NOW_TICKS)
+            entity = self.current("%s/%s" % (name, doc["id"]))
+            self.assertEqual(entity["comments"], comments)
+            # without @odata.type too
+            again = self.send("POST", path, {"comment": "second"}).json()["value"]
+            self.assertEqual([c["comment"] for c in again[-2:]],
+                             ["escalated \u2014 \u8abf\u67fb\u4e2d", "second"])
+
+    def test_bad_comments(self):
+        path = "%s/%s/comments" % (ALERTS, self.data(ALERTS)[0]["id"])
+        for body in ({}, {"comment": ""}, {"comment": 5}, {"comment": "x", "author": "y"},
+                     {"@odata.type": "microsoft.graph.security.alert", "comment": "x"}):
+            self.assertGraphError(self.send("POST", path, body), 400, "BadRequest")
+        self.assertGraphError(self.send("POST", ALERTS + "/nope/comments", {"comment": "x"}),
+                              404, "NotFound")
+        self.assertGraphError(self.send("GET", path), 405)
+        self.assertEqual(len(self.current(path.rsplit("/", 1)[0])["comments"]),
+                         len(self.data(ALERTS)[0]["comments"]))
+
+
+class TestRiskyUserActions(WriteCase):
+
+    def test_dismiss_and_confirm(self):
+        users = [d for d in self.data(RISKY) if d["riskState"] == "atRisk"][:3]
+        reply = self.send("POST", RISKY + "/dismiss",
+                          {"userIds": [users[0]["id"], users[1]["id"], "not-a-risky-user"]})
+        self.assertEqual((reply.status, reply.raw), (204, b""))
+        self.assertNotIn("content-length", reply.headers)
+        self.assertNotIn("content-type", reply.headers)
+        reply = self.send("POST", RISKY + "/confirmCompromised", {"userIds": [users[2]["id"]]})
+        self.assertEqual(reply.status, 204)
+        states = {u["id"]: u for u in self.follow(RISKY)[0]}
+        for user in users[:2]:
+            got = states[user["id"]]
+            self.assertEqual((got["riskState"], got["riskLevel"], got["riskDetail"]),
+                             ("dismissed", "none", "adminDismissedAllRiskForUser"))
+            self.assertGreater(ticks(got["riskLastUpdatedDateTime"]), NOW_TICKS)
+        got = states[users[2]["id"]]
+        self.assertEqual((got["riskState"], got["riskLevel"], got["riskDetail"]),
+                         ("confirmedCompromised", "high", "adminConfirmedUserCompromised"))
+        high = self.ids(RISKY + "?" + qs(("$filter", "riskLevel eq 'high'")))
+        self.assertIn(users[2]["id"], high)
+        # the connection stays usable after a 204 without a body
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            h = {"Authorization": "Bearer " + self.token, "Content-Type": "application/json"}
+            conn.request("POST", "/v1.0/%s/dismiss" % RISKY, json.dumps({"userIds": ["x"]}), h)
+            first = conn.getresponse()
+            first.read()
+            conn.request("GET", "/v1.0/%s?$top=1" % RISKY, headers=h)
+            self.assertEqual((first.status, conn.getresponse().status), (204, 200))
+        finally:
+            conn.close()
+
+    def test_bad_bodies(self):
+        for body in ({}, {"userIds": []}, {"userIds": "x"}, {"userIds": [1]},
+                     {"userIds": ["x"], "reason": "y"}):
+            self.assertGraphError(self.send("POST", RISKY + "/dismiss", body), 400, "BadRequest")
+        self.assertGraphError(self.send("POST", RISKY + "/forgive", {"userIds": ["x"]}), 405)
+
+
+class TestHunting(WriteCase):
+
+    def hunt(self, query=None, timespan=None, keys=("Query", "Timespan"), token=None):
+        body = {}
+        if query is not None:
+            body[keys[0]] = query
+        if timespan is not None:
+            body[keys[1]] = timespan
+        return self.send("POST", "security/runHuntingQuery", body, token=token)
+
+    def rows(self, query, timespan=None):
+        reply = self.hunt(query, timespan)
+        self.assertEqual(reply.status, 200, reply.body)
+        return reply.json()
+
+    def test_shape_and_casing(self):
+        for keys in (("Query", "Timespan"), ("query", "timespan")):
+            body = self.hunt("DeviceEvents | take 5", "P30D", keys).json()
+            self.assertTrue(body["@odata.context"].endswith(
+                "$metadata#microsoft.graph.security.huntingQueryResults"))
+            self.assertEqual(set(body), {"@odata.context", "schema", "results"})
+            names = [c["name"] for c in body["schema"]]
+            self.assertEqual(names[:3], ["Timestamp", "DeviceId", "DeviceName"])
+            self.assertEqual(body["schema"][0]["type"], "DateTime")
+            self.assertEqual(len(body["results"]), 5)
+            self.assertEqual(list(body["results"][0]), names)
+            self.assertRegex(body["results"][0]["Timestamp"],
+                             r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")
+        entry = self.settled_log()[-1]
+        self.assertEqual(entry["body"], {"query": "DeviceEvents | take 5", "timespan": "P30D"})
+        self.assertEqual(entry["rows"], 5)
+
+    def test_operators(self):
+        every = self.rows("DeviceEvents", "P45D")["results"]
+        def count(q, timespan="P45D"):
+            return self.rows(q, timespan)["results"]
+        av = count('DeviceEvents | where ActionType == "AntivirusDetection"')
+        self.assertEqual(len(av), sum(r["ActionType"] == "AntivirusDetection" for r in every))
+        self.assertEqual(len(count('DeviceEvents | where ActionType =~ "antivirusdetection"')),
+                         len(av))
+        self.assertEqual(count('DeviceEvents | where ActionType == "antivirusdetection"'), [])
+        names = {r["DeviceName"] for r in count(
+            'DeviceEvents | where DeviceName startswith "srv-" or DeviceName has "dc01"')}
+        self.assertTrue(names and all(n.startswith("srv-") or "dc01" in n for n in names))
+        inlist = count('DeviceEvents | where FileName in ("7z.exe", "svchost.exe") '
+                       '| project FileName | distinct FileName')
+        self.assertEqual(sorted(r["FileName"] for r in inlist), ["7z.exe", "svchost.exe"])
+        self.assertEqual(count('DeviceEvents | where isempty(FileName) and SHA256 != ""'), [])
+        recent = count("DeviceEvents | where Timestamp > ago(1d) and not(ReportId < 0) "
+                       "| sort by Timestamp asc")
+        stamps = [ticks(r["Timestamp"]) for r in recent]
+        self.assertEqual(stamps, sorted(stamps))
+        top = count("DeviceEvents | top 3 by ReportId")
+        self.assertEqual([r["ReportId"] for r in top],
+                         sorted((r["ReportId"] for r in every), reverse=True)[:3])
+        self.assertEqual(count("DeviceEvents | count")[0]["Count"], len(every))
+        summary = self.rows("DeviceEvents | summarize count() by ActionType", "P45D")
+        self.assertEqual([c["name"] for c in summary["schema"]], ["ActionType", "count_"])
+        self.assertEqual(sum(r["count_"] for r in summary["results"]), len(every))
+        later = count("DeviceEvents | where Timestamp >= datetime(2026-05-31) | limit 1000")
+        self.assertTrue(all(r["Timestamp"] >= "2026-05-31" for r in later))
+        alerts = self.rows('AlertInfo | where Severity == "High" | project AlertId, Title',
+                           "P365D")["results"]
+        high = {d["id"] for d in self.data(ALERTS) if d["severity"] == "high"}
+        self.assertTrue(alerts and {r["AlertId"] for r in alerts} <= high)
+
+    def test_timespans(self):
+        def n(timespan):
+            return self.rows("DeviceEvents | count", timespan)["results"][0]["Count"]
+        default, month = n(None), n("P30D")
+        self.assertEqual(default, month)
+        self.assertLess(n("P2D"), n("P7D"))
+        self.assertLess(n("P7D"), month)
+        self.assertEqual(n("P1W"), n("P7D"))
+        self.assertEqual(n("PT48H"), n("P2D"))
+        window = "2026-05-01T00:00:00Z/2026-05-15T00:00:00Z"
+        self.assertEqual(n(window), n("P14D/2026-05-15T00:00:00Z"))
+        self.assertEqual(n(window), n("2026-05-01T00:00:00Z/P14D"))
+        self.assertEqual(n("2026-05-25T00:00:00Z"), n("2026-05-25T00:00:00Z/2026-06-02T00:00:00Z"))
+        for bad in ("last week", "P", "PT", "2026-05-01/2026-05-02", "a/b/c"):
+            self.assertGraphError(self.hunt("DeviceEvents | count", bad), 400, "BadRequest",
+                                  "timespan")
+
+    def test_errors_say_what_is_wrong(self):
+        for query, message in (
+                ("DeviceEvents | wher x", r"parsed at 'wher' on line \[1,16\]"),
+                ("DeviceEvents | take", r"parsed at '<end>'"),
+                ("DeviceEvents | take 3 extra", r"parsed at 'extra'"),
+                ('DeviceEvents | where ActionType == "x', r"parsed at '\"'"),
+                ("Nope | take 1", "table expression named 'Nope'"),
+                ("DeviceEvents | where Nope == 1", "scalar expression named 'Nope'"),
+                ("DeviceEvents | project Nope", "scalar expression named 'Nope'"),
+                ("DeviceEvents | where nosuchfunc(1)", "scalar expression named 'nosuchfunc'"),
+                ("DeviceEvents | where ReportId == \"1\"", "Cannot compare"),
+                ("DeviceEvents | where DeviceName", "predicate of type bool"),
+                ("DeviceEvents | where Timestamp > ago(3)", "ago\\(\\) expects a timespan"),
+                ("DeviceEvents | where Timestamp > datetime(yesterday)", "datetime literal")):
+            self.assertGraphError(self.hunt(query), 400, "BadRequest", message)
+        self.assertGraphError(self.hunt(None), 400, "BadRequest", "'query' is missing")
+        self.assertGraphError(self.hunt("   "), 400, "BadRequest", "'query' is missing")
+        self.assertGraphError(self.send("POST", "security/runHuntingQuery",
+                                        {"Query": "DeviceEvents", "Limit": 5}),
+                              400, "BadRequest", "'Limit'")
+        self.assertGraphError(self.send("GET", "security/runHuntingQuery"), 405)
+
+    def test_delay_timeout_and_quota(self):
+        self.control("POST", "config", {"hunting_delay_ms": 400})
+        started = time.monotonic()
+        self.assertEqual(self.hunt("DeviceEvents | take 1").status, 200)
+        self.assertGreaterEqual(time.monotonic() - started, 0.4)
+        self.control("POST", "config", {"hunting_delay_ms": 1000, "hunting_timeout_ms": 300})
+        started = time.monotonic()
+        self.assertGraphError(self.hunt("DeviceEvents | take 1"), 400, "BadRequest",
+                              "exceeded the allowed limits")
+        self.assertLess(time.monotonic() - started, 0.9)
+        self.control("POST", "reset")
+        self.control("POST", "faults", {"match": {"path_prefix": "/v1.0/security/runHuntingQuery"},
+                                        "action": "status", "status": 429})
+        self.assertGraphError(self.hunt("DeviceEvents | take 1"), 429, "TooManyRequests")
+        self.assertEqual(self.hunt("DeviceEvents | take 1").status, 200)
+
+    def test_tables_are_deterministic_and_day_windows_stable(self):
+        served = self.rows("DeviceEvents | sort by ReportId asc", "P46D")["results"]
+        fresh = hunting.Tables(tenant.Tenant("42", NOW_TICKS, DEFAULT_COUNTS), 2000)
+        schema_, rows = fresh.get("DeviceEvents")
+        self.assertEqual(len(rows), 2000)
+        self.assertEqual([r["ReportId"] for r in served],
+                         sorted(r["ReportId"] for r in rows))
+        self.assertEqual(served[0], {n: hunting.to_json(min(
+            rows, key=lambda r: r["ReportId"])[n]) for n, _ in schema_})
+        # no event in the hour after a whole number of days before --now
+        hour = 3600 * timestamps.TICKS_PER_SECOND
+        for r in rows:
+            age = NOW_TICKS - r["Timestamp"].ticks
+            self.assertGreaterEqual(age % timestamps.TICKS_PER_DAY, hour)
+
+
+class TestKqlUnits(unittest.TestCase):
+    """The KQL subset without a server."""
+
+    def run_query(self, text, rows, schema=(("Timestamp", "datetime"), ("Name", "string"),
+                                            ("N", "long"))):
+        class Fixed:
+            def get(self, name):
+                return (schema, rows) if name == "T" else None
+        return hunting.run(Fixed(), text, "2000-01-01T00:00:00Z/2100-01-01T00:00:00Z",
+                           NOW_TICKS)
+
+    def test_sort_nulls_and_default_order(self):
+        t = hunting.Datetime(NOW_TICKS)
+        rows = [{"Timestamp": t, "Name": "b", "N": 2}, {"Timestamp": t, "Name": None, "N": 1},
+                {"Timestamp": t, "Name": "a", "N": 3}]
+        _, out = self.run_query("T | sort by Name", rows)
+        self.assertEqual([r["Name"] for r in out], ["b", "a", None])    # desc, nulls last
+        _, out = self.run_query("T | order by Name asc", rows)
+        self.assertEqual([r["Name"] for r in out], [None, "a", "b"])    # asc, nulls first
+        _, out = self.run_query("T | where Name != 'a'", rows)
+        self.assertEqual([r["N"] for r in out], [2, 1])                 # null != 'a'
+        _, out = self.run_query("T | where Name contains 'A' or N > 2", rows)
+        self.assertEqual([r["N"] for r in out], [3])
+
+    def test_row_cap(self):
+        t = hunting.Datetime(NOW_TICKS)
+        rows = [{"Timestamp": t, "Name": "x", "N": i} for i in range(hunting.MAX_ROWS + 5)]
+        _, out = self.run_query("T", rows)
+        self.assertEqual(len(out), hunting.MAX_ROWS)
+
+    def test_tokens_and_literals(self):
+        kinds = [(t.kind, t.text) for t in hunting.tokenize(
+            "T|where a!in~('x')and b>=1.5 and c>ago(90m) and d==datetime(2026-01-01)")]
+        self.assertIn(("op", "!in~"), kinds)
+        self.assertIn(("number", "1.5"), kinds)
+        self.assertIn(("timespan", "90m"), kinds)
+        self.assertIn(("datetime", "datetime(2026-01-01)"), kinds)
+        self.assertEqual(hunting.Parser(r'T | where a == "q\"uote"').parse().ops[0].expr[3],
+                         ("lit", 'q"uote'))

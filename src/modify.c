@@ -1,0 +1,1268 @@
+/*-------------------------------------------------------------------------
+ *
+ * modify.c
+ *		  UPDATE of foreign tables over the Graph resources that take a
+ *		  PATCH (alerts and incidents), and the plumbing every write to
+ *		  Graph shares (functions.c's POSTs use it too).
+ *
+ * Graph has no transactions.  Every PATCH that Graph accepted stays done
+ * whatever happens to the statement or the transaction afterwards, so the
+ * rules below are built to fail before anything is sent wherever that can
+ * be known in advance, and to say what was done when it cannot:
+ *
+ * - One PATCH per row, carrying only the SET columns' properties, and only
+ *   properties the catalog marks updatable (graph-api.md section 5).  A SET
+ *   of any other column, an INSERT or a DELETE is refused at plan time,
+ *   with the reason, before any request.
+ * - msgraph_security_fdw.max_update_rows: the rows are found first.
+ *   BeginForeignModify runs the UPDATE's subplan to the end once, counting
+ *   the rows and checking every row's new values as its PATCH body, and
+ *   rescans it; only then does the executor start the real pass.  Past the
+ *   cap, or on a value Graph's schema cannot take, the ERROR comes before
+ *   any PATCH.  The price is a second scan of the resource (the cap -1
+ *   turns the check and the first pass off); the real pass still counts,
+ *   in case Graph's data changed between the two.
+ * - msgraph_security_fdw.dry_run: each PATCH body becomes a NOTICE, nothing
+ *   is sent and no row is reported changed.
+ * - Every PATCH or POST sent is logged at LOG level: role, server, method,
+ *   resource path with the id, and the property names (never values).
+ * - A Graph failure mid-statement is an ERROR whose message says how many
+ *   rows Graph had already changed.
+ *
+ * "WHERE id = c" (nothing else) is a direct modify: one PATCH to
+ * resource/{c}, no GET first, and a 404 updates 0 rows.  Everything else
+ * runs as a scan feeding ExecForeignUpdate, with the row identity "id"
+ * added as a junk column.  RETURNING is computed from the entity Graph
+ * sends back, converted like a scanned row.
+ *
+ * JSON bodies are built with json-c.  Every json-c object is tied to a
+ * memory context (msgraph_json_own), so an ERROR, which resets or deletes
+ * the context, frees it too.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_type.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "foreign/foreign.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/appendinfo.h"
+#include "optimizer/clauses.h"
+#include "optimizer/inherit.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "parser/parsetree.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "msgraph_fdw.h"
+#include "msgraph_json.h"
+
+/* Settings (registered in _PG_init). */
+int			msgraph_max_update_rows = 100;
+bool		msgraph_dry_run = false;
+
+/* JSON nesting a Graph answer may have (as the scan allows) */
+#define MODIFY_JSON_MAX_DEPTH 64
+
+/* Slots of the fdw_private list PlanForeignModify makes. */
+enum MsgraphModifyPrivate
+{
+	FdwModifyPrivateReturning	/* Integer: 1 when RETURNING is used */
+};
+
+/* Slots of a direct-modify ForeignScan's fdw_private. */
+enum MsgraphDirectPrivate
+{
+	FdwDirectPrivateAttrs,		/* IntList: SET columns, in fdw_exprs order */
+	FdwDirectPrivateReturning,	/* Integer: 1 when RETURNING is used */
+	FdwDirectPrivateSetProcessed	/* Integer: canSetTag */
+};
+
+/*
+ * State of an UPDATE of one foreign table, shared by the row-by-row and
+ * the direct paths.
+ */
+typedef struct MsgraphModifyState
+{
+	Relation	rel;
+	const GraphResource *res;
+	char	   *path;			/* resource path under the version */
+	MsgraphConnOptions opts;
+
+	/* the SET columns (in the plan's update-column order), their properties */
+	int			nattrs;
+	AttrNumber *attnums;
+	const GraphProperty **props;
+	Oid		   *types;
+
+	/* where the subplan puts the row's id (row-by-row path) */
+	AttrNumber	id_junk;
+	Oid			id_type;
+
+	/* converting Graph's answer for RETURNING and AFTER triggers */
+	MsgraphColumn *cols;
+	int			ncols;
+	bool		has_returning;
+
+	/* the settings as the statement began */
+	int			max_rows;
+	bool		dry_run;
+
+	int64		rows_seen;		/* rows handed to Graph (or to the dry run) */
+	int64		rows_changed;	/* PATCHes Graph accepted */
+	const char *cur_id;			/* the row being sent, for messages */
+
+	MemoryContext temp_cxt;		/* per row: bodies, answers, json-c DOMs */
+	MsgraphRequestStats stats;
+
+	/* direct modify only */
+	ExprState  *id_state;
+	List	   *value_states;	/* ExprState per SET column */
+	bool		set_processed;
+	bool		done;
+} MsgraphModifyState;
+
+/* What became of one PATCH. */
+typedef enum PatchOutcome
+{
+	PATCH_CHANGED,				/* Graph accepted it; *entity may be NULL (204) */
+	PATCH_NOT_FOUND,			/* 404: no such entity */
+	PATCH_DRY_RUN				/* shown as a NOTICE, not sent */
+} PatchOutcome;
+
+static void check_update_target(PlannerInfo *root, CmdType operation, Relation rel,
+								Index resultRelation);
+static const char *resource_path_of(Relation rel);
+static AttrNumber id_column(Relation rel);
+static char *updatable_list(const GraphResource *res);
+static MsgraphModifyState *modify_state_create(Relation rel, Oid userid, List *attnums,
+											   bool has_returning, EState *estate,
+											   bool explain_only);
+static void count_rows_first(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+							 MsgraphModifyState *st, List *colnos);
+static struct json_object *patch_body(MsgraphModifyState *st, Datum *values, bool *nulls);
+static PatchOutcome patch_entity(MsgraphModifyState *st, const char *id,
+								 struct json_object *body, struct json_object **entity);
+static void store_entity(MsgraphModifyState *st, TupleTableSlot *slot,
+						 struct json_object *entity);
+static char *datum_id(Datum value, Oid type);
+static void modify_error_callback(void *arg);
+static ForeignScan *find_modifytable_subplan(PlannerInfo *root, ModifyTable *plan,
+											 Index rtindex, int subplan_index);
+static char *patch_url(MsgraphModifyState *st, const char *id, bool encode);
+static void json_free_callback(void *arg);
+
+
+/* ----------------------------------------------------------------
+ * Shared plumbing of writes (also used by functions.c)
+ * ----------------------------------------------------------------
+ */
+
+static void
+json_free_callback(void *arg)
+{
+	json_object_put((struct json_object *) arg);
+}
+
+/*
+ * Tie a json-c object to a memory context: it is freed when the context is
+ * reset or deleted, on ERROR too.  Returns obj; NULL stays NULL.  The
+ * object must not be given to another one (json_object_object_add takes
+ * ownership) or freed by hand afterwards.
+ */
+struct json_object *
+msgraph_json_own(MemoryContext cxt, struct json_object *obj)
+{
+	MemoryContextCallback *cb;
+
+	if (obj == NULL)
+		return NULL;
+	PG_TRY();
+	{
+		cb = MemoryContextAlloc(cxt, sizeof(MemoryContextCallback));
+	}
+	PG_CATCH();
+	{
+		json_object_put(obj);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	cb->func = json_free_callback;
+	cb->arg = obj;
+	MemoryContextRegisterResetCallback(cxt, cb);
+	return obj;
+}
+
+/* A json-c string of a server-encoded C string (Graph speaks UTF-8). */
+struct json_object *
+msgraph_json_string(const char *s)
+{
+	size_t		len = strlen(s);
+	char	   *utf8 = pg_server_to_any(s, (int) len, PG_UTF8);
+	struct json_object *v = json_object_new_string_len(utf8, (int) strlen(utf8));
+
+	if (v == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	return v;
+}
+
+/* The compact text of a JSON value, palloc'd. */
+char *
+msgraph_json_text(struct json_object *obj)
+{
+	return pstrdup(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+												  JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/*
+ * Parse a Graph answer strictly (valid UTF-8, bounded nesting, nothing
+ * after the value), or ERROR.  The DOM belongs to CurrentMemoryContext.
+ */
+struct json_object *
+msgraph_parse_response(const char *method, const char *url, MsgraphHttpResponse *resp)
+{
+	struct json_tokener *tok;
+	struct json_object *doc;
+	enum json_tokener_error jerr;
+	size_t		consumed;
+
+	tok = json_tokener_new_ex(MODIFY_JSON_MAX_DEPTH);
+	if (tok == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	doc = json_tokener_parse_ex(tok, resp->body.data, resp->body.len);
+	jerr = json_tokener_get_error(tok);
+	consumed = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	doc = msgraph_json_own(CurrentMemoryContext, doc);
+
+	if (doc == NULL || jerr != json_tokener_success || consumed != (size_t) resp->body.len)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Graph sent a response that is not valid JSON"),
+				 errdetail("%s at byte %zu of %d; request: %s %s",
+						   doc == NULL || jerr != json_tokener_success
+						   ? json_tokener_error_desc(jerr) : "trailing data",
+						   consumed, resp->body.len, method, url)));
+	return doc;
+}
+
+/*
+ * Log one write request at LOG level: who, where, what (property names,
+ * never values).  `target` is the path under the version, id included.
+ */
+void
+msgraph_log_write(MsgraphConnOptions *opts, const char *method, const char *target,
+				  const char *properties)
+{
+	ereport(LOG,
+			(errmsg("msgraph_security_fdw: role \"%s\" sends %s %s on server \"%s\" (properties: %s)",
+					GetUserNameFromId(GetUserId(), false), method, target,
+					opts->servername, properties),
+			 errhidestmt(true),
+			 errhidecontext(true)));
+}
+
+/*
+ * Report a Graph answer to a write as an ERROR: msgraph_report_graph_error()
+ * with the hint that fits a write.  `permission` is the application
+ * permission the request needs (the 403 hint names it); `suffix`, if not
+ * NULL, is appended to the message; `hint`, if not NULL, replaces the hint.
+ */
+void
+msgraph_report_write_error(MsgraphConnOptions *opts, const char *permission,
+						   const char *url, MsgraphHttpResponse *resp,
+						   const char *suffix, const char *hint)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	GraphResource needs;
+
+	/* the report names the read permission of a resource: lend it ours */
+	memset(&needs, 0, sizeof(needs));
+	needs.read_permission = permission;
+
+	PG_TRY();
+	{
+		msgraph_report_graph_error(opts, permission ? &needs : NULL, url, resp);
+		/* it always throws; be sure of it */
+		elog(ERROR, "Graph answered HTTP status %ld", resp->status);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (suffix)
+			edata->message = psprintf("%s%s", edata->message, suffix);
+		if (hint)
+			edata->hint = pstrdup(hint);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+}
+
+/* The message Graph put in its error body, or NULL. */
+char *
+msgraph_graph_error_message(MsgraphHttpResponse *resp)
+{
+	struct json_object *doc;
+	const char *message;
+	char	   *result = NULL;
+
+	if (resp->body.data == NULL || resp->body.len == 0)
+		return NULL;
+	doc = json_tokener_parse(resp->body.data);
+	message = msgraph_json_get_string(msgraph_json_get(doc, "error"), "message");
+	if (message)
+		result = pg_any_to_server(message, strlen(message), PG_UTF8);
+	if (result == message)
+		result = pstrdup(message);
+	if (doc)
+		json_object_put(doc);
+	return result;
+}
+
+
+/* ----------------------------------------------------------------
+ * Planning
+ * ----------------------------------------------------------------
+ */
+
+/* The resource option of the foreign table. */
+static const char *
+resource_path_of(Relation rel)
+{
+	return msgraph_table_resource(GetForeignTable(RelationGetRelid(rel)));
+}
+
+/* The column holding Graph's "id" (InvalidAttrNumber if none). */
+static AttrNumber
+id_column(Relation rel)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	int			i;
+
+	for (i = 1; i <= tupdesc->natts; i++)
+	{
+		if (TupleDescAttr(tupdesc, i - 1)->attisdropped)
+			continue;
+		if (strcmp(msgraph_column_property(rel, i), "id") == 0)
+			return i;
+	}
+	return InvalidAttrNumber;
+}
+
+/* "assignedTo, classification, ..." of a resource's updatable properties. */
+static char *
+updatable_list(const GraphResource *res)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < res->nproperties; i++)
+	{
+		if (res->properties[i].updatable)
+			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
+							 res->properties[i].name);
+	}
+	return buf.data;
+}
+
+/*
+ * Refuse, before anything is sent, what Graph cannot do: INSERT, DELETE,
+ * an UPDATE of a resource without PATCH, or a SET of a column whose
+ * property Graph does not let one change.  Also refuse a table without an
+ * id column (UPDATE addresses entities by id) and two SET columns on the
+ * same property.
+ */
+static void
+check_update_target(PlannerInfo *root, CmdType operation, Relation rel,
+					Index resultRelation)
+{
+	const char *path = resource_path_of(rel);
+	const GraphResource *res = graph_catalog_find_path(path);
+	const char *relname = RelationGetRelationName(rel);
+	bool		risky_users = res && strcmp(res->path, "identityProtection/riskyUsers") == 0;
+	bool		triage = res && updatable_list(res)[0] != '\0';
+	Bitmapset  *cols;
+	List	   *seen = NIL;
+	int			col;
+
+	if (operation == CMD_INSERT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot insert into foreign table \"%s\"", relname),
+				 errdetail("Graph has no request that creates entities of %s.", path),
+				 triage ? errhint("Microsoft Defender raises alerts and incidents itself; add to one with msgraph_add_comment().") : 0));
+	if (operation == CMD_DELETE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot delete from foreign table \"%s\"", relname),
+				 errdetail("Graph has no request that deletes entities of %s.", path),
+				 triage ? errhint("Close them instead, for example with UPDATE ... SET status = 'resolved'.")
+				 : risky_users ? errhint("Use msgraph_dismiss_risky_users() to dismiss a user's risk.") : 0));
+	if (operation != CMD_UPDATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("foreign table \"%s\" supports UPDATE only", relname)));
+
+	if (res == NULL || !triage)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot update foreign table \"%s\"", relname),
+				 res == NULL
+				 ? errdetail("The resource %s is not in the extension's catalog, which knows what Graph lets one update.", path)
+				 : errdetail("Graph has no update of %s.", path),
+				 risky_users ? errhint("Use msgraph_dismiss_risky_users() or msgraph_confirm_compromised() to change a risky user's state.") : 0));
+
+	if (id_column(rel) == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot update foreign table \"%s\": it has no column for Graph's \"id\"", relname),
+				 errdetail("UPDATE sends one PATCH per row to %s/{id}.", path),
+				 errhint("Add a column for the property \"id\" to the foreign table.")));
+
+	cols = get_rel_all_updated_cols(root, find_base_rel(root, resultRelation));
+	col = -1;
+	while ((col = bms_next_member(cols, col)) >= 0)
+	{
+		AttrNumber	attnum = col + FirstLowInvalidHeapAttributeNumber;
+		const char *attname;
+		char	   *property;
+		const GraphProperty *prop;
+		ListCell   *lc;
+
+		if (attnum <= InvalidAttrNumber)
+			elog(ERROR, "system-column update is not supported");
+		attname = NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname);
+		property = msgraph_column_property(rel, attnum);
+		prop = graph_catalog_find_property(res, property);
+		if (prop == NULL || !prop->updatable)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot update column \"%s\" of foreign table \"%s\"", attname, relname),
+					 strcmp(property, "$") == 0
+					 ? errdetail("The column holds the whole entity as Graph sent it; Graph lets a PATCH of %s change only %s.",
+								 path, updatable_list(res))
+					 : errdetail("Graph lets a PATCH of %s change only %s, not \"%s\".",
+								 path, updatable_list(res), property)));
+		foreach(lc, seen)
+		{
+			if (strcmp((char *) lfirst(lc), property) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("two columns of foreign table \"%s\" set the Graph property \"%s\"",
+								relname, property)));
+		}
+		seen = lappend(seen, property);
+	}
+}
+
+/*
+ * The row identity is the entity's id: UPDATE addresses each row by
+ * PATCH resource/{id}.  Nothing is added for a table without an id
+ * column; planning then refuses the UPDATE with the reason.
+ */
+void
+msgraphAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
+							   RangeTblEntry *target_rte, Relation target_relation)
+{
+	AttrNumber	attnum = id_column(target_relation);
+	Form_pg_attribute attr;
+	Var		   *var;
+
+	if (attnum == InvalidAttrNumber)
+		return;
+	attr = TupleDescAttr(RelationGetDescr(target_relation), attnum - 1);
+	var = makeVar(rtindex, attnum, attr->atttypid, attr->atttypmod, attr->attcollation, 0);
+	add_row_identity_var(root, var, rtindex, "msgraph_id");
+}
+
+List *
+msgraphPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
+						 int subplan_index)
+{
+	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
+	Relation	rel = table_open(rte->relid, NoLock);
+	List	   *result;
+
+	check_update_target(root, plan->operation, rel, resultRelation);
+	result = list_make1(makeInteger(plan->returningLists != NIL));
+	table_close(rel, NoLock);
+	return result;
+}
+
+/* UPDATE, where the catalog says the resource takes a PATCH. */
+int
+msgraphIsForeignRelUpdatable(Relation rel)
+{
+	const GraphResource *res = graph_catalog_find_path(resource_path_of(rel));
+
+	if (res != NULL && updatable_list(res)[0] != '\0')
+		return (1 << CMD_UPDATE);
+	return 0;
+}
+
+/*
+ * The ForeignScan under the ModifyTable that scans the result relation:
+ * its direct child, or a child of an Append there (inheritance).
+ */
+static ForeignScan *
+find_modifytable_subplan(PlannerInfo *root, ModifyTable *plan, Index rtindex,
+						 int subplan_index)
+{
+	Plan	   *subplan = outerPlan(plan);
+
+	if (IsA(subplan, Append))
+	{
+		Append	   *append = (Append *) subplan;
+
+		if (subplan_index < list_length(append->appendplans))
+			subplan = (Plan *) list_nth(append->appendplans, subplan_index);
+	}
+	if (IsA(subplan, ForeignScan) &&
+		bms_is_member(rtindex, ((ForeignScan *) subplan)->fs_relids))
+		return (ForeignScan *) subplan;
+	return NULL;
+}
+
+/*
+ * "UPDATE t SET c = <values> WHERE id = <value>" and nothing else: one
+ * PATCH to resource/{value}, without the GET by id the scan would send.
+ * Also the first place where INSERT, DELETE and non-updatable columns are
+ * refused.  The SET values must not read the row (there is no old row
+ * here); anything else stays on the row-by-row path.
+ */
+bool
+msgraphPlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
+						int subplan_index)
+{
+	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
+	Relation	rel;
+	ForeignScan *fscan;
+	MsgraphDeparseEnv env;
+	Node	   *id_value;
+	bool		is_array;
+	List	   *processed_tlist = NIL;
+	List	   *target_attrs = NIL;
+	List	   *values = NIL;
+	ListCell   *lc;
+	ListCell   *lc2;
+	bool		ok = false;
+
+	rel = table_open(rte->relid, NoLock);
+	check_update_target(root, plan->operation, rel, resultRelation);
+
+	fscan = find_modifytable_subplan(root, plan, resultRelation, subplan_index);
+	if (fscan == NULL || fscan->scan.scanrelid != resultRelation ||
+		list_length(fscan->scan.plan.qual) != 1)
+		goto done;
+
+	/* the one condition left is the lookup by id the scan would have done */
+	memset(&env, 0, sizeof(env));
+	env.meta = msgraph_table_meta(rel, graph_catalog_find_path(resource_path_of(rel)));
+	env.relid = resultRelation;
+	if (!msgraph_id_lookup_value(linitial(fscan->scan.plan.qual), &env, &id_value, &is_array) ||
+		is_array || contain_var_clause(id_value))
+		goto done;
+
+	/* the SET values are the first entries, one per update column */
+	get_translated_update_targetlist(root, resultRelation, &processed_tlist, &target_attrs);
+	forboth(lc, processed_tlist, lc2, target_attrs)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (contain_var_clause((Node *) tle->expr) || contain_subplans((Node *) tle->expr))
+			goto done;
+		values = lappend(values, tle->expr);
+	}
+
+	fscan->operation = CMD_UPDATE;
+	fscan->resultRelation = resultRelation;
+	fscan->scan.plan.qual = NIL;
+	fscan->scan.plan.async_capable = false;
+	fscan->fdw_exprs = lcons(id_value, values);
+	fscan->fdw_private = list_make3(target_attrs,
+									makeInteger(plan->returningLists != NIL),
+									makeInteger(plan->canSetTag));
+	ok = true;
+
+done:
+	table_close(rel, NoLock);
+	return ok;
+}
+
+
+/* ----------------------------------------------------------------
+ * Execution
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * The state of an UPDATE: connection options for the user, the SET
+ * columns (attnums, in the plan's update-column order) and their
+ * properties, and the column descriptions for converting Graph's answer.
+ */
+static MsgraphModifyState *
+modify_state_create(Relation rel, Oid userid, List *attnums, bool has_returning,
+					EState *estate, bool explain_only)
+{
+	MsgraphModifyState *st = palloc0(sizeof(MsgraphModifyState));
+	ForeignTable *table = GetForeignTable(RelationGetRelid(rel));
+	ForeignServer *server = GetForeignServer(table->serverid);
+	ListCell   *lc;
+	int			i;
+
+	st->rel = rel;
+	st->path = msgraph_table_resource(table);
+	st->res = graph_catalog_find_path(st->path);
+	/* plain EXPLAIN needs no credentials: it sends nothing */
+	msgraph_get_conn_options(server,
+							 explain_only ? NULL : GetUserMapping(userid, server->serverid),
+							 &st->opts);
+	st->has_returning = has_returning;
+	st->max_rows = msgraph_max_update_rows;
+	st->dry_run = msgraph_dry_run;
+
+	st->nattrs = list_length(attnums);
+	st->attnums = palloc0(sizeof(AttrNumber) * Max(1, st->nattrs));
+	st->props = palloc0(sizeof(GraphProperty *) * Max(1, st->nattrs));
+	st->types = palloc0(sizeof(Oid) * Max(1, st->nattrs));
+	i = 0;
+	foreach(lc, attnums)
+	{
+		AttrNumber	attnum = lfirst_int(lc);
+
+		st->attnums[i] = attnum;
+		/* planning checked that it is an updatable catalog property */
+		st->props[i] = graph_catalog_find_property(st->res, msgraph_column_property(rel, attnum));
+		if (st->props[i] == NULL)
+			elog(ERROR, "column %d of foreign table \"%s\" is not updatable",
+				 attnum, RelationGetRelationName(rel));
+		st->types[i] = TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid;
+		i++;
+	}
+
+	if (!explain_only)
+	{
+		TupleDesc	tupdesc = RelationGetDescr(rel);
+		List	   *all = NIL;
+
+		for (i = 1; i <= tupdesc->natts; i++)
+		{
+			if (!TupleDescAttr(tupdesc, i - 1)->attisdropped)
+				all = lappend_int(all, i);
+		}
+		st->cols = msgraph_build_columns(rel, st->res, all, &st->ncols);
+		st->temp_cxt = AllocSetContextCreate(estate->es_query_cxt,
+											 "msgraph_security_fdw modify",
+											 ALLOCSET_SMALL_SIZES);
+	}
+	return st;
+}
+
+void
+msgraphBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+						  List *fdw_private, int subplan_index, int eflags)
+{
+	EState	   *estate = mtstate->ps.state;
+	ModifyTable *plan = (ModifyTable *) mtstate->ps.plan;
+	RangeTblEntry *rte = exec_rt_fetch(rinfo->ri_RangeTableIndex, estate);
+	Oid			userid = rte->checkAsUser ? rte->checkAsUser : GetUserId();
+	List	   *colnos = (List *) list_nth(plan->updateColnosLists, subplan_index);
+	bool		explain_only = (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0;
+	MsgraphModifyState *st;
+	Plan	   *subplan = outerPlanState(mtstate)->plan;
+	AttrNumber	id_attnum = id_column(rinfo->ri_RelationDesc);
+
+	st = modify_state_create(rinfo->ri_RelationDesc, userid, colnos,
+							 intVal(list_nth(fdw_private, FdwModifyPrivateReturning)) != 0,
+							 estate, explain_only);
+	rinfo->ri_FdwState = st;
+	if (explain_only)
+		return;
+
+	st->id_junk = ExecFindJunkAttributeInTlist(subplan->targetlist, "msgraph_id");
+	if (!AttributeNumberIsValid(st->id_junk))
+		elog(ERROR, "could not find junk msgraph_id column");
+	st->id_type = TupleDescAttr(RelationGetDescr(rinfo->ri_RelationDesc), id_attnum - 1)->atttypid;
+
+	if (st->max_rows >= 0)
+		count_rows_first(mtstate, rinfo, st, colnos);
+}
+
+/*
+ * The rows are found first: run the subplan to the end once, counting the
+ * rows of this table and building each one's PATCH body (which checks the
+ * new values against Graph's schema), then rescan it for the real pass.
+ * Past max_update_rows, or on a value that cannot go, the ERROR comes
+ * before any PATCH.
+ *
+ * The subplan's output starts with the SET values, in the order of the
+ * plan's update column list; a "tableoid" junk column says which result
+ * table a row belongs to when there are several.
+ */
+static void
+count_rows_first(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+				 MsgraphModifyState *st, List *colnos)
+{
+	PlanState  *sub = outerPlanState(mtstate);
+	AttrNumber	oid_junk = ExecFindJunkAttributeInTlist(sub->plan->targetlist, "tableoid");
+	Oid			relid = RelationGetRelid(rinfo->ri_RelationDesc);
+	Datum	   *values = palloc(sizeof(Datum) * Max(1, st->nattrs));
+	bool	   *nulls = palloc(sizeof(bool) * Max(1, st->nattrs));
+	int64		found = 0;
+	ErrorContextCallback errcb;
+
+	errcb.callback = modify_error_callback;
+	errcb.arg = st;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	st->cur_id = NULL;
+	for (;;)
+	{
+		TupleTableSlot *slot = ExecProcNode(sub);
+		MemoryContext oldcxt;
+		int			i;
+
+		if (TupIsNull(slot))
+			break;
+		if (AttributeNumberIsValid(oid_junk))
+		{
+			bool		isnull;
+			Datum		d = ExecGetJunkAttribute(slot, oid_junk, &isnull);
+
+			if (isnull || DatumGetObjectId(d) != relid)
+				continue;
+		}
+		if (++found > st->max_rows)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("UPDATE of foreign table \"%s\" would change more than %d rows",
+							RelationGetRelationName(st->rel), st->max_rows),
+					 errdetail("msgraph_security_fdw.max_update_rows is %d; nothing was sent to Graph.",
+							   st->max_rows),
+					 errhint("Narrow the WHERE clause, or raise msgraph_security_fdw.max_update_rows for this statement.")));
+
+		slot_getsomeattrs(slot, st->nattrs);
+		for (i = 0; i < st->nattrs; i++)
+		{
+			values[i] = slot->tts_values[i];
+			nulls[i] = slot->tts_isnull[i];
+		}
+		MemoryContextReset(st->temp_cxt);
+		oldcxt = MemoryContextSwitchTo(st->temp_cxt);
+		(void) patch_body(st, values, nulls);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	MemoryContextReset(st->temp_cxt);
+	error_context_stack = errcb.previous;
+	ExecReScan(sub);
+}
+
+/*
+ * The PATCH body of one row: {"property": value, ...} for the SET columns,
+ * in update-column order, owned by the current memory context.  NULL is
+ * JSON null, refused for properties the CSDL declares non-nullable.
+ */
+static struct json_object *
+patch_body(MsgraphModifyState *st, Datum *values, bool *nulls)
+{
+	struct json_object *body = msgraph_json_own(CurrentMemoryContext, json_object_new_object());
+	int			i;
+
+	for (i = 0; i < st->nattrs; i++)
+	{
+		const GraphProperty *prop = st->props[i];
+		const char *attname = NameStr(TupleDescAttr(RelationGetDescr(st->rel),
+													st->attnums[i] - 1)->attname);
+
+		if (nulls[i] && !prop->nullable)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("column \"%s\" of foreign table \"%s\" cannot be set to NULL",
+							attname, RelationGetRelationName(st->rel)),
+					 errdetail("Graph's %s of %s is not nullable; nothing was sent for this row.",
+							   prop->name, st->path)));
+		json_object_object_add(body, prop->name,
+							   nulls[i] ? NULL
+							   : msgraph_datum_to_json(values[i], st->types[i], attname));
+	}
+	return body;
+}
+
+/*
+ * A SQL value as JSON for a request body: json and jsonb as they are,
+ * arrays as arrays, booleans, numbers, timestamptz in Graph's form, and
+ * everything else as the string of its output function.  `what` names the
+ * value in errors.
+ */
+struct json_object *
+msgraph_datum_to_json(Datum value, Oid type, const char *what)
+{
+	Oid			base = getBaseType(type);
+	Oid			elemtype = get_element_type(base);
+	struct json_object *v = NULL;
+
+	if (OidIsValid(elemtype))
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(value);
+		int16		elemlen;
+		bool		elembyval;
+		char		elemalign;
+		Datum	   *elems;
+		bool	   *enulls;
+		int			n;
+		int			i;
+
+		get_typlenbyvalalign(elemtype, &elemlen, &elembyval, &elemalign);
+		deconstruct_array(arr, elemtype, elemlen, elembyval, elemalign, &elems, &enulls, &n);
+		v = json_object_new_array();
+		if (v == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		PG_TRY();
+		{
+			for (i = 0; i < n; i++)
+			{
+				if (enulls[i])
+					ereport(ERROR,
+							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+							 errmsg("%s cannot hold NULL elements for Graph", what)));
+				json_object_array_add(v, msgraph_datum_to_json(elems[i], elemtype, what));
+			}
+		}
+		PG_CATCH();
+		{
+			json_object_put(v);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		return v;
+	}
+
+	switch (base)
+	{
+		case BOOLOID:
+			v = json_object_new_boolean(DatumGetBool(value));
+			break;
+		case INT2OID:
+			v = json_object_new_int64(DatumGetInt16(value));
+			break;
+		case INT4OID:
+			v = json_object_new_int64(DatumGetInt32(value));
+			break;
+		case INT8OID:
+			v = json_object_new_int64(DatumGetInt64(value));
+			break;
+		case FLOAT4OID:
+			v = json_object_new_double(DatumGetFloat4(value));
+			break;
+		case FLOAT8OID:
+			v = json_object_new_double(DatumGetFloat8(value));
+			break;
+		case TIMESTAMPTZOID:
+			{
+				StringInfoData buf;
+
+				initStringInfo(&buf);
+				msgraph_format_timestamp(&buf, DatumGetTimestampTz(value));
+				v = json_object_new_string(buf.data);
+				break;
+			}
+		case JSONOID:
+		case JSONBOID:
+			{
+				Oid			outfunc;
+				bool		isvarlena;
+				char	   *text;
+				char	   *utf8;
+				struct json_tokener *tok;
+
+				getTypeOutputInfo(base, &outfunc, &isvarlena);
+				text = OidOutputFunctionCall(outfunc, value);
+				utf8 = pg_server_to_any(text, strlen(text), PG_UTF8);
+				tok = json_tokener_new_ex(MODIFY_JSON_MAX_DEPTH);
+				if (tok == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_OUT_OF_MEMORY),
+							 errmsg("out of memory")));
+				v = json_tokener_parse_ex(tok, utf8, strlen(utf8));
+				if (json_tokener_get_error(tok) != json_tokener_success)
+				{
+					json_tokener_free(tok);
+					if (v)
+						json_object_put(v);
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+							 errmsg("%s is not JSON that can be sent to Graph", what)));
+				}
+				json_tokener_free(tok);
+				/* JSON null parses as NULL, which json-c writes as null */
+				return v;
+			}
+		default:
+			{
+				Oid			outfunc;
+				bool		isvarlena;
+
+				getTypeOutputInfo(type, &outfunc, &isvarlena);
+				return msgraph_json_string(OidOutputFunctionCall(outfunc, value));
+			}
+	}
+	if (v == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	return v;
+}
+
+/* The URL of PATCH resource/{id}; the id is sent percent-encoded. */
+static char *
+patch_url(MsgraphModifyState *st, const char *id, bool encode)
+{
+	return psprintf("%s/%s/%s/%s", st->opts.graph_url, st->opts.api_version, st->path,
+					encode ? msgraph_encode_path_segment(id) : id);
+}
+
+/*
+ * Send (or, in a dry run, show) the PATCH of one entity.  On success
+ * *entity is the entity Graph sent back (NULL if it sent none), owned by
+ * the current memory context.  A Graph error is an ERROR that says how
+ * many rows Graph had already changed.
+ */
+static PatchOutcome
+patch_entity(MsgraphModifyState *st, const char *id, struct json_object *body,
+			 struct json_object **entity)
+{
+	char	   *url = patch_url(st, id, true);
+	char	   *target = psprintf("%s/%s", st->path, msgraph_encode_path_segment(id));
+	char	   *text = msgraph_json_text(body);
+	MsgraphHttpResponse resp;
+	StringInfoData props;
+	int			i;
+
+	*entity = NULL;
+	st->cur_id = id;
+	st->rows_seen++;
+	if (st->dry_run)
+	{
+		ereport(NOTICE,
+				(errmsg("dry run: PATCH %s %s", target,
+						pg_any_to_server(text, strlen(text), PG_UTF8))));
+		return PATCH_DRY_RUN;
+	}
+
+	initStringInfo(&props);
+	for (i = 0; i < st->nattrs; i++)
+		appendStringInfo(&props, "%s%s", i > 0 ? ", " : "", st->props[i]->name);
+	msgraph_log_write(&st->opts, "PATCH", target, props.data);
+
+	msgraph_graph_request(&st->opts, "PATCH", url, text, &resp, &st->stats);
+	if (resp.status == 404)
+		return PATCH_NOT_FOUND;
+	if (resp.status != 200 && resp.status != 204)
+		msgraph_report_write_error(&st->opts, st->res ? st->res->write_permission : NULL,
+								   url, &resp,
+								   psprintf("; Graph had already changed %lld row%s of this statement",
+											(long long) st->rows_changed,
+											st->rows_changed == 1 ? "" : "s"),
+								   resp.status == 400
+								   ? "Graph refused the PATCH; its message says which property or value it does not take."
+								   : NULL);
+	st->rows_changed++;
+	if (resp.status == 200 && resp.body.len > 0)
+	{
+		*entity = msgraph_parse_response("PATCH", url, &resp);
+		if (!json_object_is_type(*entity, json_type_object))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Graph answered a PATCH with something that is not an entity"),
+					 errdetail("Request: PATCH %s", url)));
+	}
+	return PATCH_CHANGED;
+}
+
+/*
+ * Put the entity Graph sent back into the slot (all columns, converted as
+ * a scan converts them), for RETURNING and AFTER triggers.  The values are
+ * copied into the slot's own memory, since the per-row context goes.
+ */
+static void
+store_entity(MsgraphModifyState *st, TupleTableSlot *slot, struct json_object *entity)
+{
+	int			natts = slot->tts_tupleDescriptor->natts;
+
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, sizeof(bool) * natts);
+	msgraph_convert_entity(st->rel, st->cols, st->ncols, entity,
+						   slot->tts_values, slot->tts_isnull);
+	ExecStoreVirtualTuple(slot);
+	ExecMaterializeSlot(slot);
+}
+
+/* The id of a row as text. */
+static char *
+datum_id(Datum value, Oid type)
+{
+	Oid			outfunc;
+	bool		isvarlena;
+
+	getTypeOutputInfo(type, &outfunc, &isvarlena);
+	return OidOutputFunctionCall(outfunc, value);
+}
+
+static void
+modify_error_callback(void *arg)
+{
+	MsgraphModifyState *st = (MsgraphModifyState *) arg;
+
+	if (st->cur_id)
+		errcontext("UPDATE of foreign table \"%s\", row with id \"%s\" (Graph had already changed %lld row%s of this statement)",
+				   RelationGetRelationName(st->rel), st->cur_id,
+				   (long long) st->rows_changed, st->rows_changed == 1 ? "" : "s");
+	else
+		errcontext("UPDATE of foreign table \"%s\"", RelationGetRelationName(st->rel));
+}
+
+TupleTableSlot *
+msgraphExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
+						 TupleTableSlot *planSlot)
+{
+	MsgraphModifyState *st = (MsgraphModifyState *) rinfo->ri_FdwState;
+	ErrorContextCallback errcb;
+	MemoryContext oldcxt;
+	Datum	   *values;
+	bool	   *nulls;
+	Datum		idval;
+	bool		isnull;
+	char	   *id;
+	struct json_object *body;
+	struct json_object *entity;
+	PatchOutcome outcome;
+	int			i;
+
+	MemoryContextReset(st->temp_cxt);
+	oldcxt = MemoryContextSwitchTo(st->temp_cxt);
+	errcb.callback = modify_error_callback;
+	errcb.arg = st;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	st->cur_id = NULL;
+
+	idval = ExecGetJunkAttribute(planSlot, st->id_junk, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("a row of foreign table \"%s\" has no id to PATCH",
+						RelationGetRelationName(st->rel))));
+	id = datum_id(idval, st->id_type);
+	st->cur_id = id;
+
+	/* Graph's data may have changed since the rows were counted */
+	if (st->max_rows >= 0 && st->rows_seen >= st->max_rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("UPDATE of foreign table \"%s\" would change more than %d rows; Graph had already changed %lld row%s of this statement",
+						RelationGetRelationName(st->rel), st->max_rows,
+						(long long) st->rows_changed, st->rows_changed == 1 ? "" : "s"),
+				 errdetail("More rows matched than when they were counted before the first PATCH.")));
+
+	slot_getallattrs(slot);
+	values = palloc(sizeof(Datum) * Max(1, st->nattrs));
+	nulls = palloc(sizeof(bool) * Max(1, st->nattrs));
+	for (i = 0; i < st->nattrs; i++)
+	{
+		values[i] = slot->tts_values[st->attnums[i] - 1];
+		nulls[i] = slot->tts_isnull[st->attnums[i] - 1];
+	}
+	body = patch_body(st, values, nulls);
+
+	outcome = patch_entity(st, id, body, &entity);
+	/* what RETURNING and AFTER triggers see is the row Graph sent back */
+	if (outcome == PATCH_CHANGED && entity != NULL &&
+		(st->has_returning ||
+		 (rinfo->ri_TrigDesc && rinfo->ri_TrigDesc->trig_update_after_row)))
+		store_entity(st, slot, entity);
+
+	error_context_stack = errcb.previous;
+	MemoryContextSwitchTo(oldcxt);
+	/* a dry run or a vanished entity changes nothing: no row to report */
+	return outcome == PATCH_CHANGED ? slot : NULL;
+}
+
+void
+msgraphEndForeignModify(EState *estate, ResultRelInfo *rinfo)
+{
+	MsgraphModifyState *st = (MsgraphModifyState *) rinfo->ri_FdwState;
+
+	if (st && st->temp_cxt)
+		MemoryContextReset(st->temp_cxt);
+}
+
+/* EXPLAIN: the request sent per row; under ANALYZE, how many went. */
+void
+msgraphExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+							List *fdw_private, int subplan_index, ExplainState *es)
+{
+	MsgraphModifyState *st = (MsgraphModifyState *) rinfo->ri_FdwState;
+
+	if (es->verbose)
+		ExplainPropertyText("Graph Request",
+							psprintf("PATCH %s per row", patch_url(st, "{id}", false)), es);
+	if (es->analyze)
+		ExplainPropertyInteger("Graph Requests", NULL, st->stats.requests, es);
+}
+
+void
+msgraphBeginDirectModify(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	RangeTblEntry *rte = exec_rt_fetch(node->resultRelInfo->ri_RangeTableIndex, estate);
+	Oid			userid = rte->checkAsUser ? rte->checkAsUser : GetUserId();
+	List	   *priv = fsplan->fdw_private;
+	bool		explain_only = (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0;
+	MsgraphModifyState *st;
+
+	st = modify_state_create(node->ss.ss_currentRelation, userid,
+							 (List *) list_nth(priv, FdwDirectPrivateAttrs),
+							 intVal(list_nth(priv, FdwDirectPrivateReturning)) != 0,
+							 estate, explain_only);
+	st->set_processed = intVal(list_nth(priv, FdwDirectPrivateSetProcessed)) != 0;
+	node->fdw_state = st;
+	if (explain_only)
+		return;
+	st->id_state = ExecInitExpr(linitial(fsplan->fdw_exprs), (PlanState *) node);
+	st->value_states = ExecInitExprList(list_delete_first(list_copy(fsplan->fdw_exprs)),
+										(PlanState *) node);
+}
+
+/*
+ * The one PATCH of a direct modify, on the first call.  Returns the row
+ * Graph sent back when there is RETURNING, else an empty slot (the
+ * ModifyTable only counts what es_processed says).
+ */
+TupleTableSlot *
+msgraphIterateDirectModify(ForeignScanState *node)
+{
+	MsgraphModifyState *st = (MsgraphModifyState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	EState	   *estate = node->ss.ps.state;
+	ResultRelInfo *rinfo = node->resultRelInfo;
+	ErrorContextCallback errcb;
+	MemoryContext oldcxt;
+	Datum	   *values;
+	bool	   *nulls;
+	Datum		idval;
+	bool		isnull;
+	struct json_object *body;
+	struct json_object *entity;
+	PatchOutcome outcome;
+	ListCell   *lc;
+	int			i;
+
+	ExecClearTuple(slot);
+	if (st->done)
+		return slot;
+	st->done = true;
+
+	idval = ExecEvalExpr(st->id_state, econtext, &isnull);
+	if (isnull)
+		return slot;			/* "id = NULL" matches nothing */
+
+	MemoryContextReset(st->temp_cxt);
+	oldcxt = MemoryContextSwitchTo(st->temp_cxt);
+	errcb.callback = modify_error_callback;
+	errcb.arg = st;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	if (st->max_rows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("UPDATE of foreign table \"%s\" would change more than 0 rows",
+						RelationGetRelationName(st->rel)),
+				 errdetail("msgraph_security_fdw.max_update_rows is 0; nothing was sent to Graph.")));
+
+	values = palloc(sizeof(Datum) * Max(1, st->nattrs));
+	nulls = palloc(sizeof(bool) * Max(1, st->nattrs));
+	i = 0;
+	foreach(lc, st->value_states)
+	{
+		values[i] = ExecEvalExpr((ExprState *) lfirst(lc), econtext, &nulls[i]);
+		i++;
+	}
+	body = patch_body(st, values, nulls);
+	outcome = patch_entity(st, datum_id(idval, exprType((Node *) st->id_state->expr)),
+						   body, &entity);
+
+	if (outcome == PATCH_CHANGED)
+	{
+		if (st->set_processed)
+			estate->es_processed++;
+		if (rinfo->ri_projectReturning)
+		{
+			if (entity != NULL)
+				store_entity(st, slot, entity);
+			else
+				ExecStoreAllNullTuple(slot);
+			/* the RETURNING list reads the row from here */
+			rinfo->ri_projectReturning->pi_exprContext->ecxt_scantuple = slot;
+		}
+		else if (node->ss.ps.instrument)
+			node->ss.ps.instrument->tuplecount += 1;
+	}
+	error_context_stack = errcb.previous;
+	MemoryContextSwitchTo(oldcxt);
+	return slot;
+}
+
+void
+msgraphEndDirectModify(ForeignScanState *node)
+{
+	MsgraphModifyState *st = (MsgraphModifyState *) node->fdw_state;
+
+	if (st && st->temp_cxt)
+		MemoryContextReset(st->temp_cxt);
+}
+
+/* EXPLAIN: the PATCH, with the id when it is a constant. */
+void
+msgraphExplainDirectModify(ForeignScanState *node, ExplainState *es)
+{
+	MsgraphModifyState *st = (MsgraphModifyState *) node->fdw_state;
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	Node	   *idexpr = linitial(fsplan->fdw_exprs);
+
+	if (es->verbose)
+	{
+		const char *id = "?";
+
+		if (IsA(idexpr, Const) && !((Const *) idexpr)->constisnull)
+			id = datum_id(((Const *) idexpr)->constvalue, ((Const *) idexpr)->consttype);
+		ExplainPropertyText("Graph Request", psprintf("PATCH %s", patch_url(st, id, false)), es);
+	}
+	if (es->analyze)
+		ExplainPropertyInteger("Graph Requests", NULL, st->stats.requests, es);
+}
