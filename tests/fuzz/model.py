@@ -94,6 +94,12 @@ def json_text(v):
     return v if isinstance(v, str) else jsonc_text(v)
 
 
+def _float(value):
+    """A float8 as to_json() gave it: a number, or "Infinity", "-Infinity",
+    "NaN" (strings, as row_to_json() shows them too)."""
+    return value if isinstance(value, str) else float(Decimal(str(value)))
+
+
 def _no_nul(s):
     if "\x00" in s:
         raise CellError("22P05", "U+0000 in a value for a text-like type")
@@ -140,7 +146,7 @@ class Oracle:
                 f = float(v.text)
                 if math.isfinite(f) and f != 0.0:
                     return f
-                return float(Decimal(str(self.via_input(col.type, v.text))))
+                return _float(self.via_input(col.type, v.text))
         if kind == "jsonb":
             self.check_jsonb(v)
             return v
@@ -159,7 +165,7 @@ class Oracle:
                     out.append(self.via_input(col.elemtype, json_text(e)))
             return out
         if kind == "float8":
-            return float(Decimal(str(self.via_input(col.type, json_text(v)))))
+            return _float(self.via_input(col.type, json_text(v)))
         return self.via_input(col.type, json_text(v))
 
     def check_jsonb(self, v):
