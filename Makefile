@@ -17,6 +17,7 @@ OBJS = \
 	src/deparse.o \
 	src/http.o \
 	src/auth.o \
+	src/jwt.o \
 	src/connection.o \
 	src/convert.o \
 	src/import.o \

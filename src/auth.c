@@ -2,22 +2,26 @@
  *
  * auth.c
  *		  OAuth 2.0 access tokens for Graph: acquisition from the identity
- *		  platform and the per-backend token cache.
+ *		  platform (client secret or certificate) or from the host's managed
+ *		  identity endpoint, and the per-backend token cache.
  *
  * Tokens are cached in TopMemoryContext, keyed by login URL, tenant,
- * client, credential kind and scope, and refreshed a little before they
+ * client, credential kind and scope (and the credential, so that roles do
+ * not share each other's tokens), and refreshed a little before they
  * expire.  Any change to a foreign server or user mapping forgets them all
  * (syscache invalidation callbacks, as postgres_fdw drops its connections),
  * so an ALTER USER MAPPING to a new secret takes effect on the next query.
  *
- * Secrets are only ever written into the request body, which is wiped
- * after use; no message here quotes a secret, a token or a request body.
+ * Secrets and client assertions are only ever written into the request
+ * body, which is wiped after use; no message here quotes a secret, a key,
+ * a token or a request body.  jwt.c builds and signs the assertions.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -31,7 +35,11 @@
 #include "msgraph_fdw.h"
 #include "msgraph_json.h"
 
-#define TOKEN_KEY_LEN 1024
+/* hex SHA-256 and its NUL */
+#define TOKEN_KEY_LEN 65
+
+#define JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#define IMDS_API_VERSION "2018-02-01"
 
 typedef struct TokenEntry
 {
@@ -44,8 +52,13 @@ static HTAB *token_cache = NULL;
 
 static void token_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue);
 static void token_entry_clear(TokenEntry *entry);
-static char *fetch_client_secret_token(MsgraphConnOptions *opts, int *expires_in);
-static void report_token_error(MsgraphConnOptions *opts, MsgraphHttpResponse *resp);
+static void token_cache_key(MsgraphConnOptions *opts, const char *kind, char *key);
+static char *fetch_client_credentials_token(MsgraphConnOptions *opts, int *expires_in);
+static char *fetch_managed_identity_token(MsgraphConnOptions *opts, int *expires_in);
+static char *token_from_response(MsgraphHttpResponse *resp, int *expires_in,
+								 const char *endpoint);
+static void report_token_error(MsgraphConnOptions *opts, MsgraphHttpResponse *resp,
+							   bool managed);
 static char *extract_aadsts(const char *description);
 
 PG_FUNCTION_INFO_V1(msgraph_reset_tokens);
@@ -129,17 +142,24 @@ msgraph_get_token(MsgraphConnOptions *opts, bool force_refresh)
 		case MSGRAPH_CRED_CLIENT_SECRET:
 			kind = "secret";
 			break;
+		case MSGRAPH_CRED_CERTIFICATE:
+			kind = "certificate";
+			break;
+		case MSGRAPH_CRED_MANAGED_IDENTITY:
+			kind = "managed_identity";
+			break;
 		case MSGRAPH_CRED_NONE:
 		default:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 					 errmsg("user mapping for server \"%s\" holds no credential",
 							opts->servername),
-					 errhint("Give client_id and client_secret, or access_token, in the user mapping.")));
+					 errhint("Give client_id with client_secret or with a certificate and its private key, managed_identity, or access_token in the user mapping.")));
 			return NULL;		/* keep compiler quiet */
 	}
 
-	if (opts->tenant_id == NULL)
+	/* a managed identity needs no tenant: the host's identity has one */
+	if (opts->tenant_id == NULL && opts->cred_kind != MSGRAPH_CRED_MANAGED_IDENTITY)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("server \"%s\" has no option \"tenant_id\"", opts->servername),
@@ -156,10 +176,7 @@ msgraph_get_token(MsgraphConnOptions *opts, bool force_refresh)
 								  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	}
 
-	memset(key, 0, sizeof(key));
-	snprintf(key, sizeof(key), "%s|%s|%s|%s|%s",
-			 opts->login_url, opts->tenant_id,
-			 opts->client_id ? opts->client_id : "", kind, opts->scope);
+	token_cache_key(opts, kind, key);
 	entry = (TokenEntry *) hash_search(token_cache, key, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -172,18 +189,81 @@ msgraph_get_token(MsgraphConnOptions *opts, bool force_refresh)
 		return entry->access_token;
 
 	token_entry_clear(entry);
-	token = fetch_client_secret_token(opts, &expires_in);
+	if (opts->cred_kind == MSGRAPH_CRED_MANAGED_IDENTITY)
+		token = fetch_managed_identity_token(opts, &expires_in);
+	else
+		token = fetch_client_credentials_token(opts, &expires_in);
 	msgraph_backend_stats.tokens_fetched++;
 
 	entry->access_token = MemoryContextStrdup(TopMemoryContext, token);
 	explicit_bzero(token, strlen(token));
 	pfree(token);
 
-	/* refresh ahead of expiry: a tenth of the lifetime, at most 5 minutes */
-	margin = Min(300, expires_in / 10);
+	/*
+	 * Refresh ahead of expiry: a tenth of the lifetime, at least a second
+	 * (when the lifetime allows it) and at most 5 minutes, so that a token
+	 * never expires between being taken from the cache and reaching Graph.
+	 */
+	margin = (expires_in >= 2) ? Max(1, Min(300, expires_in / 10)) : 0;
 	entry->refresh_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													(int64) (expires_in - margin) * 1000);
 	return entry->access_token;
+}
+
+/* Append one part of a cache key: its length, then the text; "-" for NULL. */
+static void
+append_key_part(StringInfo buf, const char *part)
+{
+	if (part == NULL)
+		appendStringInfoString(buf, "-|");
+	else
+		appendStringInfo(buf, "%zu:%s|", strlen(part), part);
+}
+
+/*
+ * The cache key of opts' token: the hex SHA-256 of the login URL (the
+ * identity endpoint for a managed identity), the tenant, the client, the
+ * credential kind and the scope, and of the credential itself.  The
+ * credential is in it so that two roles whose mappings name the same client
+ * never share a token in one backend (SET ROLE) unless both hold its
+ * credential; hashing keeps the key fixed in size and keeps no secret in
+ * the clear in the cache.
+ */
+static void
+token_cache_key(MsgraphConnOptions *opts, const char *kind, char *key)
+{
+	bool		managed = (opts->cred_kind == MSGRAPH_CRED_MANAGED_IDENTITY);
+	StringInfoData buf;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	unsigned int i;
+
+	initStringInfo(&buf);
+	append_key_part(&buf, managed ? opts->identity_endpoint : opts->login_url);
+	append_key_part(&buf, managed ? NULL : opts->tenant_id);
+	append_key_part(&buf, opts->client_id);
+	append_key_part(&buf, kind);
+	append_key_part(&buf, opts->scope);
+	append_key_part(&buf, opts->client_secret);
+	append_key_part(&buf, opts->certificate);
+	append_key_part(&buf, opts->certificate_file);
+	append_key_part(&buf, opts->private_key);
+	append_key_part(&buf, opts->private_key_file);
+	append_key_part(&buf, opts->private_key_password);
+
+	if (EVP_Digest(buf.data, buf.len, md, &mdlen, EVP_sha256(), NULL) != 1)
+	{
+		explicit_bzero(buf.data, buf.len);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute a SHA-256 digest")));
+	}
+	explicit_bzero(buf.data, buf.len);
+	pfree(buf.data);
+
+	for (i = 0; i < mdlen && 2 * i + 2 < TOKEN_KEY_LEN; i++)
+		snprintf(key + 2 * i, 3, "%02x", md[i]);
+	key[2 * i] = '\0';
 }
 
 /* Append "name=value&" to buf, value form-encoded. */
@@ -204,39 +284,49 @@ append_form_field(StringInfo buf, const char *name, const char *value)
 }
 
 /*
- * Client credentials grant with a client secret (graph-api.md 7.1).
- * Returns a palloc'd token and sets *expires_in.
+ * Client credentials grant (graph-api.md 7.1 and 7.2): with the client
+ * secret, or with a client assertion signed by the certificate's key and
+ * addressed to the very URL the request goes to.  Returns a palloc'd token
+ * and sets *expires_in.
  */
 static char *
-fetch_client_secret_token(MsgraphConnOptions *opts, int *expires_in)
+fetch_client_credentials_token(MsgraphConnOptions *opts, int *expires_in)
 {
 	StringInfoData body;
 	MsgraphHttpRequest req;
 	MsgraphHttpResponse resp;
 	char	   *tenant = msgraph_url_encode(opts->tenant_id);
-	struct json_object *doc;
-	struct json_object *v;
-	char	   *token;
+	char	   *token_url = psprintf("%s/%s/oauth2/v2.0/token", opts->login_url, tenant);
 
 	initStringInfo(&body);
-	append_form_field(&body, "client_id", opts->client_id);
-	append_form_field(&body, "scope", opts->scope);
-	append_form_field(&body, "client_secret", opts->client_secret);
-	append_form_field(&body, "grant_type", "client_credentials");
-
-	memset(&req, 0, sizeof(req));
-	req.method = "POST";
-	req.url = psprintf("%s/%s/oauth2/v2.0/token", opts->login_url, tenant);
-	req.headers = list_make2("Content-Type: application/x-www-form-urlencoded",
-							 "Accept: application/json");
-	req.body = body.data;
-	req.body_len = body.len;
-	req.timeout_ms = opts->timeout_ms;
-	req.connect_timeout_ms = opts->connect_timeout_ms;
-	req.max_response_bytes = 1024 * 1024;
-
 	PG_TRY();
 	{
+		append_form_field(&body, "client_id", opts->client_id);
+		append_form_field(&body, "scope", opts->scope);
+		if (opts->cred_kind == MSGRAPH_CRED_CERTIFICATE)
+		{
+			char	   *assertion = msgraph_client_assertion(opts, token_url);
+
+			append_form_field(&body, "client_assertion_type", JWT_BEARER);
+			append_form_field(&body, "client_assertion", assertion);
+			explicit_bzero(assertion, strlen(assertion));
+			pfree(assertion);
+		}
+		else
+			append_form_field(&body, "client_secret", opts->client_secret);
+		append_form_field(&body, "grant_type", "client_credentials");
+
+		memset(&req, 0, sizeof(req));
+		req.method = "POST";
+		req.url = token_url;
+		req.headers = list_make2("Content-Type: application/x-www-form-urlencoded",
+								 "Accept: application/json");
+		req.body = body.data;
+		req.body_len = body.len;
+		req.timeout_ms = opts->timeout_ms;
+		req.connect_timeout_ms = opts->connect_timeout_ms;
+		req.max_response_bytes = 1024 * 1024;
+
 		msgraph_http_perform(&req, &resp);
 	}
 	PG_FINALLY();
@@ -250,48 +340,119 @@ fetch_client_secret_token(MsgraphConnOptions *opts, int *expires_in)
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not reach the identity platform for server \"%s\"",
 						opts->servername),
-				 errdetail("%s (token endpoint %s/%s/oauth2/v2.0/token).",
+				 errdetail("%s (token endpoint %s).",
 						   resp.transport_error ? resp.transport_error : "transfer failed",
-						   opts->login_url, tenant),
+						   token_url),
 				 errhint("Check the server's login_url and the network path to it.")));
 
 	if (resp.status != 200)
-		report_token_error(opts, &resp);
+		report_token_error(opts, &resp, false);
 
-	doc = json_tokener_parse(resp.body.data);
-	token = NULL;
+	return token_from_response(&resp, expires_in, token_url);
+}
+
+/*
+ * A managed identity's token from the instance metadata service
+ * (graph-api.md 7.5): a GET with "Metadata: true", the cloud's Graph host
+ * as resource and, for a user-assigned identity, its client_id.  The
+ * request names no proxy, and http.c ignores the environment's, so it never
+ * leaves the host.
+ */
+static char *
+fetch_managed_identity_token(MsgraphConnOptions *opts, int *expires_in)
+{
+	MsgraphHttpRequest req;
+	MsgraphHttpResponse resp;
+	StringInfoData url;
+	char	   *resource;
+
+	/* the scope is "<Graph host>/.default"; IMDS wants "<Graph host>/" */
+	resource = pnstrdup(opts->scope, strlen(opts->scope) - strlen(".default"));
+
+	initStringInfo(&url);
+	appendStringInfo(&url, "%s?api-version=%s&resource=%s", opts->identity_endpoint,
+					 IMDS_API_VERSION, msgraph_url_encode(resource));
+	if (opts->client_id)
+		appendStringInfo(&url, "&client_id=%s", msgraph_url_encode(opts->client_id));
+
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = url.data;
+	req.headers = list_make2("Metadata: true", "Accept: application/json");
+	req.timeout_ms = opts->timeout_ms;
+	req.connect_timeout_ms = opts->connect_timeout_ms;
+	req.max_response_bytes = 1024 * 1024;
+	msgraph_http_perform(&req, &resp);
+
+	if (resp.status == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not reach the managed identity endpoint for server \"%s\"",
+						opts->servername),
+				 errdetail("%s (endpoint %s).",
+						   resp.transport_error ? resp.transport_error : "transfer failed",
+						   opts->identity_endpoint),
+				 errhint("Managed identities exist only on Azure hosts; elsewhere give the server an identity_endpoint or use another kind of credential.")));
+
+	if (resp.status != 200)
+		report_token_error(opts, &resp, true);
+
+	return token_from_response(&resp, expires_in, opts->identity_endpoint);
+}
+
+/*
+ * The access token and its lifetime from a successful token response; the
+ * response body is wiped.  expires_in is a JSON number from the identity
+ * platform and a string from the instance metadata service.
+ */
+static char *
+token_from_response(MsgraphHttpResponse *resp, int *expires_in, const char *endpoint)
+{
+	struct json_object *doc = json_tokener_parse(resp->body.data);
+	char	   *token = NULL;
+
 	*expires_in = 0;
 	if (doc != NULL)
 	{
 		const char *t = msgraph_json_get_string(doc, "access_token");
+		struct json_object *v = msgraph_json_get(doc, "expires_in");
 
 		if (t != NULL && t[0] != '\0')
 			token = pstrdup(t);
-		v = msgraph_json_get(doc, "expires_in");
-		/* a number here; a string from managed identity endpoints */
-		if (v != NULL)
+		if (v != NULL && json_object_is_type(v, json_type_int))
 			*expires_in = json_object_get_int(v);
+		else if (v != NULL && json_object_is_type(v, json_type_string))
+		{
+			const char *text = json_object_get_string(v);
+			char	   *end;
+			long		n;
+
+			errno = 0;
+			n = strtol(text, &end, 10);
+			if (errno == 0 && end != text && *end == '\0' && n > 0 && n <= INT_MAX)
+				*expires_in = (int) n;
+		}
 		json_object_put(doc);
 	}
-	explicit_bzero(resp.body.data, resp.body.len);
+	explicit_bzero(resp->body.data, resp->body.len);
 
 	if (token == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("the identity platform sent a token response without an access token"),
-				 errdetail("Token endpoint %s/%s/oauth2/v2.0/token.", opts->login_url, tenant)));
+				 errmsg("the token response carries no access token"),
+				 errdetail("Token endpoint %s.", endpoint)));
 	if (*expires_in <= 0)
 		*expires_in = 300;
 	return token;
 }
 
 /*
- * The identity platform refused: name its error and AADSTS code, give the
- * first line of its description (it never holds the secret) and a HINT
- * matched to the code.
+ * The identity platform (or the managed identity endpoint) refused: name
+ * its error and AADSTS code, give the first line of its description (it
+ * never holds a credential) and a HINT matched to the code.
  */
 static void
-report_token_error(MsgraphConnOptions *opts, MsgraphHttpResponse *resp)
+report_token_error(MsgraphConnOptions *opts, MsgraphHttpResponse *resp, bool managed)
 {
 	struct json_object *doc = json_tokener_parse(resp->body.data);
 	const char *error = NULL;
@@ -313,7 +474,11 @@ report_token_error(MsgraphConnOptions *opts, MsgraphHttpResponse *resp)
 		aadsts = extract_aadsts(description);
 	}
 
-	if (aadsts && strcmp(aadsts, "AADSTS7000215") == 0)
+	if (managed)
+		hint = opts->client_id
+			? "Check that the user-assigned identity whose client id the user mapping gives is attached to this host, and the server's identity_endpoint."
+			: "Check that this host has a system-assigned managed identity, and the server's identity_endpoint.";
+	else if (aadsts && strcmp(aadsts, "AADSTS7000215") == 0)
 		hint = "Check the client_secret of the user mapping: it is wrong or has expired.";
 	else if (aadsts && strcmp(aadsts, "AADSTS700016") == 0)
 		hint = "Check the client_id of the user mapping and that the application is registered in the tenant.";
@@ -321,6 +486,16 @@ report_token_error(MsgraphConnOptions *opts, MsgraphHttpResponse *resp)
 		hint = "Check the tenant_id of the server.";
 	else if (aadsts && strcmp(aadsts, "AADSTS70011") == 0)
 		hint = "Check the server's cloud option: the token scope follows it.";
+	else if (aadsts && strcmp(aadsts, "AADSTS700027") == 0)
+		hint = "Check that the user mapping's certificate is registered for the application and still valid, and that its private key is the certificate's.";
+	else if (aadsts && strcmp(aadsts, "AADSTS700024") == 0)
+		hint = "Check the database server's clock: the client assertion's lifetime starts from it.";
+	else if (aadsts && strcmp(aadsts, "AADSTS700023") == 0)
+		hint = "Check the server's login_url and cloud: the client assertion is addressed to the token endpoint it is sent to, which must be the cloud's login host.";
+	else if (aadsts && strcmp(aadsts, "AADSTS700021") == 0)
+		hint = "Check the client_id of the user mapping: the client assertion names it as issuer and subject.";
+	else if (aadsts && strcmp(aadsts, "AADSTS50027") == 0)
+		hint = "Check the certificate and the jwt_algorithm option of the user mapping.";
 	else
 		hint = "Check the server's tenant_id and login_url and the credentials of the user mapping.";
 
@@ -328,7 +503,8 @@ report_token_error(MsgraphConnOptions *opts, MsgraphHttpResponse *resp)
 	{
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("the identity platform refused the token request for server \"%s\": %s%s%s",
+				 errmsg("the %s refused the token request for server \"%s\": %s%s%s",
+						managed ? "managed identity endpoint" : "identity platform",
 						opts->servername,
 						error ? error : psprintf("HTTP %ld", resp->status),
 						aadsts ? " " : "", aadsts ? aadsts : ""),

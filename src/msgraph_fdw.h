@@ -32,7 +32,9 @@ typedef enum MsgraphCredentialKind
 {
 	MSGRAPH_CRED_NONE,
 	MSGRAPH_CRED_CLIENT_SECRET,
-	MSGRAPH_CRED_ACCESS_TOKEN
+	MSGRAPH_CRED_ACCESS_TOKEN,
+	MSGRAPH_CRED_CERTIFICATE,	/* JWT client assertion (jwt.c) */
+	MSGRAPH_CRED_MANAGED_IDENTITY	/* the host's managed identity */
 } MsgraphCredentialKind;
 
 /*
@@ -58,12 +60,21 @@ typedef struct MsgraphConnOptions
 	int			connect_timeout_ms;
 	int64		max_response_bytes;
 	int			streams;		/* concurrent time windows of a scan */
+	char	   *identity_endpoint;	/* managed identity token endpoint */
 
 	/* user mapping */
 	MsgraphCredentialKind cred_kind;
 	char	   *client_id;
 	char	   *client_secret;
 	char	   *access_token;
+
+	/* certificate credentials: PEM text or file of each, not both */
+	char	   *certificate;
+	char	   *certificate_file;
+	char	   *private_key;
+	char	   *private_key_file;
+	char	   *private_key_password;	/* NULL when the key is not encrypted */
+	bool		jwt_rs256;		/* jwt_algorithm 'RS256'; PS256 otherwise */
 } MsgraphConnOptions;
 
 /* Per-backend counters, reported by msgraph_request_stats(). */
@@ -134,6 +145,12 @@ extern char *msgraph_new_request_id(void);
 extern const char *msgraph_get_token(MsgraphConnOptions *opts, bool force_refresh);
 extern void msgraph_auth_init(void);
 extern void msgraph_forget_tokens(void);
+
+/* in jwt.c */
+extern char *msgraph_client_assertion(MsgraphConnOptions *opts, const char *audience);
+extern void msgraph_check_certificate_pem(const char *optname, const char *pem);
+extern void msgraph_check_private_key_pem(const char *optname, const char *pem,
+										  const char *password);
 
 /* in connection.c */
 typedef struct MsgraphRequestStats
@@ -342,7 +359,6 @@ extern char *msgraph_graph_error_message(MsgraphHttpResponse *resp);
 /* in functions.c: the SQL functions msgraph_add_comment(),
  * msgraph_dismiss_risky_users(), msgraph_confirm_compromised() and
  * msgraph_hunting_query() (fmgr entry points, no prototypes needed) */
-
 /*
  * in jsoncheck.c: the strict RFC 8259 check of response bodies; declared in
  * jsoncheck.h, which is plain C so that the libFuzzer harness can use it.

@@ -45,7 +45,11 @@ typedef enum MsgraphOptionType
 	OPT_CLOUD,
 	OPT_API_VERSION,
 	OPT_TENANT,
-	OPT_RESOURCE
+	OPT_RESOURCE,
+	OPT_IDENTITY_URL,			/* loopback or the instance metadata address */
+	OPT_CERTIFICATE,			/* PEM certificate text */
+	OPT_FILE,					/* server file path (superuser only) */
+	OPT_JWT_ALGORITHM
 } MsgraphOptionType;
 
 typedef struct MsgraphOption
@@ -68,10 +72,18 @@ static const MsgraphOption msgraph_options[] = {
 	{"max_response_bytes", ForeignServerRelationId, OPT_BYTES},
 	{"use_remote_estimate", ForeignServerRelationId, OPT_BOOL},
 	{"streams", ForeignServerRelationId, OPT_POSITIVE_INT},
+	{"identity_endpoint", ForeignServerRelationId, OPT_IDENTITY_URL},
 	/* user mapping */
 	{"client_id", UserMappingRelationId, OPT_STRING},
 	{"client_secret", UserMappingRelationId, OPT_SECRET},
 	{"access_token", UserMappingRelationId, OPT_SECRET},
+	{"certificate", UserMappingRelationId, OPT_CERTIFICATE},
+	{"private_key", UserMappingRelationId, OPT_SECRET},
+	{"private_key_password", UserMappingRelationId, OPT_SECRET},
+	{"certificate_file", UserMappingRelationId, OPT_FILE},
+	{"private_key_file", UserMappingRelationId, OPT_FILE},
+	{"jwt_algorithm", UserMappingRelationId, OPT_JWT_ALGORITHM},
+	{"managed_identity", UserMappingRelationId, OPT_BOOL},
 	/* foreign table */
 	{"resource", ForeignTableRelationId, OPT_RESOURCE},
 	{"page_size", ForeignTableRelationId, OPT_POSITIVE_INT},
@@ -102,11 +114,20 @@ static const MsgraphCloud msgraph_clouds[] = {
 #define DEFAULT_CONNECT_TIMEOUT_MS	10000
 #define DEFAULT_MAX_RESPONSE_BYTES	(INT64CONST(64) * 1024 * 1024)
 
+/* The instance metadata service's token endpoint (graph-api.md 7.5). */
+#define DEFAULT_IDENTITY_ENDPOINT	"http://169.254.169.254/metadata/identity/oauth2/token"
+#define METADATA_ADDRESS			"169.254.169.254"
+
 PG_FUNCTION_INFO_V1(msgraph_security_fdw_validator);
 
 static void validate_option_value(const MsgraphOption *opt, DefElem *def);
 static void validate_url(const char *optname, const char *value);
+static void validate_identity_endpoint(const char *value);
 static void validate_credentials(List *options);
+static void validate_certificate_credentials(DefElem *client_id, DefElem *cert,
+											 DefElem *cert_file, DefElem *key,
+											 DefElem *key_file, DefElem *password);
+static void require_superuser(const char *optname, const char *why);
 static const MsgraphCloud *find_cloud(const char *name);
 static char *valid_option_list(Oid context);
 static int	parse_positive_int(const char *optname, const char *value);
@@ -229,6 +250,22 @@ validate_option_value(const MsgraphOption *opt, DefElem *def)
 				}
 				break;
 			}
+		case OPT_IDENTITY_URL:
+			validate_identity_endpoint(value);
+			break;
+		case OPT_CERTIFICATE:
+			msgraph_check_certificate_pem(def->defname, value);
+			break;
+		case OPT_FILE:
+			/* read only when a token is needed; who may set it: see below */
+			break;
+		case OPT_JWT_ALGORITHM:
+			if (strcmp(value, "PS256") != 0 && strcmp(value, "RS256") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"jwt_algorithm\": \"%s\"", value),
+						 errhint("Valid values are PS256 (RSASSA-PSS, the default) and RS256 (RSASSA-PKCS1-v1_5).")));
+			break;
 		case OPT_RESOURCE:
 			if (value[0] == '/' || strstr(value, "?") != NULL ||
 				strstr(value, "://") != NULL)
@@ -324,16 +361,72 @@ msgraph_url_is_loopback(const char *url)
 }
 
 /*
- * A user mapping holds exactly one kind of credential.  A mapping without
- * any is accepted here (CREATE USER MAPPING without OPTIONS is common while
- * setting up) and refused when a query needs a token.
+ * The managed identity endpoint is plain HTTP on the instance metadata
+ * address by design, so that is the one non-loopback host it may name:
+ * anything else would send the request for the host's identity, and get
+ * its token back, over the network.  Loopback stays allowed for the
+ * emulator and for local identity agents.
+ */
+static void
+validate_identity_endpoint(const char *value)
+{
+	CURLU	   *u = curl_url();
+	char	   *scheme = NULL;
+	char	   *host = NULL;
+	char	   *query = NULL;
+	bool		ok;
+
+	ok = (u != NULL &&
+		  curl_url_set(u, CURLUPART_URL, value, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_QUERY, &query, 0) != CURLUE_OK &&
+		  (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0));
+	if (ok)
+		ok = (strcmp(host, METADATA_ADDRESS) == 0 || msgraph_url_is_loopback(value));
+
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(query);
+	curl_url_cleanup(u);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"identity_endpoint\": \"%s\"", value),
+				 errdetail("The managed identity endpoint must be an http:// or https:// URL without a query on a loopback host or on the instance metadata address " METADATA_ADDRESS "."),
+				 errhint("The default is " DEFAULT_IDENTITY_ENDPOINT ".")));
+}
+
+/*
+ * A user mapping holds exactly one kind of credential: a client secret, a
+ * certificate (as PEM text or files), the host's managed identity, or a
+ * bearer token.  A mapping without any is accepted here (CREATE USER
+ * MAPPING without OPTIONS is common while setting up) and refused when a
+ * query needs a token.
+ *
+ * Two kinds of option act with the database server's own powers rather
+ * than the user's, so only a superuser may create or change a mapping that
+ * holds them (as postgres_fdw does for password_required): managed_identity
+ * 'true' is the identity of the server's host, and the file options make
+ * the backend read server files.
  */
 static void
 validate_credentials(List *options)
 {
-	bool		has_client_id = false;
-	bool		has_secret = false;
-	bool		has_token = false;
+	DefElem    *client_id = NULL;
+	DefElem    *secret = NULL;
+	DefElem    *token = NULL;
+	DefElem    *cert = NULL;
+	DefElem    *cert_file = NULL;
+	DefElem    *key = NULL;
+	DefElem    *key_file = NULL;
+	DefElem    *password = NULL;
+	DefElem    *algorithm = NULL;
+	DefElem    *managed = NULL;
+	DefElem    *certificate_kind;
+	DefElem    *kinds[4];
+	DefElem    *first = NULL;
+	int			i;
 	ListCell   *lc;
 
 	foreach(lc, options)
@@ -341,29 +434,137 @@ validate_credentials(List *options)
 		DefElem    *def = (DefElem *) lfirst(lc);
 
 		if (strcmp(def->defname, "client_id") == 0)
-			has_client_id = true;
+			client_id = def;
 		else if (strcmp(def->defname, "client_secret") == 0)
-			has_secret = true;
+			secret = def;
 		else if (strcmp(def->defname, "access_token") == 0)
-			has_token = true;
+			token = def;
+		else if (strcmp(def->defname, "certificate") == 0)
+			cert = def;
+		else if (strcmp(def->defname, "certificate_file") == 0)
+			cert_file = def;
+		else if (strcmp(def->defname, "private_key") == 0)
+			key = def;
+		else if (strcmp(def->defname, "private_key_file") == 0)
+			key_file = def;
+		else if (strcmp(def->defname, "private_key_password") == 0)
+			password = def;
+		else if (strcmp(def->defname, "jwt_algorithm") == 0)
+			algorithm = def;
+		else if (strcmp(def->defname, "managed_identity") == 0 && defGetBoolean(def))
+			managed = def;
 	}
 
-	if (has_secret && has_token)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a user mapping may hold only one kind of credential"),
-				 errdetail("Both \"client_secret\" and \"access_token\" are given."),
-				 errhint("Drop one of the two options.")));
-	if (has_secret && !has_client_id)
+	if (managed)
+		require_superuser("managed_identity",
+						  "A managed identity is the identity of the database server's host, not of the user.");
+	if (cert_file)
+		require_superuser("certificate_file",
+						  "The backend reads the file with the database server's privileges.");
+	if (key_file)
+		require_superuser("private_key_file",
+						  "The backend reads the file with the database server's privileges.");
+
+	/* one kind, named by the first of its options that is given */
+	certificate_kind = cert ? cert : cert_file ? cert_file : key ? key : key_file;
+	kinds[0] = secret;
+	kinds[1] = certificate_kind;
+	kinds[2] = managed;
+	kinds[3] = token;
+	for (i = 0; i < lengthof(kinds); i++)
+	{
+		if (kinds[i] == NULL)
+			continue;
+		if (first != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a user mapping may hold only one kind of credential"),
+					 errdetail("Both \"%s\" and \"%s\" are given.",
+							   first->defname, kinds[i]->defname),
+					 errhint("Drop one of the two options.")));
+		first = kinds[i];
+	}
+
+	if (secret && !client_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("option \"client_secret\" requires option \"client_id\""),
 				 errhint("Give the application (client) id of the app registration that owns the secret.")));
-	if (has_token && has_client_id)
+	if (token && client_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"access_token\" cannot be combined with option \"client_id\""),
 				 errhint("A pre-acquired bearer token is used as it is; drop \"client_id\".")));
+	if (password && !key && !key_file)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"private_key_password\" requires option \"private_key\" or \"private_key_file\""),
+				 errhint("The pass phrase decrypts the certificate's private key.")));
+	if (algorithm && !certificate_kind)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"jwt_algorithm\" applies only to certificate credentials"),
+				 errhint("Give the certificate and its private key too, or drop \"jwt_algorithm\".")));
+	if (certificate_kind)
+		validate_certificate_credentials(client_id, cert, cert_file, key, key_file,
+										 password);
+}
+
+/*
+ * Certificate credentials: a client id, one certificate and one private key,
+ * each either as PEM text or as a file.  PEM texts are parsed here, and the
+ * key decrypted with its password, so that a pasting mistake shows now
+ * rather than at the first query; files are read only when a token is
+ * needed (they may well be replaced in place when the certificate is
+ * renewed).  Whether key and certificate belong together, and whether the
+ * certificate is registered and valid, only the identity platform can say.
+ */
+static void
+validate_certificate_credentials(DefElem *client_id, DefElem *cert, DefElem *cert_file,
+								 DefElem *key, DefElem *key_file, DefElem *password)
+{
+	DefElem    *any = cert ? cert : cert_file ? cert_file : key ? key : key_file;
+
+	if (!client_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"%s\" requires option \"client_id\"", any->defname),
+				 errhint("Give the application (client) id of the app registration the certificate is registered for.")));
+	if (cert && cert_file)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options \"certificate\" and \"certificate_file\" cannot both be given"),
+				 errhint("Give the certificate either as PEM text or as a file.")));
+	if (key && key_file)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options \"private_key\" and \"private_key_file\" cannot both be given"),
+				 errhint("Give the private key either as PEM text or as a file.")));
+	if (!cert && !cert_file)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("certificate credentials need option \"certificate\" or \"certificate_file\""),
+				 errhint("Give the certificate registered for the application; its thumbprint goes into the client assertion.")));
+	if (!key && !key_file)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("certificate credentials need option \"private_key\" or \"private_key_file\""),
+				 errhint("Give the certificate's private key; it signs the client assertion.")));
+	if (key)
+		msgraph_check_private_key_pem("private_key", defGetString(key),
+									  password ? defGetString(password) : NULL);
+}
+
+/* ERROR unless the current user is a superuser (the option's why in DETAIL). */
+static void
+require_superuser(const char *optname, const char *why)
+{
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("option \"%s\" is superuser-only", optname),
+				 errdetail("%s", why),
+				 errhint("User mappings with managed_identity 'true', certificate_file or private_key_file may only be created or modified by a superuser.")));
 }
 
 static const MsgraphCloud *
@@ -490,7 +691,11 @@ msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
 			opts->max_response_bytes = parse_bytes(def->defname, v);
 		else if (strcmp(def->defname, "streams") == 0)
 			opts->streams = Min(parse_positive_int(def->defname, v), MSGRAPH_MAX_STREAMS);
+		else if (strcmp(def->defname, "identity_endpoint") == 0)
+			opts->identity_endpoint = pstrdup(v);
 	}
+	if (opts->identity_endpoint == NULL)
+		opts->identity_endpoint = DEFAULT_IDENTITY_ENDPOINT;
 
 	cloud = find_cloud(opts->cloud);
 	if (cloud == NULL)
@@ -521,7 +726,25 @@ msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
 			opts->access_token = pstrdup(v);
 			opts->cred_kind = MSGRAPH_CRED_ACCESS_TOKEN;
 		}
+		else if (strcmp(def->defname, "certificate") == 0)
+			opts->certificate = pstrdup(v);
+		else if (strcmp(def->defname, "certificate_file") == 0)
+			opts->certificate_file = pstrdup(v);
+		else if (strcmp(def->defname, "private_key") == 0)
+			opts->private_key = pstrdup(v);
+		else if (strcmp(def->defname, "private_key_file") == 0)
+			opts->private_key_file = pstrdup(v);
+		else if (strcmp(def->defname, "private_key_password") == 0)
+			opts->private_key_password = pstrdup(v);
+		else if (strcmp(def->defname, "jwt_algorithm") == 0)
+			opts->jwt_rs256 = (strcmp(v, "RS256") == 0);
+		else if (strcmp(def->defname, "managed_identity") == 0 && defGetBoolean(def))
+			opts->cred_kind = MSGRAPH_CRED_MANAGED_IDENTITY;
 	}
+	/* the validator let through a certificate and a key only together */
+	if ((opts->certificate || opts->certificate_file) &&
+		(opts->private_key || opts->private_key_file))
+		opts->cred_kind = MSGRAPH_CRED_CERTIFICATE;
 }
 
 /* The resource option of a foreign table (the validator made it required). */

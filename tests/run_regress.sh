@@ -3,7 +3,9 @@
 # temporary PostgreSQL instance and a freshly started Graph emulator.
 #
 # The emulator's address reaches the tests through the custom setting
-# msgraph_test.base_url (set in the temporary instance's configuration).
+# msgraph_test.base_url (set in the temporary instance's configuration),
+# and so do the secrets, keys and certificates the tests use, so that none
+# is ever in a test file or its output.
 # Usage: tests/run_regress.sh [suite ...]   (default: tests/regress_schedule)
 
 source "$(dirname "$0")/lib.sh"
@@ -17,14 +19,39 @@ WRONG_SECRET='wrong-Secret~0'
 WORK=$(make_workdir regress)
 trap 'stop_emulator' EXIT
 
-start_emulator "$WORK"
+# certificate credentials (suite auth_cert): fresh keys and certificates,
+# app.crt and expired.crt registered for the admin app
+ADMIN_CLIENT_ID='aaaaaaaa-bbbb-4ccc-8ddd-000000000001'
+KEYS=$WORK/keys
+bash "$TOP/tests/make_test_certs.sh" "$KEYS"
+KEY_PASSWORD=$(cat "$KEYS/app-enc.pass")
+# PEM text as a configuration string: the file parser turns \n into newlines
+pem_setting() { awk '{ printf "%s\\n", $0 }' "$1"; }
+
+start_emulator "$WORK" --certificate "$ADMIN_CLIENT_ID=$KEYS/app.crt" \
+    --certificate "$ADMIN_CLIENT_ID=$KEYS/expired.crt"
 cat > "$WORK/test.conf" <<CONF
 msgraph_test.base_url = '$EMU_URL'
 msgraph_test.client_secret = '$ADMIN_SECRET'
 msgraph_test.reader_secret = '$READER_SECRET'
 msgraph_test.wrong_secret = '$WRONG_SECRET'
+msgraph_test.certificate = '$(pem_setting "$KEYS/app.crt")'
+msgraph_test.private_key = '$(pem_setting "$KEYS/app.key")'
+msgraph_test.private_key_encrypted = '$(pem_setting "$KEYS/app-enc.key")'
+msgraph_test.private_key_password = '$KEY_PASSWORD'
+msgraph_test.other_certificate = '$(pem_setting "$KEYS/other.crt")'
+msgraph_test.other_private_key = '$(pem_setting "$KEYS/other.key")'
+msgraph_test.expired_certificate = '$(pem_setting "$KEYS/expired.crt")'
+msgraph_test.expired_private_key = '$(pem_setting "$KEYS/expired.key")'
+msgraph_test.certificate_file = '$KEYS/app.crt'
+msgraph_test.private_key_file = '$KEYS/app.key'
+msgraph_test.private_key_encrypted_file = '$KEYS/app-enc.key'
 log_min_messages = debug1
 CONF
+# what must never reach the server log or a test output: every full line
+# of base64 of the private keys, and the pass phrase
+grep -h -v -e '-----' "$KEYS"/*.key | awk 'length($0) >= 40' > "$WORK/key_lines"
+echo "$KEY_PASSWORD" >> "$WORK/key_lines"
 
 # pg_regress runs as postgres and must read sql/ and expected/
 mkdir -p "$WORK/input"
@@ -55,8 +82,8 @@ fi
 # the server log must never hold a secret or a bearer token
 if [ -f "$WORK/log/postmaster.log" ]; then
     if grep -F -n -e "$ADMIN_SECRET" -e "$READER_SECRET" -e "$WRONG_SECRET" -e 'Bearer ' \
-            "$WORK/log/postmaster.log" "$WORK/results"/*.out; then
-        echo "FAIL: a secret or a bearer token reached the server log or a test output"
+            -f "$WORK/key_lines" "$WORK/log/postmaster.log" "$WORK/results"/*.out; then
+        echo "FAIL: a secret, a key or a bearer token reached the server log or a test output"
         rc=1
     fi
 fi

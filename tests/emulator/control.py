@@ -7,6 +7,7 @@ plumbing, not traffic of the client under test.  Bodies are JSON, or NDJSON
 
 import json
 
+import assertion
 import faults
 import identity
 import render
@@ -44,6 +45,9 @@ class ControlAPI:
         ("POST", "hostile"): "arm_hostile",
         ("GET", "hostile"): "hostile_account",
         ("DELETE", "hostile"): "disarm_hostile",
+        ("GET", "certificates"): "list_certificates",
+        ("POST", "certificates"): "add_certificate",
+        ("DELETE", "certificates"): "clear_certificates",
     }
 
     def __init__(self, server):
@@ -147,6 +151,27 @@ class ControlAPI:
     def disarm_hostile(self, **_):
         self.server.hostile.disarm()
         return self._ok({"armed": None})
+    def list_certificates(self, **_):
+        return self._ok(self.server.certificates.listing())
+
+    def add_certificate(self, body, **_):
+        """Register {"client_id", "certificate": PEM} for a registered app."""
+        spec = self._json(body)
+        if not isinstance(spec, dict) or set(spec) != {"client_id", "certificate"}:
+            raise ControlError(400, "give exactly 'client_id' and 'certificate' (PEM text)")
+        if spec["client_id"] not in identity.APPS_BY_CLIENT_ID:
+            raise ControlError(400, "no registered app has client_id %r" % spec["client_id"])
+        if not isinstance(spec["certificate"], str):
+            raise ControlError(400, "'certificate' must be PEM text")
+        try:
+            return self._ok(self.server.certificates.register(spec["client_id"],
+                                                              spec["certificate"]))
+        except assertion.CertificateError as e:
+            raise ControlError(400, str(e)) from None
+
+    def clear_certificates(self, **_):
+        self.server.certificates.clear()
+        return self._ok([])
 
     def data(self, rest, **_):
         """Every entity of a collection, one line each, as a list page sends it

@@ -13,8 +13,8 @@ Semantics, in one place because the tests of the extension depend on them:
 
 Matching fields, all optional: query_contains (a substring of the raw,
 undecoded query string), method (case-insensitive), path_prefix
-(against the raw path, no query) and kind ("graph" or "token").  Control
-requests never fault.
+(against the raw path, no query) and kind ("graph", "token" or
+"managed_identity").  Control requests never fault.
 
 The actions "body", "inject", "cut" and "empty_run" send broken pages of
 one precise kind; hostile.py builds them.
@@ -61,8 +61,8 @@ class Fault:
                  "'match' may only hold %s" % ", ".join(_MATCH_KEYS))
         _require(all(isinstance(v, str) for v in match.values()),
                  "'match' values must be strings")
-        _require(match.get("kind") in (None, "graph", "token"),
-                 "'match.kind' must be 'graph' or 'token'")
+        _require(match.get("kind") in (None, "graph", "token", "managed_identity"),
+                 "'match.kind' must be 'graph', 'token' or 'managed_identity'")
         self.id = fault_id
         self.match = dict(match)
         if "method" in self.match:            # HTTP methods are upper case on the wire

@@ -20,7 +20,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import schema       # noqa: E402  (after the path fix above)
+import assertion    # noqa: E402  (after the path fix above)
+import identity     # noqa: E402
+import schema       # noqa: E402
 import server       # noqa: E402
 import tenant       # noqa: E402
 import timestamps   # noqa: E402
@@ -51,6 +53,9 @@ def parse_args(argv):
     p.add_argument("--quiet", action="store_true", help="no per-request log lines")
     p.add_argument("--no-warmup", action="store_true",
                    help="do not pre-serialize entities in the background after start-up")
+    p.add_argument("--certificate", action="append", default=[], type=_certificate,
+                   metavar="CLIENT_ID=PEM_FILE",
+                   help="register a certificate for an app's client assertions (repeatable)")
     args = p.parse_args(argv)
     if args.token_lifetime < 1:
         p.error("--token-lifetime must be at least 1")
@@ -62,6 +67,17 @@ def _timestamp(text):
         return timestamps.parse(text)
     except ValueError:
         raise argparse.ArgumentTypeError("not an ISO 8601 timestamp: %r" % text) from None
+
+
+def _certificate(text):
+    client_id, sep, path = text.partition("=")
+    if not sep or not path:
+        raise argparse.ArgumentTypeError("expected CLIENT_ID=PEM_FILE: %r" % text)
+    try:
+        with open(path, encoding="ascii") as f:
+            return client_id, f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise argparse.ArgumentTypeError("cannot read %s: %s" % (path, e)) from None
 
 
 def _count(text):
@@ -106,6 +122,17 @@ def main(argv=None):
                                   latency_ms=args.latency_ms,
                                   token_lifetime=args.token_lifetime, quiet=args.quiet,
                                   hunting_rows=args.hunting_rows)
+    for client_id, pem in args.certificate:
+        if client_id not in identity.APPS_BY_CLIENT_ID:
+            log.error("--certificate: no registered app has client_id %s", client_id)
+            return 2
+        try:
+            cert = httpd.certificates.register(client_id, pem)
+        except assertion.CertificateError as e:
+            log.error("--certificate for %s: %s", client_id, e)
+            return 2
+        log.info("certificate registered for %s: x5t#S256 %s, valid %s to %s", client_id,
+                 cert["x5t#S256"], cert["not_before"], cert["not_after"])
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     print(httpd.port, flush=True)
@@ -119,6 +146,7 @@ def main(argv=None):
     finally:
         httpd.stopping.set()
         httpd.server_close()
+        httpd.certificates.close()
         log.info("stopped")
     return 0
 

@@ -7,9 +7,9 @@ form-encoded), with the client secret in the form or in HTTP Basic
 error_codes, timestamp, trace_id, correlation_id, error_uri.
 
 Tokens are random opaque strings remembered with their app, roles, tenant,
-scope and expiry; Graph requests are authorized against that record.  The
-client_assertion (certificate, JWT) path has its place in
-verify_client_assertion() and refuses every assertion for now.
+scope and expiry; Graph requests are authorized against that record.  A
+client_assertion (certificate, JWT) is checked by assertion.py against the
+certificates registered for the app.
 """
 
 import base64
@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
+import assertion as assertion_module
 import schema
 import tenant
 
@@ -151,12 +152,15 @@ def basic_credentials(authorization):
     return unquote_plus(client_id), unquote_plus(secret)
 
 
-def issue_token(store, tenant_segment, form, authorization, lifetime):
+def issue_token(store, tenant_segment, form, authorization, lifetime,
+                certificates=None, audience=None):
     """Run the client-credentials grant; return the success body.
 
     `form` maps field names to values (first occurrence wins).  Raises
     TokenError in the order the identity platform checks: tenant, grant,
-    client, scope, credential.
+    client, scope, credential.  A client assertion is checked against
+    `certificates` (an assertion.CertificateRegistry) and must be addressed
+    to `audience`, the URL of this token endpoint.
     """
     if tenant_segment not in TENANT_NAMES:
         raise TokenError(400, "invalid_request", 90002,
@@ -186,14 +190,14 @@ def issue_token(store, tenant_segment, form, authorization, lifetime):
         raise TokenError(400, "invalid_scope", 70011,
                          "The provided value for the input parameter 'scope' is not valid. "
                          "The scope %s is not valid." % scope)
-    authenticate_client(app, form, basic_secret)
+    authenticate_client(app, form, basic_secret, certificates, audience)
     access_token = store.issue(app, scope, lifetime)
     return {"token_type": "Bearer", "expires_in": lifetime,
             "ext_expires_in": lifetime, "access_token": access_token}
 
 
-def authenticate_client(app, form, basic_secret):
-    """Check the client's credential: a secret, or (later) a JWT assertion."""
+def authenticate_client(app, form, basic_secret, certificates=None, audience=None):
+    """Check the client's credential: a secret, or a JWT client assertion."""
     assertion = form.get("client_assertion")
     secret = form.get("client_secret")
     if secret is None:
@@ -203,7 +207,8 @@ def authenticate_client(app, form, basic_secret):
             raise TokenError(400, "invalid_request", 50027,
                              "Only one client credential may be sent: client_secret or "
                              "client_assertion.")
-        verify_client_assertion(app, form.get("client_assertion_type"), assertion)
+        verify_client_assertion(app, form.get("client_assertion_type"), assertion,
+                                certificates, audience)
         return
     if secret is None:
         raise TokenError(401, "invalid_client", 7000218,
@@ -216,17 +221,21 @@ def authenticate_client(app, form, basic_secret):
                          "ID, for a secret added to app '%s'." % app.client_id)
 
 
-def verify_client_assertion(app, assertion_type, assertion):
+def verify_client_assertion(app, assertion_type, assertion, certificates, audience):
     """Check a private_key_jwt client assertion (graph-api.md 7.2).
 
-    Not implemented yet: the place for checking the JWT's header (RS256 with
-    x5t, PS256 with x5t#S256) against a registered certificate, and its
-    aud/iss/sub/jti/nbf/exp claims.  Until then every assertion is refused
-    the way Entra refuses one signed by an unknown key.
+    The checks themselves are assertion.CertificateRegistry.verify()'s; an
+    app without any registered certificate refuses every assertion the way
+    Entra refuses one signed by an unknown key.
     """
     if assertion_type != JWT_BEARER:
         raise TokenError(400, "invalid_request", 50027,
                          "Invalid client_assertion_type: expected '%s'." % JWT_BEARER)
-    raise TokenError(401, "invalid_client", 700027,
-                     "Client assertion failed signature validation: no certificate is "
-                     "registered for app '%s' in this emulator." % app.client_id)
+    if certificates is None:
+        raise TokenError(401, "invalid_client", 700027,
+                         "Client assertion failed signature validation: no certificate is "
+                         "registered for app '%s' in this emulator." % app.client_id)
+    try:
+        certificates.verify(app.client_id, assertion, audience)
+    except assertion_module.Refused as e:
+        raise TokenError(e.status, e.error, e.aadsts, e.text) from None

@@ -3,7 +3,8 @@
 Request kinds, told apart by path:
 
 * /_emulator/...                   control API (control.py): no auth, no log
-* /{tenant}/oauth2/v2.0/token      identity platform (identity.py)
+* /{tenant}/oauth2/v2.0/token      identity platform (identity.py, assertion.py)
+* /metadata/identity/oauth2/token  managed identity endpoint (managed_identity.py)
 * /v1.0/... and /beta/...          Graph (graph.py)
 
 Every token and Graph request is logged (state.RequestLog) and offered to
@@ -28,11 +29,13 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote
 
+import assertion
 import control
 import faults
 import graph
 import hostile
 import identity
+import managed_identity
 import query
 import render
 import state
@@ -51,7 +54,7 @@ MAX_REQUEST_BODY = 16 << 20
 LOGGED_RAW_BODY = 4096             # bytes of a non-JSON Graph body kept in the log
 IOV_MAX = 1024
 LOGGED_HEADERS = ("prefer", "client-request-id", "accept-encoding", "user-agent",
-                  "content-type")
+                  "content-type", "metadata", "x-forwarded-for")
 MALFORMED_BODY = b'{"value":[{"id":"malformed",,"title":"cut here'
 HTML_502 = (b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>"
             b"<body><h1>502 Bad Gateway</h1><p>The gateway received an invalid "
@@ -156,6 +159,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self.requests = state.RequestLog()
         self.faults = faults.FaultRegistry()
         self.tokens = identity.TokenStore()
+        self.certificates = assertion.CertificateRegistry()
         self.graph = graph.GraphService(tenant, self.tokens, self.clock,
                                         hunting_rows=hunting_rows)
         self.hostile = hostile.HostileMode(self.graph, tenant)
@@ -167,11 +171,17 @@ class EmulatorServer(ThreadingHTTPServer):
     def port(self):
         return self.server_address[1]
 
+    @property
+    def base_url(self):
+        """The canonical address: client assertions must be addressed to it."""
+        return "http://127.0.0.1:%d" % self.port
+
     def stop(self):
         """Stop serving; hanging requests notice and return."""
         self.stopping.set()
         self.shutdown()
         self.server_close()
+        self.certificates.close()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -209,7 +219,8 @@ class Handler(BaseHTTPRequestHandler):
             self.serve_control(path, body)
             return
         m = TOKEN_PATH.match(path)
-        kind = "token" if m else "graph"
+        kind = ("token" if m else
+                "managed_identity" if path == managed_identity.PATH else "graph")
         entry = self.server.requests.start(**self.log_fields(kind, path, raw_query, body))
         status, rows, sent, fault = 0, 0, 0, None
         try:
@@ -258,7 +269,9 @@ class Handler(BaseHTTPRequestHandler):
         if action in ("status", "malformed", "html", "body"):
             response = self.fault_response(kind, fault)
         elif kind == "token":
-            response = self.token_response(token_match, body)
+            response = self.token_response(token_match, body, path)
+        elif kind == "managed_identity":
+            response = self.managed_identity_response(raw_query)
         elif action is None and self.server.hostile.wants(self.command, path):
             return self.send_hostile(self.server.hostile.serve(
                 path, raw_query, self.host(), self.prefers_enums()))
@@ -312,6 +325,15 @@ class Handler(BaseHTTPRequestHandler):
             form = self.form(body)
             fields["form"] = {k: form[k] for k in ("client_id", "scope", "grant_type",
                                                    "client_assertion_type") if k in form}
+            fields["scope"] = form.get("scope")
+            if "client_assertion" in form:
+                fields["assertion"] = assertion.summary(form["client_assertion"])
+        elif kind == "managed_identity":
+            try:
+                resource = managed_identity.parse_query(raw_query).get("resource")
+            except managed_identity.ImdsError:
+                resource = None
+            fields["scope"] = resource and managed_identity.scope_of(resource) or resource
         elif body:
             # Graph bodies (PATCH, comments, actions, hunting) hold no
             # secrets: the token travels in the Authorization header
@@ -337,7 +359,7 @@ class Handler(BaseHTTPRequestHandler):
         return fields
 
     # --- the three kinds of responses -----------------------------------------------------------
-    def token_response(self, token_match, body):
+    def token_response(self, token_match, body, path):
         server = self.server
         headers = [("Cache-Control", "no-store, no-cache"), ("Pragma", "no-cache"),
                    ("x-ms-request-id", self.request_id),
@@ -350,12 +372,24 @@ class Handler(BaseHTTPRequestHandler):
             tenant_segment = unquote(token_match.group(1))
             result = identity.issue_token(server.tokens, tenant_segment, self.form(body),
                                           self.headers.get("Authorization"),
-                                          server.config.current.token_lifetime)
+                                          server.config.current.token_lifetime,
+                                          server.certificates, server.base_url + path)
             return Response(200, json_body(result, 1), LOGIN_CONTENT_TYPE, headers,
                             compressible=False)
         except identity.TokenError as e:
             return Response(e.status, json_body(e.body(server.clock)), LOGIN_CONTENT_TYPE,
                             headers, compressible=False)
+
+    def managed_identity_response(self, raw_query):
+        server = self.server
+        try:
+            result = managed_identity.issue_token(server.tokens, self.command, raw_query,
+                                                  self.headers,
+                                                  server.config.current.token_lifetime)
+            return Response(200, json_body(result, 1), LOGIN_CONTENT_TYPE, compressible=False)
+        except managed_identity.ImdsError as e:
+            return Response(e.status, json_body(e.body()), LOGIN_CONTENT_TYPE,
+                            compressible=False)
 
     def graph_response(self, path, raw_query, body, link_fault):
         server = self.server
@@ -397,10 +431,16 @@ class Handler(BaseHTTPRequestHandler):
             return Response(502, render.Body.of(HTML_502), "text/html; charset=utf-8",
                             compressible=False)
         if fault.action == "malformed":
-            content = LOGIN_CONTENT_TYPE if kind == "token" else GRAPH_CONTENT_TYPE
+            content = GRAPH_CONTENT_TYPE if kind == "graph" else LOGIN_CONTENT_TYPE
             return Response(200, render.Body.of(MALFORMED_BODY), content,
                             self.graph_headers() if kind == "graph" else ())
         extra = [("Retry-After", fault.retry_after)] if fault.retry_after is not None else []
+        if kind == "managed_identity":
+            error = managed_identity.ImdsError(
+                fault.status, fault.code or "temporarily_unavailable",
+                fault.message or "Injected fault: HTTP %d." % fault.status)
+            return Response(fault.status, json_body(error.body()), LOGIN_CONTENT_TYPE, extra,
+                            compressible=False)
         if kind == "token":
             error = identity.TokenError(
                 fault.status, fault.code or ("temporarily_unavailable"
@@ -476,6 +516,15 @@ class Handler(BaseHTTPRequestHandler):
                     len(head) + limit)
         return limit
 
+    def send_no_content(self, response):
+        headers = [("Date", timestamps.http_date())] + response.headers
+        if self.close_connection:
+            headers.append(("Connection", "close"))
+        head = "HTTP/1.1 204 No Content\r\n%s\r\n" % "".join("%s: %s\r\n" % h
+                                                              for h in headers)
+        self.head_sent = True
+        send_chunks(self.connection, [head.encode("latin-1")])
+        return 0
     def send_hostile(self, reply):
         """Put a hostile.Reply on the wire; (status, rows, body bytes sent)."""
         if reply.transport == "reset":
@@ -507,16 +556,6 @@ class Handler(BaseHTTPRequestHandler):
         self.head_sent = True
         send_chunks(self.connection, [head.encode("latin-1"), data], len(head) + limit)
         return reply.status, 0, limit
-
-    def send_no_content(self, response):
-        headers = [("Date", timestamps.http_date())] + response.headers
-        if self.close_connection:
-            headers.append(("Connection", "close"))
-        head = "HTTP/1.1 204 No Content\r\n%s\r\n" % "".join("%s: %s\r\n" % h
-                                                              for h in headers)
-        self.head_sent = True
-        send_chunks(self.connection, [head.encode("latin-1")])
-        return 0
 
     def reset_connection(self):
         """Abort the connection: RST, no response (fault "reset")."""

@@ -13,18 +13,22 @@ sleeps of about a second (token expiry, slow and hang faults).
 
 import base64
 import gzip
+import hashlib
 import http.client
 import json
 import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import shutil
 import unittest
+import uuid
 import zlib
 from urllib.parse import quote, urlsplit
 
@@ -235,6 +239,37 @@ class TestCommandLine(unittest.TestCase):
         proc = subprocess.run([sys.executable, os.path.join(HERE, "graph_emulator.py"),
                                "--now", "yesterday"], capture_output=True, timeout=10)
         self.assertEqual(proc.returncode, 2)
+
+    def test_certificate_option(self):
+        directory = tempfile.mkdtemp(prefix="emu-test-cli-")
+        try:
+            crt, key = make_certificate(directory, "cli")
+            emulator = [sys.executable, os.path.join(HERE, "graph_emulator.py"), "--port", "0",
+                        "--alerts", "1", "--incidents", "1", "--no-warmup"]
+            proc = subprocess.Popen(emulator + ["--certificate", "%s=%s" % (ADMIN[0], crt)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                port = int(proc.stdout.readline())
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.request("GET", "/_emulator/certificates")
+                listing = json.loads(conn.getresponse().read())
+                conn.close()
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=10)
+                proc.stdout.close()
+                proc.stderr.close()
+            self.assertEqual([(c["client_id"], c["x5t#S256"]) for c in listing],
+                             [(ADMIN[0], b64url(hashlib.sha256(der_of(crt)).digest()))])
+            for arg in ("%s=%s" % ("aaaaaaaa-bbbb-4ccc-8ddd-00000000dead", crt),
+                        "%s=%s" % (ADMIN[0], key),
+                        "%s=/nonexistent.crt" % ADMIN[0], ADMIN[0]):
+                done = subprocess.run(emulator + ["--certificate", arg], capture_output=True,
+                                      timeout=60)
+                self.assertEqual(done.returncode, 2, arg)
+                self.assertEqual(done.stdout, b"", arg)       # never "ready"
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 # ======================================================================================
@@ -489,15 +524,405 @@ class TestTokenEndpoint(EmulatorCase):
                           {"Content-Type": "application/json"}, json.dumps(self.form()))
         self.check_login_error(reply, 400, "invalid_request", 900144)
 
-    def test_client_assertion_has_its_place(self):
-        form = self.form(client_secret=None, client_assertion="a.b.c",
-                         client_assertion_type=("urn:ietf:params:oauth:client-assertion-"
-                                                "type:jwt-bearer"))
-        self.check_login_error(self.token_request(form), 401, "invalid_client", 700027)
-
     def test_token_lifetime_config(self):
         self.control("POST", "config", {"token_lifetime": 12})
         self.assertEqual(self.token_request(self.form()).json()["expires_in"], 12)
+
+
+# ======================================================================================
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+THUMBPRINT_HEADER = {"PS256": "x5t#S256", "RS256": "x5t"}
+
+
+def openssl(*args, data=None):
+    return subprocess.run(("openssl",) + args, input=data, capture_output=True,
+                          check=True).stdout
+
+
+def make_certificate(directory, name, expired=False):
+    """(certificate path, key path): a fresh RSA key and its self-signed
+    certificate, valid for 30 days from now or (expired) only in 2020."""
+    crt, key = (os.path.join(directory, name + ext) for ext in (".crt", ".key"))
+    if not expired:
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                "-subj", "/CN=" + name, "-days", "30")
+        return crt, key
+    # `openssl req` cannot backdate; `openssl ca` takes explicit dates
+    ca = os.path.join(directory, name + "-ca")
+    os.mkdir(ca)
+    open(os.path.join(ca, "index.txt"), "w").close()
+    with open(os.path.join(ca, "serial"), "w") as f:
+        f.write("01\n")
+    conf = os.path.join(ca, "ca.cnf")
+    with open(conf, "w") as f:
+        f.write("[ca]\ndefault_ca = c\n[c]\ndir = %s\ndatabase = $dir/index.txt\n"
+                "new_certs_dir = $dir\nserial = $dir/serial\ndefault_md = sha256\n"
+                "policy = p\nunique_subject = no\n[p]\ncommonName = supplied\n" % ca)
+    csr = os.path.join(ca, "req.csr")
+    openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+            "-subj", "/CN=" + name)
+    openssl("ca", "-batch", "-notext", "-config", conf, "-selfsign", "-keyfile", key,
+            "-in", csr, "-out", crt, "-startdate", "20200101000000Z",
+            "-enddate", "20210101000000Z")
+    return crt, key
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def der_of(crt):
+    with open(crt) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def rsa_sign(key, data, padding, saltlen=32):
+    args = ["dgst", "-sha256", "-sign", key]
+    if padding == "pss":
+        args += ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:%d" % saltlen,
+                 "-sigopt", "rsa_mgf1_md:sha256"]
+    return openssl(*args, data=data)
+
+
+class CertificateCase(EmulatorCase):
+    """Keys and certificates made with openssl for the whole class: "good" and
+    "expired" are registered for the admin app, "other" is not."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dir = tempfile.mkdtemp(prefix="emu-test-certs-")
+        cls.good = make_certificate(cls.dir, "good")
+        cls.other = make_certificate(cls.dir, "other")
+        cls.expired = make_certificate(cls.dir, "expired", expired=True)
+        for crt, _ in (cls.good, cls.expired):
+            with open(crt) as f:
+                reply = cls.control("POST", "certificates",
+                                    {"client_id": ADMIN[0], "certificate": f.read()})
+            assert reply.status == 200, reply.body
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def audience(self, tenant_segment=TENANT, host="127.0.0.1"):
+        return "http://%s:%d/%s/oauth2/v2.0/token" % (host, self.port, tenant_segment)
+
+    def assertion(self, pair=None, alg="PS256", header=None, claims=None, drop=(),
+                  padding=None, saltlen=32, key=None, client=ADMIN):
+        """A client assertion: by default a correct PS256 one for the admin app,
+        signed with pair's key (or `key`), thumbprint of pair's certificate."""
+        crt, pair_key = pair or self.good
+        der = der_of(crt)
+        h = {"alg": alg, "typ": "JWT"}
+        if alg in THUMBPRINT_HEADER:
+            digest = hashlib.sha256 if alg == "PS256" else hashlib.sha1
+            h[THUMBPRINT_HEADER[alg]] = b64url(digest(der).digest())
+        now = int(time.time())
+        c = {"aud": self.audience(), "iss": client[0], "sub": client[0],
+             "jti": str(uuid.uuid4()), "nbf": now, "iat": now, "exp": now + 600}
+        h.update(header or {})
+        c.update(claims or {})
+        for name in drop:
+            h.pop(name, None)
+            c.pop(name, None)
+        signing_input = (b64url(json.dumps(h).encode()) + "." +
+                         b64url(json.dumps(c).encode()))
+        padding = padding or ("pkcs1" if alg == "RS256" else "pss")
+        signature = rsa_sign(key or pair_key, signing_input.encode(), padding, saltlen)
+        return signing_input + "." + b64url(signature)
+
+    def assertion_request(self, assertion, tenant_segment=TENANT, **over):
+        form = self.form(client_secret=None, client_assertion=assertion,
+                         client_assertion_type=JWT_BEARER)
+        form.update(over)
+        return self.token_request({k: v for k, v in form.items() if v is not None},
+                                  tenant_segment)
+
+
+class TestClientAssertion(CertificateCase):
+    """private_key_jwt: every check of assertion.py, each failing alone."""
+
+    check_login_error = TestTokenEndpoint.check_login_error
+
+    def test_ps256_and_rs256_are_accepted(self):
+        for alg in ("PS256", "RS256"):
+            reply = self.assertion_request(self.assertion(alg=alg))
+            self.assertEqual(reply.status, 200, reply.body)
+            token = reply.json()["access_token"]
+            self.assertEqual(self.get(ALERTS + "?$top=1", token=token).status, 200)
+        # the domain name of the tenant works when the audience names it too
+        reply = self.assertion_request(
+            self.assertion(claims={"aud": self.audience("contoso.onmicrosoft.com")}),
+            "contoso.onmicrosoft.com")
+        self.assertEqual(reply.status, 200, reply.body)
+        # an audience list holding the endpoint
+        reply = self.assertion_request(self.assertion(
+            claims={"aud": ["https://example.invalid/", self.audience()]}))
+        self.assertEqual(reply.status, 200, reply.body)
+
+    def test_request_log_shows_header_and_claims_not_the_signature(self):
+        assertion = self.assertion()
+        self.assertion_request(assertion)
+        entry = self.control("GET", "requests").lines()[0]
+        self.assertEqual(entry["kind"], "token")
+        self.assertEqual(entry["scope"], SCOPE)
+        self.assertEqual(entry["form"]["client_assertion_type"], JWT_BEARER)
+        self.assertEqual(set(entry["assertion"]["header"]), {"alg", "typ", "x5t#S256"})
+        self.assertEqual(entry["assertion"]["claims"]["iss"], ADMIN[0])
+        self.assertNotIn(assertion.split(".")[2], json.dumps(entry))
+        self.assertion_request("not-a-jwt")
+        self.assertEqual(self.control("GET", "requests").lines()[1]["assertion"],
+                         {"malformed": True})
+
+    def test_registration(self):
+        listing = self.control_json("GET", "certificates")
+        self.assertEqual(len(listing), 2)
+        good = [c for c in listing if c["x5t#S256"] == b64url(
+            hashlib.sha256(der_of(self.good[0])).digest())]
+        self.assertEqual(len(good), 1)
+        self.assertEqual(good[0]["x5t"], b64url(hashlib.sha1(der_of(self.good[0])).digest()))
+        self.assertEqual(good[0]["client_id"], ADMIN[0])
+        self.assertIn({"client_id": ADMIN[0], "not_before": "2020-01-01T00:00:00Z",
+                       "not_after": "2021-01-01T00:00:00Z"},
+                      [{k: c[k] for k in ("client_id", "not_before", "not_after")}
+                       for c in listing])
+        with open(self.other[0]) as f:
+            pem = f.read()
+        for body in ({"client_id": ADMIN[0], "certificate": "no pem"},
+                     {"client_id": "aaaaaaaa-bbbb-4ccc-8ddd-00000000dead", "certificate": pem},
+                     {"client_id": ADMIN[0]},
+                     {"client_id": ADMIN[0], "certificate": pem, "extra": 1}):
+            self.assertEqual(self.control("POST", "certificates", body).status, 400, body)
+        with open(self.other[1]) as f:           # a key is not a certificate
+            body = {"client_id": ADMIN[0], "certificate": f.read()}
+        self.assertEqual(self.control("POST", "certificates", body).status, 400)
+        self.assertEqual(len(self.control_json("GET", "certificates")), 2)
+
+    def test_malformed(self):
+        good = self.assertion()
+        head, claims, sig = good.split(".")
+        for text in ("a.b.c", head + "." + claims, good + ".x", head + "=." + claims + "." + sig,
+                     b64url(b"[1]") + "." + claims + "." + sig, "not-a-jwt"):
+            self.check_login_error(self.assertion_request(text), 400, "invalid_request", 50027)
+        for kwargs in ({"alg": "HS256"}, {"alg": "none"}, {"drop": ("alg",)},
+                       {"header": {"typ": "JWS"}},
+                       {"drop": ("x5t#S256",)}):
+            body = self.check_login_error(self.assertion_request(self.assertion(**kwargs)),
+                                          400, "invalid_request", 50027)
+            self.assertIn("JWT token is invalid or malformed", body["error_description"])
+        # the thumbprint header must be the algorithm's
+        x5t = b64url(hashlib.sha1(der_of(self.good[0])).digest())
+        x5t256 = b64url(hashlib.sha256(der_of(self.good[0])).digest())
+        for alg, header, drop in (("PS256", {"x5t": x5t}, ("x5t#S256",)),
+                                  ("RS256", {"x5t#S256": x5t256}, ("x5t",))):
+            body = self.check_login_error(self.assertion_request(
+                self.assertion(alg=alg, header=header, drop=drop)), 400, "invalid_request",
+                50027)
+            self.assertIn("No certificate thumbprint", body["error_description"])
+        for name in ("aud", "iss", "sub", "jti", "nbf", "exp"):
+            self.check_login_error(self.assertion_request(self.assertion(drop=(name,))),
+                                   400, "invalid_request", 50027)
+        for claims in ({"nbf": str(int(time.time()))}, {"exp": True}, {"iat": "now"},
+                       {"jti": 7}):
+            self.check_login_error(self.assertion_request(self.assertion(claims=claims)),
+                                   400, "invalid_request", 50027)
+        self.check_login_error(self.assertion_request(good, client_assertion_type="jwt"),
+                               400, "invalid_request", 50027)
+        self.check_login_error(self.assertion_request(good, client_secret=ADMIN[1]),
+                               400, "invalid_request", 50027)
+
+    def test_unknown_certificate(self):
+        body = self.check_login_error(self.assertion_request(self.assertion(self.other)),
+                                      401, "invalid_client", 700027)
+        thumbprint = hashlib.sha256(der_of(self.other[0])).hexdigest().upper()
+        self.assertIn("The key was not found., Thumbprint of key used by client: '%s'"
+                      % thumbprint, body["error_description"])
+        # registered for another app only
+        body = self.check_login_error(self.assertion_request(
+            self.assertion(client=READER), client_id=READER[0]), 401, "invalid_client", 700027)
+        self.assertIn("The key was not found", body["error_description"])
+
+    def test_signature(self):
+        cases = (
+            {"key": self.other[1]},                         # another key
+            {"saltlen": 20},                                # PSS with a 20-byte salt
+            {"padding": "pkcs1"},                           # PS256 signed as RS256
+            {"alg": "RS256", "padding": "pss"},             # RS256 signed as PS256
+        )
+        for kwargs in cases:
+            body = self.check_login_error(self.assertion_request(self.assertion(**kwargs)),
+                                          401, "invalid_client", 700027)
+            self.assertIn("The provided signature value did not match",
+                          body["error_description"], kwargs)
+            self.assertIn("Found key 'Start=", body["error_description"])
+        # claims changed after signing
+        head, claims, sig = self.assertion().split(".")
+        forged = json.loads(base64.urlsafe_b64decode(claims + "=="))
+        forged["exp"] += 3600
+        text = head + "." + b64url(json.dumps(forged).encode()) + "." + sig
+        self.check_login_error(self.assertion_request(text), 401, "invalid_client", 700027)
+
+    def test_expired_certificate(self):
+        body = self.check_login_error(self.assertion_request(self.assertion(self.expired)),
+                                      401, "invalid_client", 700027)
+        self.assertIn("The key used is expired", body["error_description"])
+        self.assertIn("Found key 'Start=01/01/2020 00:00:00, End=01/01/2021 00:00:00'",
+                      body["error_description"])
+
+    def test_issuer_and_subject(self):
+        other = "aaaaaaaa-bbbb-4ccc-8ddd-000000000002"
+        for claims in ({"iss": other}, {"sub": other}):
+            self.check_login_error(self.assertion_request(self.assertion(claims=claims)),
+                                   401, "invalid_client", 700021)
+
+    def test_audience(self):
+        for aud in (self.audience(host="localhost"),
+                    self.audience("contoso.onmicrosoft.com"),
+                    "http://127.0.0.1:%d/%s/oauth2/token" % (self.port, TENANT),
+                    "https://login.microsoftonline.com/%s/oauth2/v2.0/token" % TENANT,
+                    ["https://example.invalid/"]):
+            body = self.check_login_error(self.assertion_request(
+                self.assertion(claims={"aud": aud})), 401, "invalid_client", 700023)
+            self.assertIn("audience claim does not match Realm issuer",
+                          body["error_description"])
+
+    def test_lifetime(self):
+        now = int(time.time())
+        for claims in ({"nbf": now - 1000, "exp": now - 400},     # expired beyond the skew
+                       {"nbf": now + 400, "exp": now + 1000}):    # not yet valid
+            body = self.check_login_error(self.assertion_request(
+                self.assertion(claims=claims)), 401, "invalid_client", 700024)
+            self.assertIn("Client assertion is not within its valid time range",
+                          body["error_description"])
+        # within the five minutes of clock skew
+        reply = self.assertion_request(self.assertion(claims={"nbf": now + 100,
+                                                              "exp": now - 100 + 600}))
+        self.assertEqual(reply.status, 200, reply.body)
+
+    def test_replayed_jti(self):
+        assertion = self.assertion()
+        self.assertEqual(self.assertion_request(assertion).status, 200)
+        body = self.check_login_error(self.assertion_request(assertion), 400,
+                                      "invalid_request", 50027)
+        self.assertIn("was used before", body["error_description"])
+        jti = json.loads(base64.urlsafe_b64decode(assertion.split(".")[1] + "=="))["jti"]
+        self.check_login_error(self.assertion_request(self.assertion(claims={"jti": jti})),
+                               400, "invalid_request", 50027)
+        # a refused assertion does not use up its jti
+        fresh = str(uuid.uuid4())
+        self.assertion_request(self.assertion(claims={"jti": fresh, "iss": READER[0]}))
+        self.assertEqual(self.assertion_request(
+            self.assertion(claims={"jti": fresh})).status, 200)
+
+
+# ======================================================================================
+class TestManagedIdentity(EmulatorCase):
+    """The instance metadata service's managed identity endpoint."""
+
+    SYSTEM = "aaaaaaaa-bbbb-4ccc-8ddd-0000000000a0"
+    USER = "aaaaaaaa-bbbb-4ccc-8ddd-0000000000a1"
+    PATH = "/metadata/identity/oauth2/token"
+
+    def imds(self, params=None, headers=None, method="GET"):
+        p = {"api-version": "2018-02-01", "resource": "https://graph.microsoft.com/"}
+        p.update(params or {})
+        query = "&".join("%s=%s" % (k, quote(v, safe=":/")) for k, v in p.items()
+                         if v is not None)
+        h = {"Metadata": "true"}
+        h.update(headers or {})
+        return self.http(method, self.PATH + "?" + query, {k: v for k, v in h.items()
+                                                           if v is not None})
+
+    def check_imds_error(self, reply, status, error, description=None):
+        self.assertEqual(reply.status, status, reply.body)
+        body = reply.json()
+        self.assertEqual(set(body), {"error", "error_description"})
+        self.assertEqual(body["error"], error)
+        if description is not None:
+            self.assertIn(description, body["error_description"])
+
+    def test_system_assigned(self):
+        reply = self.imds()
+        self.assertEqual(reply.status, 200, reply.body)
+        body = reply.json()
+        for name in ("expires_in", "expires_on", "ext_expires_in", "not_before"):
+            self.assertIsInstance(body[name], str, name)
+        self.assertEqual(body["expires_in"], "3599")
+        self.assertAlmostEqual(int(body["expires_on"]), time.time() + 3599, delta=5)
+        self.assertEqual((body["token_type"], body["resource"], body["client_id"]),
+                         ("Bearer", "https://graph.microsoft.com/", self.SYSTEM))
+        self.assertEqual(body["refresh_token"], "")
+        for path in ALL_LISTS:
+            self.assertEqual(self.get(path + "?$top=1", token=body["access_token"]).status,
+                             200, path)
+
+    def test_user_assigned(self):
+        object_id = "bbbbbbbb-cccc-4ddd-8eee-0000000000a1"
+        res_id = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+                  "emulator/providers/Microsoft.ManagedIdentity/userAssignedIdentities/"
+                  "emu-scores-reader")
+        for params in ({"client_id": self.USER}, {"object_id": object_id},
+                       {"msi_res_id": res_id}):
+            reply = self.imds(params)
+            self.assertEqual(reply.status, 200, reply.body)
+            self.assertEqual(reply.json()["client_id"], self.USER)
+        token = reply.json()["access_token"]
+        self.assertEqual(self.get(SCORES + "?$top=1", token=token).status, 200)
+        self.assertGraphError(self.get(INCIDENTS, token=token), 403, "Forbidden")
+
+    def test_errors(self):
+        self.check_imds_error(self.imds(headers={"Metadata": None}), 400, "bad_request_102",
+                              "Required metadata header not specified")
+        self.check_imds_error(self.imds(headers={"Metadata": "True"}), 400,
+                              "bad_request_102")
+        self.check_imds_error(self.imds(headers={"X-Forwarded-For": "10.0.0.1"}), 400,
+                              "invalid_request", "X-Forwarded-For")
+        self.check_imds_error(self.imds(method="POST"), 405, "invalid_request")
+        self.check_imds_error(self.imds({"api-version": None}), 400, "invalid_request",
+                              "api-version")
+        self.check_imds_error(self.imds({"api-version": "2099-01-01"}), 400,
+                              "invalid_request", "api-version")
+        self.check_imds_error(self.imds({"resource": None}), 400, "invalid_request",
+                              "resource")
+        self.check_imds_error(self.imds({"resource": "https://management.azure.com/"}), 400,
+                              "invalid_resource", "AADSTS500011")
+        self.check_imds_error(self.imds({"client_id": "aaaaaaaa-bbbb-4ccc-8ddd-00000000dead"}),
+                              400, "invalid_request", "Identity not found")
+        self.check_imds_error(self.imds({"client_id": self.USER,
+                                         "object_id": "bbbbbbbb-cccc-4ddd-8eee-0000000000a1"}),
+                              400, "invalid_request", "Only one of")
+        reply = self.http("GET", self.PATH + "?api-version=2018-02-01&api-version=2018-02-01"
+                          "&resource=https://graph.microsoft.com/", {"Metadata": "true"})
+        self.check_imds_error(reply, 400, "invalid_request", "more than once")
+
+    def test_clouds_and_request_log(self):
+        for resource in ("https://graph.microsoft.us", "https://dod-graph.microsoft.us/",
+                         "https://microsoftgraph.chinacloudapi.cn/"):
+            self.assertEqual(self.imds({"resource": resource}).status, 200, resource)
+        self.imds(headers={"Metadata": None})
+        entries = self.control("GET", "requests").lines()
+        self.assertEqual([e["kind"] for e in entries], ["managed_identity"] * 4)
+        self.assertEqual([e["scope"] for e in entries],
+                         ["https://graph.microsoft.us/.default",
+                          "https://dod-graph.microsoft.us/.default",
+                          "https://microsoftgraph.chinacloudapi.cn/.default",
+                          "https://graph.microsoft.com/.default"])
+        self.assertEqual(entries[0]["headers"]["metadata"], "true")
+        self.assertNotIn("metadata", entries[3]["headers"])
+        self.assertEqual(entries[0]["params"]["api-version"], "2018-02-01")
+        self.assertEqual([e["status"] for e in entries], [200, 200, 200, 400])
+
+    def test_faults_and_lifetime(self):
+        self.control("POST", "faults", {"match": {"kind": "managed_identity"},
+                                        "action": "status", "status": 503})
+        self.check_imds_error(self.imds(), 503, "temporarily_unavailable")
+        self.assertEqual(self.imds().status, 200)
+        self.assertEqual(self.control("POST", "faults", {"match": {"kind": "nope"},
+                                                         "action": "reset"}).status, 400)
+        self.control("POST", "config", {"token_lifetime": 12})
+        self.assertEqual(self.imds().json()["expires_in"], "12")
 
 
 # ======================================================================================
@@ -1178,6 +1603,7 @@ class TestControlApi(EmulatorCase):
         self.assertEqual(token["kind"], "token")
         self.assertEqual(token["form"], {"client_id": ADMIN[0], "scope": SCOPE,
                                          "grant_type": "client_credentials"})
+        self.assertEqual(token["scope"], SCOPE)
         self.assertEqual((token["status"], token["rows"]), (200, 1))
         self.assertEqual(token["authorization"], "none")
         self.assertNotIn(ADMIN[1], json.dumps(entries))
