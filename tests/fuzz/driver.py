@@ -391,13 +391,19 @@ class Driver:
             "SELECT substring(pg_read_file('/proc/' || pg_backend_pid() || '/status') "
             "FROM 'VmRSS:\\s*(\\d+)')"))
 
+    def contexts(self):
+        """The backend's palloc memory, all contexts (kB)."""
+        return int(self.conn.scalar(
+            "SELECT sum(total_bytes) / 1024 FROM pg_backend_memory_contexts"))
+
     def run(self):
         t0 = time.monotonic()
-        rss_start = None
+        rss_start = cxt_start = None
         for i in range(self.args.scans):
             self.scan("%s:%d" % (self.args.seed, i))
             if i == 99:
-                rss_start = self.rss()     # after the first scans have warmed the caches
+                # after the first scans have warmed the caches
+                rss_start, cxt_start = self.rss(), self.contexts()
             if (i + 1) % 250 == 0:
                 self.check_server()
             if (i + 1) % 1000 == 0:
@@ -405,9 +411,10 @@ class Driver:
                     i + 1, self.stats["mismatches"], time.monotonic() - t0), flush=True)
         self.check_server()
         self.emu.call("DELETE", "hostile")
-        self.report(time.monotonic() - t0, rss_start, self.rss())
+        self.report(time.monotonic() - t0, (rss_start, self.rss()),
+                    (cxt_start, self.contexts()))
 
-    def report(self, seconds, rss_start, rss):
+    def report(self, seconds, rss, contexts):
         s = self.stats
         print("fuzz: %d scans in %.0f s (seed %s): %d returned every row they should "
               "(%d rows, %d values), %d ended in the ERROR they should; %d pages served"
@@ -423,9 +430,12 @@ class Driver:
                  s["mismatch_unexpected_error"], s["mismatch_wrong_sqlstate"],
                  s["mismatch_chain"], s["mismatch_backend"]))
         print("  crashes (connection lost): %d, postmaster restarts: %d, backend pid %s "
-              "throughout, its RSS %s kB after 100 scans and %d kB at the end"
-              % (s["crashes"], s["restarts"], "the same" if not s["crashes"] else "changed",
-                 rss_start if rss_start is not None else "-", rss))
+              "throughout" % (s["crashes"], s["restarts"],
+                              "the same" if not s["crashes"] else "changed"))
+        print("  the backend after 100 scans and at the end: RSS %s / %d kB, memory "
+              "contexts %s / %d kB" % (rss[0] if rss[0] is not None else "-", rss[1],
+                                       contexts[0] if contexts[0] is not None else "-",
+                                       contexts[1]))
         if self.args.failures:
             with open(self.args.failures, "w") as f:
                 for entry in self.failures:
