@@ -394,7 +394,7 @@ class Driver:
     def contexts(self):
         """The backend's palloc memory, all contexts (kB)."""
         return int(self.conn.scalar(
-            "SELECT sum(total_bytes) / 1024 FROM pg_backend_memory_contexts"))
+            "SELECT (sum(total_bytes) / 1024)::bigint FROM pg_backend_memory_contexts"))
 
     def run(self):
         t0 = time.monotonic()
