@@ -2,7 +2,7 @@
 of interface.md, written out independently of src/convert.c.
 
 For each column of a foreign table and each item the emulator meant, the
-expected SQL value (as row_to_json() would show it, parsed), or CellError
+expected SQL value (as to_json() shows it, parsed), or CellError
 with the SQLSTATE the conversion must fail with.  The rules:
 
 * an absent member, or JSON null, is SQL NULL;
@@ -96,7 +96,7 @@ def json_text(v):
 
 def _float(value):
     """A float8 as to_json() gave it: a number, or "Infinity", "-Infinity",
-    "NaN" (strings, as row_to_json() shows them too)."""
+    "NaN" (strings, as json_build_object() shows them too)."""
     return value if isinstance(value, str) else float(Decimal(str(value)))
 
 
@@ -236,5 +236,5 @@ def _integer(text):
 
 
 def parse_row(text):
-    """A row_to_json() value, numbers exact."""
+    """A json_build_object() / to_json() value, numbers exact."""
     return json.loads(text, parse_float=Decimal, parse_int=_integer)
