@@ -6,7 +6,8 @@
 -- crash, never a partial result, never a silently different value.
 --
 SET timezone = 'UTC';
-SELECT current_setting('msgraph_test.base_url') AS base \gset
+SELECT current_setting('msgraph_test.base_url') AS base,
+       current_setting('msgraph_test.client_secret') AS secret \gset
 SELECT pg_backend_pid() AS backend_pid \gset
 SELECT emu_reset();
 -- one attempt per request: a retry would fetch a sound page (reliability
@@ -181,6 +182,28 @@ SELECT count(*) FILTER (WHERE r->>'fault' = 'empty_run') AS empty_pages
 SELECT hz_fault('security/alerts_v2', '{"action": "empty_run", "after": 1, "times": 1000}');
 SELECT * FROM hz('SELECT id FROM hz_alerts');
 SELECT count(*) AS requests FROM emu_requests() r WHERE r->>'kind' = 'graph';
+
+-- the same in each time window of a scan with streams (after its probe),
+-- and the windows' pages get the same checks
+CREATE SERVER graph_windows FOREIGN DATA WRAPPER msgraph_security_fdw
+  OPTIONS (tenant_id '11111111-2222-3333-4444-555555555555',
+           graph_url :'base', login_url :'base', page_size '8', streams '3');
+CREATE USER MAPPING FOR CURRENT_USER SERVER graph_windows
+  OPTIONS (client_id 'aaaaaaaa-bbbb-4ccc-8ddd-000000000001',
+           client_secret :'secret');
+CREATE FOREIGN TABLE hz_windows (id text, title text)
+  SERVER graph_windows OPTIONS (resource 'security/alerts_v2');
+SELECT emu_reset();
+SELECT count(id) = :alerts AS all_rows FROM hz_windows;
+SELECT hz_fault('security/alerts_v2', '{"action": "empty_run", "after": 1, "times": 1000}');
+SELECT code, message FROM hz('SELECT id FROM hz_windows');
+-- (every window's first page: which window answers first varies)
+SELECT hz_fault('security/alerts_v2', '{"action": "inject", "after": 1, "times": 3, "field": "title", "raw": "\"\\ud800\""}');
+SELECT code, message, split_part(detail, ' at byte', 1) AS detail FROM hz('SELECT id FROM hz_windows');
+SELECT hz_fault('security/alerts_v2', '{"action": "inject", "after": 1, "times": 3, "field": "id", "raw": "\"x\"", "duplicate": true}');
+SELECT code, message, split_part(detail, ' at byte', 1) AS detail FROM hz('SELECT id FROM hz_windows');
+SELECT emu_reset();
+DROP SERVER graph_windows CASCADE;
 
 --
 -- 5. pages over max_response_bytes, also when gzip made them small on the wire
@@ -368,7 +391,20 @@ END $$;
 SELECT count(*) AS partial_results FROM got;
 
 --
--- 13. the same backend served it all, and still serves
+-- 13. answers to hunting queries (and writes) get the same check
+--
+SELECT body('security/runHuntingQuery', '{"schema":[],"results":[{"DeviceName":"a\ud800"}]}');
+SELECT * FROM hz($$SELECT * FROM msgraph_hunting_query('graph', 'DeviceEvents | take 1')$$);
+SELECT body('security/runHuntingQuery', '{"schema":[],"results":[{"Count":NaN}]}');
+SELECT * FROM hz($$SELECT * FROM msgraph_hunting_query('graph', 'DeviceEvents | count')$$);
+SELECT body('security/runHuntingQuery', '{"schema":[],"results":[{"Count":1},{"Count":2,"Count":3}]}');
+SELECT * FROM hz($$SELECT * FROM msgraph_hunting_query('graph', 'DeviceEvents | count')$$);
+SELECT body('security/runHuntingQuery', '{"schema":[{"Name":"Count","Type":"Int64"}],"results":[{"Count":18446744073709551615,"x":1e400}]}');
+SELECT h->'Count' AS count, h->'x' = '1e400'::jsonb AS exact
+  FROM msgraph_hunting_query('graph', 'DeviceEvents | count') h;
+
+--
+-- 14. the same backend served it all, and still serves
 --
 SELECT emu_reset();
 SELECT pg_backend_pid() = :backend_pid AS same_backend;

@@ -30,8 +30,9 @@
  *
  * The check is a single forward pass with a fixed-size stack of open
  * containers; the fast path is the run of plain ASCII inside strings,
- * which is most of a page.  On the project's machines it runs at about
- * 1 GB/s, a tenth of json-c's parse.  It runs after json-c has accepted
+ * which is most of a page.  On the project's machines it takes about a
+ * tenth of json-c's parse time (460-800 MB/s against 50-85 MB/s for
+ * json-c, on a page of 2,000 alerts).  It runs after json-c has accepted
  * the text, so it never has to explain the errors json-c already reports
  * well.
  *

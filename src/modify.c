@@ -65,6 +65,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "jsoncheck.h"
 #include "msgraph_fdw.h"
 #include "msgraph_json.h"
 
@@ -259,6 +260,18 @@ msgraph_parse_response(const char *method, const char *url, MsgraphHttpResponse 
 						   doc == NULL || jerr != json_tokener_success
 						   ? json_tokener_error_desc(jerr) : "trailing data",
 						   consumed, resp->body.len, method, url)));
+
+	/* what json-c accepts but no JSON text holds, as for pages (jsoncheck.c) */
+	{
+		MsgraphJsonCheck check;
+
+		if (!msgraph_json_check(resp->body.data, resp->body.len, &check))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Graph sent a response that is not valid JSON"),
+					 errdetail("%s at byte %zu of %d; request: %s %s",
+							   check.problem, check.offset, resp->body.len, method, url)));
+	}
 	return doc;
 }
 

@@ -141,6 +141,7 @@ typedef struct MsgraphWindow
 	MsgraphHttpResponse resp;	/* its response */
 	MemoryContext cxt;			/* its response body */
 	struct json_object *ready;	/* a fetched page not yet returned */
+	int			empty_run;		/* empty pages with a nextLink in a row */
 } MsgraphWindow;
 
 /* Executor state of a scan. */
@@ -283,6 +284,7 @@ static bool fetch_next_lookup(MsgraphScanState *st);
 static struct json_object *parse_json_body(const char *url, MsgraphHttpResponse *resp);
 static void parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp);
 static void check_next_link(MsgraphScanState *st, const char *link);
+static void check_empty_run(int *run, size_t nitems, bool have_next, const char *url);
 static void scan_error_callback(void *arg);
 static char *nullable_string(Node *n);
 
@@ -1511,6 +1513,7 @@ window_finish(MsgraphScanState *st, MsgraphWindow *w)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Graph sent an @odata.nextLink that is not a string"),
 				 errdetail("Request: GET %s", url)));
+	check_empty_run(&w->empty_run, json_object_array_length(value), w->have_next, url);
 	st->stats.pages++;
 	msgraph_backend_stats.pages++;
 	MemoryContextSwitchTo(oldcxt);
@@ -1850,23 +1853,7 @@ fetch_next_page(MsgraphScanState *st)
 	st->stats.pages++;
 	msgraph_backend_stats.pages++;
 
-	/*
-	 * Empty pages with fresh nextLinks are no loop the link check can see,
-	 * yet they may never end: past a limit that is paging that stopped
-	 * without the absence of a nextLink, an ERROR.
-	 */
-	if (st->nitems == 0 && st->have_next)
-	{
-		if (++st->empty_run > MSGRAPH_MAX_EMPTY_RUN)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("Graph sent %d empty pages in a row, each with an @odata.nextLink",
-							st->empty_run),
-					 errdetail("Last request: GET %s", url),
-					 errhint("Graph's paging seems stalled; try again later.")));
-	}
-	else
-		st->empty_run = 0;
+	check_empty_run(&st->empty_run, st->nitems, st->have_next, url);
 
 	MemoryContextSwitchTo(oldcxt);
 	return true;
@@ -2098,6 +2085,28 @@ check_next_link(MsgraphScanState *st, const char *link)
 			: MemoryContextAlloc(st->scan_cxt, sizeof(uint64) * st->maxseen);
 	}
 	st->seen_links[st->nseen++] = h;
+}
+
+/*
+ * Empty pages with fresh nextLinks are no loop the link check can see, yet
+ * they may never end: past a limit, that is paging that stops for another
+ * reason than the absence of a nextLink, an ERROR.  *run counts them.
+ */
+static void
+check_empty_run(int *run, size_t nitems, bool have_next, const char *url)
+{
+	if (nitems > 0 || !have_next)
+	{
+		*run = 0;
+		return;
+	}
+	if (++*run > MSGRAPH_MAX_EMPTY_RUN)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Graph sent %d empty pages in a row, each with an @odata.nextLink",
+						*run),
+				 errdetail("Last request: GET %s", url),
+				 errhint("Graph's paging seems stalled; try again later.")));
 }
 
 static void

@@ -7,9 +7,12 @@
 # and so do the secrets, keys and certificates the tests use, so that none
 # is ever in a test file or its output.
 # Usage: tests/run_regress.sh [suite ...]   (default: tests/regress_schedule)
+# REGRESS_NO_BUILD=1 tests what is installed; REGRESS_BINDIR runs the
+# temporary instance from another bindir (tests/asan/run_asan.sh).
 
 source "$(dirname "$0")/lib.sh"
-build_install
+lock_install
+[ -n "${REGRESS_NO_BUILD:-}" ] || build_install
 
 # the emulator's registered apps (tests/emulator/README.md)
 ADMIN_SECRET='emu-Secret.Admin~1'
@@ -93,7 +96,7 @@ rc=0
 runuser -u postgres -- env http_proxy="$PROXY_URL" https_proxy="$PROXY_URL" \
     HTTP_PROXY="$PROXY_URL" HTTPS_PROXY="$PROXY_URL" ALL_PROXY="$PROXY_URL" all_proxy="$PROXY_URL" \
     "$PG_REGRESS" \
-    --temp-instance="$WORK/tmp_check" --bindir="$("$PG_CONFIG" --bindir)" \
+    --temp-instance="$WORK/tmp_check" --bindir="${REGRESS_BINDIR:-$("$PG_CONFIG" --bindir)}" \
     --inputdir="$WORK/input" --outputdir="$WORK" \
     --no-locale --encoding=UTF8 --temp-config="$WORK/test.conf" \
     --dbname=contrib_regression \

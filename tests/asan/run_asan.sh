@@ -1,19 +1,25 @@
 #!/bin/bash
 # tests/asan/run_asan.sh [suite ...]: the pg_regress suites (default: all of
-# tests/regress_schedule) and a short fuzz run against a PostgreSQL whose
-# backends run the extension built with AddressSanitizer (and LeakSanitizer
-# at backend exit), then a count of the reports that involve our library.
+# tests/regress_schedule, through tests/run_regress.sh with its usual
+# set-up) and 1,000 fuzz scans against backends running the extension
+# built with AddressSanitizer (and LeakSanitizer at backend exit), then a
+# count of the reports that involve our library.
 #
 # env.md section 4 is followed as written: clang-14 builds the extension
 # with -fsanitize=address; the ASan runtime and asan_early.so (the
 # bindtextdomain shim) are preloaded into the postmaster only, never into
 # initdb or psql; LSan suppresses only save_ps_display_args and pg_ctl.
+# For pg_regress's temporary instance that is a bindir whose `postgres` is
+# a script running the real one with the preload, and whose other programs
+# are links to the real ones (initdb and pg_ctl resolve their links, so
+# they start the real postgres, unpreloaded).
 # ASan cannot see overruns inside palloc'd chunks (the server is not an
 # assert build); it sees malloc'd memory: libcurl's, json-c's, ours.
 #
 # Holds the install lock throughout (the installed library is the ASan
 # one meanwhile) and installs the ordinary build again at the end.
-# Passes when the suites pass and no report names our code.
+# Passes when the suites and the fuzz scans pass and no report names our
+# code.
 
 source "$(dirname "$0")/../lib.sh"
 ensure_packages clang-14 libclang-rt-14-dev
@@ -24,7 +30,6 @@ PORT=${ASAN_PORT:-54395}
 BINDIR=$("$PG_CONFIG" --bindir)
 WORK=$(make_workdir asan)
 ASAN_RT=$(clang-14 -print-file-name=libclang_rt.asan-x86_64.so)
-if [ $# -gt 0 ]; then SUITES="$*"; else SUITES=$(cat "$TOP/tests/regress_schedule"); fi
 
 restore() {
     stop_cluster
@@ -47,65 +52,51 @@ nm -D "$("$PG_CONFIG" --pkglibdir)/msgraph_security_fdw.so" > "$WORK/symbols"
 grep -q __asan_report "$WORK/symbols" \
     || { echo "FAIL: the installed library is not instrumented"; exit 1; }
 
-start_emulator "$WORK" --quiet
+mkdir -p "$WORK/asan" "$WORK/curlbin" "$WORK/bin"
+cp "$HERE/lsan.supp" "$WORK/lsan.supp"
 # the suites' emu() runs curl from a backend (COPY FROM PROGRAM): /bin/sh is
 # fine under the preload, curl hangs in it like psql; this curl drops it
-mkdir -p "$WORK/bin"
 printf '#!/bin/sh\nunset LD_PRELOAD ASAN_OPTIONS LSAN_OPTIONS\nexec /usr/bin/curl "$@"\n' \
-    > "$WORK/bin/curl"
-chmod 755 "$WORK/bin/curl"
-mkdir -p "$WORK/asan"
-chown postgres: "$WORK/asan"
-cp "$HERE/lsan.supp" "$WORK/lsan.supp"
+    > "$WORK/curlbin/curl"
+ASAN_ENV="PATH=$WORK/curlbin:$PATH LD_PRELOAD='$ASAN_RT $WORK/asan_early.so'"
+ASAN_ENV="$ASAN_ENV ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0:log_path=$WORK/asan/asan"
+ASAN_ENV="$ASAN_ENV LSAN_OPTIONS=exitcode=0:suppressions=$WORK/lsan.supp"
+for f in "$BINDIR"/*; do ln -s "$f" "$WORK/bin/"; done
+rm "$WORK/bin/postgres"
+# LLVM's JIT registers its code with libgcc's unwinder, which the slow
+# unwinder (fast_unwind_on_malloc=0) re-enters from malloc: deadlock
+cat > "$WORK/bin/postgres" <<SH
+#!/bin/sh
+export $ASAN_ENV
+exec "$BINDIR/postgres" "\$@" -c jit=off
+SH
+chmod 755 "$WORK/curlbin/curl" "$WORK/bin/postgres"
+chown -R postgres: "$WORK"
 
-# the cluster: initdb without the preload (it would hang), the postmaster with it
+rc=0
+echo "running the regression suites under ASan"
+REGRESS_NO_BUILD=1 REGRESS_BINDIR=$WORK/bin bash "$TOP/tests/run_regress.sh" "$@" \
+    > "$WORK/regress.log" 2>&1 || rc=$?
+grep -E "^test |tests passed|tests failed" "$WORK/regress.log" || true
+[ $rc -ne 0 ] && { tail -n 80 "$WORK/regress.log"; echo "FAIL: suites"; }
+
+echo "a short fuzz run under ASan"
+start_emulator "$WORK" --quiet
 PGDATA_DIR=$WORK/data
 runuser -u postgres -- "$BINDIR/initdb" -D "$PGDATA_DIR" --no-sync -A trust -E UTF8 \
     --no-locale -U postgres >/dev/null
-cat >> "$PGDATA_DIR/postgresql.conf" <<CONF
-port = $PORT
-unix_socket_directories = '$WORK'
-listen_addresses = ''
-fsync = off
-log_min_messages = debug1
-# LLVM's JIT registers its code with libgcc's unwinder, which the slow
-# unwinder below (fast_unwind_on_malloc=0) re-enters from malloc: deadlock
-jit = off
-msgraph_test.base_url = '$EMU_URL'
-msgraph_test.client_secret = 'emu-Secret.Admin~1'
-msgraph_test.reader_secret = 'emu-Secret.Reader~2'
-msgraph_test.wrong_secret = 'wrong-Secret~0'
-CONF
-runuser -u postgres -- env PATH="$WORK/bin:$PATH" LD_PRELOAD="$ASAN_RT $WORK/asan_early.so" \
-    ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0:log_path=$WORK/asan/asan" \
-    LSAN_OPTIONS="exitcode=0:suppressions=$WORK/lsan.supp" \
-    "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -l "$WORK/postgres.log" -w -t 120 start >/dev/null
+runuser -u postgres -- "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -l "$WORK/postgres.log" -w -t 120 \
+    -p "$WORK/bin/postgres" \
+    -o "-p $PORT -k $WORK -c listen_addresses='' -c fsync=off" start >/dev/null
 export PGHOST=$WORK PGPORT=$PORT PGUSER=postgres
 started=$(psql_run -d postgres -At -c "SELECT pg_postmaster_start_time()")
-
-mkdir -p "$WORK/input"
-cp -r "$TOP/sql" "$TOP/expected" "$WORK/input/"
-chown -R postgres: "$WORK"
-psql_run -d postgres -c "CREATE DATABASE contrib_regression"
-
-echo "running the regression suites under ASan: $SUITES"
-PG_REGRESS=$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")/test/regress/pg_regress
-rc=0
-# shellcheck disable=SC2086
-runuser -u postgres -- "$PG_REGRESS" --use-existing --host="$WORK" --port="$PORT" \
-    --bindir="$BINDIR" --inputdir="$WORK/input" --outputdir="$WORK" \
-    --dbname=contrib_regression $SUITES || rc=$?
-[ $rc -ne 0 ] && { cat "$WORK/regression.diffs" 2>/dev/null | head -100; echo "FAIL: suites"; }
-
-echo "a short fuzz run under ASan"
 "$PY" "$TOP/tests/fuzz/driver.py" --socket-dir "$WORK" --port "$PORT" --emulator "$EMU_URL" \
     --scans "${ASAN_FUZZ_SCANS:-1000}" --seed asan || rc=1
-
 now=$(psql_run -d postgres -At -c "SELECT pg_postmaster_start_time()")
 [ "$now" = "$started" ] || { echo "FAIL: the postmaster restarted (a backend died)"; rc=1; }
-runuser -u postgres -- "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -w stop -m fast >/dev/null
-PGDATA_DIR=
-sleep 2     # the postmaster writes its own report as it exits, after pg_ctl returns
+grep -n -E "terminated by signal|PANIC" "$WORK/postgres.log" && rc=1
+stop_cluster
+sleep 2     # a postmaster writes its own report as it exits, after pg_ctl returns
 
 # every report, and those with a frame in our sources or our library
 reports=0
@@ -122,7 +113,10 @@ for f in "$WORK"/asan/asan.*; do
 done
 logs=$(ls "$WORK"/asan 2>/dev/null | wc -l)
 echo "ASan/LSan: $reports report(s) in $logs process log(s) (a process writes one only to report), $ours involving msgraph_security_fdw"
-grep -n -E "terminated by signal|PANIC" "$WORK/postgres.log" && rc=1
+# what they are: the first frame above the allocator, per report
+for f in "$WORK"/asan/asan.*; do
+    [ -e "$f" ] && awk '/==ERROR: /{e=1} e && /^    #1 /{print "  " $4; e=0}' "$f"
+done | sort | uniq -c
 if [ "$ours" -ne 0 ]; then rc=1; fi
 [ $rc -eq 0 ] && echo "asan passed"
 exit $rc

@@ -7,7 +7,7 @@ Each scan: pick a foreign table and some of its columns (from the seed),
 arm the emulator's hostile mode for that resource with the scan's seed
 (POST /_emulator/hostile), run
 
-    SELECT row_to_json(s)::text FROM (SELECT <columns> FROM <table>) s
+    SELECT json_build_object('<column>', <column>, ...)::text FROM <table>
 
 and read back what the emulator served and meant (GET /_emulator/hostile).
 The expected outcome follows from that account alone, page by page in the
@@ -253,8 +253,11 @@ class Driver:
             cols.sort(key=table.columns.index)
         self.emu.call("POST", "hostile", {"seed": seed, "resource": table.resource,
                                           "max_response_bytes": MAX_RESPONSE_BYTES})
-        sql = "SELECT row_to_json(s)::text FROM (SELECT %s FROM %s) s" % (
-            ", ".join('"%s"' % c.name for c in cols), table.name)
+        # json_build_object(), not row_to_json() of a subquery: the same JSON
+        # of each value, but no anonymous record type registered per column
+        # set (those stay in CacheMemoryContext and would hide a leak)
+        sql = "SELECT json_build_object(%s)::text FROM %s" % (
+            ", ".join("'%s', \"%s\"" % (c.name, c.name) for c in cols), table.name)
         started = time.monotonic()
         try:
             result = self.conn.query(sql)
@@ -391,13 +394,22 @@ class Driver:
             "SELECT substring(pg_read_file('/proc/' || pg_backend_pid() || '/status') "
             "FROM 'VmRSS:\\s*(\\d+)')"))
 
+    def contexts(self):
+        """The backend's palloc memory (kB), in all and per context name."""
+        rows = self.conn.execute(
+            "SELECT name, sum(total_bytes)::bigint FROM pg_backend_memory_contexts "
+            "GROUP BY name").rows
+        by_name = {name: int(total) for name, total in rows}
+        return sum(by_name.values()) // 1024, by_name
+
     def run(self):
         t0 = time.monotonic()
-        rss_start = None
+        rss_start = cxt_start = None
         for i in range(self.args.scans):
             self.scan("%s:%d" % (self.args.seed, i))
             if i == 99:
-                rss_start = self.rss()     # after the first scans have warmed the caches
+                # after the first scans have warmed the caches
+                rss_start, cxt_start = self.rss(), self.contexts()
             if (i + 1) % 250 == 0:
                 self.check_server()
             if (i + 1) % 1000 == 0:
@@ -405,9 +417,10 @@ class Driver:
                     i + 1, self.stats["mismatches"], time.monotonic() - t0), flush=True)
         self.check_server()
         self.emu.call("DELETE", "hostile")
-        self.report(time.monotonic() - t0, rss_start, self.rss())
+        self.report(time.monotonic() - t0, (rss_start, self.rss()),
+                    (cxt_start, self.contexts()))
 
-    def report(self, seconds, rss_start, rss):
+    def report(self, seconds, rss, contexts):
         s = self.stats
         print("fuzz: %d scans in %.0f s (seed %s): %d returned every row they should "
               "(%d rows, %d values), %d ended in the ERROR they should; %d pages served"
@@ -423,9 +436,15 @@ class Driver:
                  s["mismatch_unexpected_error"], s["mismatch_wrong_sqlstate"],
                  s["mismatch_chain"], s["mismatch_backend"]))
         print("  crashes (connection lost): %d, postmaster restarts: %d, backend pid %s "
-              "throughout, its RSS %s kB after 100 scans and %d kB at the end"
-              % (s["crashes"], s["restarts"], "the same" if not s["crashes"] else "changed",
-                 rss_start if rss_start is not None else "-", rss))
+              "throughout" % (s["crashes"], s["restarts"],
+                              "the same" if not s["crashes"] else "changed"))
+        start, end = contexts[0] or (None, {}), contexts[1]
+        print("  the backend after 100 scans and at the end: RSS %s / %d kB, memory "
+              "contexts %s / %d kB" % (rss[0] if rss[0] is not None else "-", rss[1],
+                                       start[0] if start[0] is not None else "-", end[0]))
+        grown = sorted(((end[1][n] - start[1].get(n, 0), n) for n in end[1]), reverse=True)
+        print("  grown most: %s" % ", ".join("%s +%d kB" % (n, g // 1024)
+                                             for g, n in grown[:4] if g > 0))
         if self.args.failures:
             with open(self.args.failures, "w") as f:
                 for entry in self.failures:

@@ -2,7 +2,7 @@
 of interface.md, written out independently of src/convert.c.
 
 For each column of a foreign table and each item the emulator meant, the
-expected SQL value (as row_to_json() would show it, parsed), or CellError
+expected SQL value (as to_json() shows it, parsed), or CellError
 with the SQLSTATE the conversion must fail with.  The rules:
 
 * an absent member, or JSON null, is SQL NULL;
@@ -94,6 +94,12 @@ def json_text(v):
     return v if isinstance(v, str) else jsonc_text(v)
 
 
+def _float(value):
+    """A float8 as to_json() gave it: a number, or "Infinity", "-Infinity",
+    "NaN" (strings, as json_build_object() shows them too)."""
+    return value if isinstance(value, str) else float(Decimal(str(value)))
+
+
 def _no_nul(s):
     if "\x00" in s:
         raise CellError("22P05", "U+0000 in a value for a text-like type")
@@ -140,7 +146,7 @@ class Oracle:
                 f = float(v.text)
                 if math.isfinite(f) and f != 0.0:
                     return f
-                return float(Decimal(str(self.via_input(col.type, v.text))))
+                return _float(self.via_input(col.type, v.text))
         if kind == "jsonb":
             self.check_jsonb(v)
             return v
@@ -159,7 +165,7 @@ class Oracle:
                     out.append(self.via_input(col.elemtype, json_text(e)))
             return out
         if kind == "float8":
-            return float(Decimal(str(self.via_input(col.type, json_text(v)))))
+            return _float(self.via_input(col.type, json_text(v)))
         return self.via_input(col.type, json_text(v))
 
     def check_jsonb(self, v):
@@ -230,5 +236,5 @@ def _integer(text):
 
 
 def parse_row(text):
-    """A row_to_json() value, numbers exact."""
+    """A json_build_object() / to_json() value, numbers exact."""
     return json.loads(text, parse_float=Decimal, parse_int=_integer)
