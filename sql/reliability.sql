@@ -249,7 +249,7 @@ SELECT * FROM try('SELECT count(*) FROM rel.risky_users');
 --
 -- 8. pacing to Graph's limits in one backend (without preloading), against
 -- the emulator enforcing the real ones: identity protection one request per
--- 1.2 s, /security a burst of 25 then 2 per second; no 429
+-- 1.2 s, /security a burst of 8 then one every 0.43 s; no 429
 --
 SELECT emu_reset();
 SELECT emu_config('{"throttle": true}');
@@ -260,22 +260,22 @@ SELECT n, status, gap >= 1.15 AS paced FROM emu_timeline('identityProtection/ris
 SELECT throttled_ms >= 2000 AS throttled FROM stats_delta();
 ALTER FOREIGN TABLE rel.alerts OPTIONS (ADD page_size '10');
 SELECT count(id) FROM rel.alerts;               -- 300 rows, 30 pages
--- (request 26 waits for what is left of the first half second)
+-- (request 9 waits for what is left of the first 0.43 s)
 SELECT count(*) AS requests,
-       count(*) FILTER (WHERE n BETWEEN 2 AND 25 AND gap < 0.3) AS burst,
-       count(*) FILTER (WHERE n >= 27 AND gap >= 0.45) AS paced,
+       count(*) FILTER (WHERE n BETWEEN 2 AND 8 AND gap < 0.3) AS burst,
+       count(*) FILTER (WHERE n >= 10 AND gap >= 0.40) AS paced,
        count(*) FILTER (WHERE status = 429) AS throttled
   FROM emu_timeline('security/alerts_v2');
 ALTER FOREIGN TABLE rel.alerts OPTIONS (DROP page_size);
 -- a 429 all the same (another client of the application) blocks the budget
--- for its Retry-After and halves the rate: one request per second, no burst
+-- for its Retry-After and halves the rate: one request every 0.86 s, no burst
 SELECT emu_reset();
 SELECT emu_fault('{"match": {"path_prefix": "/v1.0/security/secureScores"}, "after": 1, "action": "status", "status": 429, "retry_after": "1"}');
 ALTER FOREIGN TABLE rel.secure_scores OPTIONS (ADD page_size '20');
 SELECT count(id) FROM rel.secure_scores;        -- 90 rows, 5 pages
 SELECT n, status, fault,
        CASE WHEN n = 3 THEN gap BETWEEN 1.0 AND 1.5
-            WHEN n > 3 THEN gap BETWEEN 0.85 AND 1.5 END AS paced_after_429
+            WHEN n > 3 THEN gap BETWEEN 0.75 AND 1.5 END AS paced_after_429
   FROM emu_timeline('security/secureScores');
 ALTER FOREIGN TABLE rel.secure_scores OPTIONS (DROP page_size);
 -- a pacing wait that would end past statement_timeout: 53400 at once
