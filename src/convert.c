@@ -35,6 +35,7 @@
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
@@ -108,6 +109,8 @@ static char *server_string(const char *s, size_t len);
 static Datum derived_value(MsgraphColumn *col, const JsonValue *src, bool *isnull);
 static bool parse_graph_timestamp(const char *s, size_t len, TimestampTz *result);
 static Jsonb *json_to_jsonb(const JsonValue *v);
+static const char *push_text(JsonbParseState **state, const char *p,
+							 JsonbIteratorToken token, JsonbValue **result);
 
 /*
  * Access to a JsonValue.  json-c's answers are the reference: for a value
@@ -375,6 +378,7 @@ msgraph_build_columns(Relation rel, const GraphResource *res, List *attnums,
 		Oid			basetype;
 
 		col->attnum = attnum;
+		col->slot = -1;
 		col->attname = pstrdup(NameStr(attr->attname));
 		col->property = msgraph_column_property(rel, attnum);
 		col->typid = attr->atttypid;
@@ -763,101 +767,182 @@ msgraph_parse_timestamp(const char *s, TimestampTz *result)
 	return true;
 }
 
-/* Add a JSON value to a jsonb being built. */
-static JsonbValue *
-push_json(JsonbParseState **state, const JsonValue *v, JsonbIteratorToken token)
+/* A JSON scalar (type: its jv_type) as a jsonb value. */
+static void
+scalar_to_jsonb(const JsonValue *v, json_type type, JsonbValue *jv)
 {
-	JsonbValue	jv;
-	JsonIter	it;
-	JsonValue	child;
 	int64		i;
 	uint64		u;
 	size_t		len;
 
-	switch (jv_type(v))
+	switch (type)
 	{
-		case json_type_object:
-			{
-				const char *key;
-				int			keylen;
-
-				pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-				jv_iter_init(&it, v);
-				while (jv_iter_next(&it, &key, &keylen, &child))
-				{
-					JsonbValue	k;
-
-					k.type = jbvString;
-					k.val.string.val = (char *) key;
-					k.val.string.len = keylen;
-					pushJsonbValue(state, WJB_KEY, &k);
-					push_json(state, &child, WJB_VALUE);
-				}
-				return pushJsonbValue(state, WJB_END_OBJECT, NULL);
-			}
-		case json_type_array:
-			pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-			jv_iter_init(&it, v);
-			while (jv_iter_next(&it, NULL, NULL, &child))
-				push_json(state, &child, WJB_ELEM);
-			return pushJsonbValue(state, WJB_END_ARRAY, NULL);
 		case json_type_null:
-			jv.type = jbvNull;
+		case json_type_object:	/* not scalars: never asked for */
+		case json_type_array:
+			jv->type = jbvNull;
 			break;
 		case json_type_boolean:
-			jv.type = jbvBool;
-			jv.val.boolean = jv_bool(v);
+			jv->type = jbvBool;
+			jv->val.boolean = jv_bool(v);
 			break;
 		case json_type_int:
-			jv.type = jbvNumeric;
+			jv->type = jbvNumeric;
 			if (jv_int64(v, &i, &u))
-				jv.val.numeric = int64_to_numeric(i);
+				jv->val.numeric = int64_to_numeric(i);
 			else
-				jv.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-																	 CStringGetDatum(jv_number(v)),
-																	 ObjectIdGetDatum(InvalidOid),
-																	 Int32GetDatum(-1)));
+				jv->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																	  CStringGetDatum(jv_number(v)),
+																	  ObjectIdGetDatum(InvalidOid),
+																	  Int32GetDatum(-1)));
 			break;
 		case json_type_double:
 			/* the number as it was sent (json-c keeps that text too) */
-			jv.type = jbvNumeric;
-			jv.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-																 CStringGetDatum(jv_number(v)),
-																 ObjectIdGetDatum(InvalidOid),
-																 Int32GetDatum(-1)));
+			jv->type = jbvNumeric;
+			jv->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																  CStringGetDatum(jv_number(v)),
+																  ObjectIdGetDatum(InvalidOid),
+																  Int32GetDatum(-1)));
 			break;
 		case json_type_string:
-			jv.type = jbvString;
-			jv.val.string.val = (char *) jv_string(v, &len);
-			jv.val.string.len = (int) len;
-			if (memchr(jv.val.string.val, '\0', len) != NULL)
+			jv->type = jbvString;
+			jv->val.string.val = (char *) jv_string(v, &len);
+			jv->val.string.len = (int) len;
+			if (memchr(jv->val.string.val, '\0', len) != NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
 						 errmsg("unsupported Unicode escape sequence"),
 						 errdetail("\\u0000 cannot be converted to text.")));
 			break;
 	}
+}
+
+/* Add a scalar to a jsonb being built (alone, jsonb wraps it in a raw array). */
+static JsonbValue *
+push_scalar(JsonbParseState **state, JsonbValue *jv, JsonbIteratorToken token)
+{
 	if (*state == NULL)
 	{
-		/* a scalar at the top: jsonb wraps it in a one-element raw array */
 		JsonbValue	arr;
 
 		arr.type = jbvArray;
 		arr.val.array.rawScalar = true;
 		arr.val.array.nElems = 1;
 		pushJsonbValue(state, WJB_BEGIN_ARRAY, &arr);
-		pushJsonbValue(state, WJB_ELEM, &jv);
+		pushJsonbValue(state, WJB_ELEM, jv);
 		return pushJsonbValue(state, WJB_END_ARRAY, NULL);
 	}
-	return pushJsonbValue(state, token, &jv);
+	return pushJsonbValue(state, token, jv);
+}
+
+/* Add a JSON value to a jsonb being built, through JsonValue's accessors. */
+static JsonbValue *
+push_json(JsonbParseState **state, const JsonValue *v, JsonbIteratorToken token)
+{
+	json_type	type = jv_type(v);
+	JsonbValue	jv;
+	JsonIter	it;
+	JsonValue	child;
+
+	if (type == json_type_object)
+	{
+		const char *key;
+		int			keylen;
+
+		pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+		jv_iter_init(&it, v);
+		while (jv_iter_next(&it, &key, &keylen, &child))
+		{
+			JsonbValue	k;
+
+			k.type = jbvString;
+			k.val.string.val = (char *) key;
+			k.val.string.len = keylen;
+			pushJsonbValue(state, WJB_KEY, &k);
+			push_json(state, &child, WJB_VALUE);
+		}
+		return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+	}
+	if (type == json_type_array)
+	{
+		pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+		jv_iter_init(&it, v);
+		while (jv_iter_next(&it, NULL, NULL, &child))
+			push_json(state, &child, WJB_ELEM);
+		return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+	}
+	scalar_to_jsonb(v, type, &jv);
+	return push_scalar(state, &jv, token);
+}
+
+static inline const char *
+skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+/*
+ * The same for the value at p of a checked text, in one pass over it (the
+ * accessors would find each container's end before walking into it).
+ * Returns the byte after the value; *result is what pushJsonbValue gave
+ * for its last token.
+ */
+static const char *
+push_text(JsonbParseState **state, const char *p, JsonbIteratorToken token,
+		  JsonbValue **result)
+{
+	JsonbValue	jv;
+	JsonValue	v;
+	const char *e;
+
+	check_stack_depth();
+	if (*p == '{' || *p == '[')
+	{
+		bool		object = (*p == '{');
+
+		pushJsonbValue(state, object ? WJB_BEGIN_OBJECT : WJB_BEGIN_ARRAY, NULL);
+		for (p = skip_ws(p + 1); *p != '}' && *p != ']'; p = skip_ws(p))
+		{
+			if (*p == ',')
+				p = skip_ws(p + 1);
+			if (object)
+			{
+				JsonValue	name;
+				size_t		len;
+
+				e = msgraph_json_value_end(p);
+				name = jv_text(p, e - p);
+				jv.type = jbvString;
+				jv.val.string.val = (char *) jv_string(&name, &len);
+				jv.val.string.len = (int) len;
+				pushJsonbValue(state, WJB_KEY, &jv);
+				p = skip_ws(skip_ws(e) + 1);	/* past ':' */
+			}
+			p = push_text(state, p, object ? WJB_VALUE : WJB_ELEM, result);
+		}
+		*result = pushJsonbValue(state, object ? WJB_END_OBJECT : WJB_END_ARRAY, NULL);
+		return p + 1;
+	}
+	e = msgraph_json_value_end(p);
+	v = jv_text(p, e - p);
+	scalar_to_jsonb(&v, jv_type(&v), &jv);
+	*result = push_scalar(state, &jv, token);
+	return e;
 }
 
 static Jsonb *
 json_to_jsonb(const JsonValue *v)
 {
 	JsonbParseState *state = NULL;
+	JsonbValue *result;
 
-	return JsonbValueToJsonb(push_json(&state, v, WJB_VALUE));
+	if (v->text)
+		push_text(&state, v->text, WJB_VALUE, &result);
+	else
+		result = push_json(&state, v, WJB_VALUE);
+	return JsonbValueToJsonb(result);
 }
 
 /* Convert one JSON value (absent: NULL) to the column's type. */

@@ -35,17 +35,26 @@ skip_ws(const char *p)
 	return p;
 }
 
-/* Past the closing quote of the string that starts at p. */
+/*
+ * Past the closing quote of the string that starts at p: the first '"'
+ * not escaped, i.e. after an even run of backslashes.  strchr is safe in
+ * a checked, NUL-terminated text, where every string is closed and no NUL
+ * comes before the quote.
+ */
 static const char *
 string_end(const char *p)
 {
 	p++;
 	for (;;)
 	{
-		p += strcspn(p, "\"\\");
-		if (*p == '"')
-			return p + 1;
-		p += 2;					/* an escape: the byte after '\\' ends nothing */
+		const char *q = strchr(p, '"');
+		const char *b = q;
+
+		while (b > p && b[-1] == '\\')
+			b--;
+		if (((q - b) & 1) == 0)
+			return q + 1;
+		p = q + 1;
 	}
 }
 
