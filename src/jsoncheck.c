@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * jsoncheck.c
- *		  A strict RFC 8259 check of a response body.
+ *		  A strict RFC 8259 check of a response body, and the index of a
+ *		  list page built in the same pass.
  *
  * json-c parses the pages, but even with JSON_TOKENER_STRICT and
  * JSON_TOKENER_VALIDATE_UTF8 (json-c 0.16) it accepts text that is not
@@ -31,9 +32,19 @@
  * The check is a single forward pass with a fixed-size stack of open
  * containers; the fast path is the run of plain ASCII inside strings,
  * which is most of a page.  On the project's machines it runs at about
- * 1 GB/s, a tenth of json-c's parse.  It runs after json-c has accepted
- * the text, so it never has to explain the errors json-c already reports
- * well.
+ * 1 GB/s, a tenth of json-c's parse.  For most responses it runs after
+ * json-c has accepted the text, so it never has to explain the errors
+ * json-c already reports well.
+ *
+ * List pages of scans are not parsed by json-c at all: the same walk, with
+ * an index (msgraph_json_index_page), notes where the page's "value" and
+ * "@odata.nextLink" are, where each item is, and where the members the
+ * scan's columns need are in each item (looked up by the hash the
+ * duplicate check computes anyway).  The scan reads the values from the
+ * text (jsonpage.c, convert.c).  A page the walk refuses is handed to
+ * json-c and the plain check as any other response, so the ERROR says
+ * what it always said; the walk's rules being the check's, nothing gets
+ * through one gate that the other stops.
  *
  * No PostgreSQL headers: the libFuzzer harness (tests/fuzz/libfuzzer)
  * builds this file alone.
