@@ -1533,7 +1533,6 @@ fetch_next_window_page(MsgraphScanState *st)
 		for (i = 0; i < st->nwindows && !found; i++)
 		{
 			MsgraphWindow *w = &st->windows[i];
-
 			MemoryContext cxt = w->cxt;
 
 			if (w->ready == NULL)
