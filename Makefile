@@ -25,6 +25,7 @@ OBJS = \
 	src/modify.o \
 	src/functions.o \
 	src/jsoncheck.o \
+	src/jsonpage.o \
 	src/retry.o \
 	src/throttle.o
 

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * convert.c
- *		  Turning Graph entities (json-c objects) into tuples of the foreign
- *		  table's declared column types.
+ *		  Turning Graph entities into tuples of the foreign table's declared
+ *		  column types.
  *
  * Everything that can be decided once per scan is decided in
  * msgraph_build_columns(): where each column's value comes from (a dotted
@@ -10,6 +10,15 @@
  * converted (a fast path for the common types, else the type's input
  * function, looked up once).  Per row only the values the query uses are
  * looked up and converted.
+ *
+ * An entity comes either as a json-c object (single entities: lookups by
+ * id, UPDATE ... RETURNING) or as an item of a list page that the walk of
+ * jsoncheck.c has checked and indexed (MsgraphJsonPage): the values are
+ * then read from the page text itself, strings without escapes are copied
+ * once, jsonb is built from the text, and the first component of each
+ * column's property was found by the walk.  One set of conversion rules
+ * serves both (JsonValue below), so a value gives the same datum, or the
+ * same error, whichever way it came.
  *
  * A value that does not fit its column is an ERROR, never a silent
  * truncation or NULL; the error context names the table, the column, the
@@ -26,6 +35,7 @@
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
@@ -35,6 +45,8 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "jsoncheck.h"
+#include "jsonpage.h"
 #include "msgraph_fdw.h"
 #include "msgraph_json.h"
 
@@ -52,24 +64,276 @@ enum
 	CONV_INPUT
 };
 
+/* The slot of "id" in the names a page is indexed for (msgraph_columns_names). */
+#define ID_SLOT 0
+
+/*
+ * One JSON value: a json-c node, or a value of a checked text.  Both NULL:
+ * absent (json-c also holds a JSON null as NULL).
+ */
+typedef struct JsonValue
+{
+	struct json_object *obj;
+	const char *text;			/* the value's first byte */
+	size_t		len;
+} JsonValue;
+
+/* The members of an object or the elements of an array, either kind. */
+typedef struct JsonIter
+{
+	struct lh_entry *entry;		/* json-c object */
+	struct json_object *array;	/* json-c array */
+	size_t		i;
+	size_t		n;
+	MsgraphJsonIter text;		/* checked text */
+	bool		is_text;
+} JsonIter;
+
 /* Error context while converting one value. */
 typedef struct ConvertContext
 {
 	Relation	rel;
 	MsgraphColumn *col;
-	const char *id;
+	JsonValue	id;
 } ConvertContext;
 
+static void convert_entity(Relation rel, MsgraphColumn *cols, int ncols,
+						   const JsonValue *entity, const char *page,
+						   const MsgraphJsonSpan *members,
+						   Datum *values, bool *nulls);
 static void convert_error_callback(void *arg);
-static Datum convert_value(MsgraphColumn *col, struct json_object *v, bool *isnull);
-static Datum convert_array(MsgraphColumn *col, struct json_object *v);
+static Datum convert_value(MsgraphColumn *col, const JsonValue *v, bool *isnull);
+static Datum convert_array(MsgraphColumn *col, const JsonValue *v);
 static Datum convert_string_list(MsgraphColumn *col, const char **items, int nitems);
-static const char *json_text(struct json_object *v, size_t *len);
 static char *server_string(const char *s, size_t len);
-static Datum derived_value(MsgraphColumn *col, struct json_object *entity, bool *isnull);
+static Datum derived_value(MsgraphColumn *col, const JsonValue *src, bool *isnull);
 static bool parse_graph_timestamp(const char *s, size_t len, TimestampTz *result);
-static Jsonb *json_to_jsonb(struct json_object *v);
+static Jsonb *json_to_jsonb(const JsonValue *v);
+static const char *push_text(JsonbParseState **state, const char *p,
+							 JsonbIteratorToken token, JsonbValue **result);
 
+/*
+ * Access to a JsonValue.  json-c's answers are the reference: for a value
+ * of a checked text each function gives what json-c's DOM of the same
+ * text gives (json-c's int is a number without fraction or exponent, its
+ * double the others; see jsonpage.c for the text form).
+ */
+static inline JsonValue
+jv_dom(struct json_object *obj)
+{
+	JsonValue	v = {obj, NULL, 0};
+
+	return v;
+}
+
+static inline JsonValue
+jv_text(const char *text, size_t len)
+{
+	JsonValue	v = {NULL, text, len};
+
+	return v;
+}
+
+static json_type
+jv_type(const JsonValue *v)
+{
+	if (v->text == NULL)
+		return json_object_get_type(v->obj);	/* NULL is json_type_null */
+	switch (v->text[0])
+	{
+		case '"':
+			return json_type_string;
+		case '{':
+			return json_type_object;
+		case '[':
+			return json_type_array;
+		case 't':
+		case 'f':
+			return json_type_boolean;
+		case 'n':
+			return json_type_null;
+		default:
+			return msgraph_json_is_integer(v->text, v->len) ? json_type_int : json_type_double;
+	}
+}
+
+/*
+ * A string's contents, decoded (not NUL-terminated for a text value: a
+ * pointer into the page when it has no escapes, else a palloc'd copy).
+ */
+static const char *
+jv_string(const JsonValue *v, size_t *len)
+{
+	const char *s;
+	char	   *buf;
+
+	if (v->text == NULL)
+	{
+		*len = (size_t) json_object_get_string_len(v->obj);
+		return json_object_get_string(v->obj);
+	}
+	s = v->text + 1;
+	*len = v->len - 2;
+	if (memchr(s, '\\', *len) == NULL)
+		return s;
+	buf = palloc(*len + 1);
+	*len = msgraph_json_decode_string(s, *len, buf);
+	buf[*len] = '\0';
+	return buf;
+}
+
+/* The JSON text of a value as json-c writes it (plain, '/' unescaped). */
+static const char *
+jv_json(const JsonValue *v, size_t *len)
+{
+	char	   *buf;
+
+	if (v->text == NULL)
+		return json_object_to_json_string_length(v->obj, JSON_C_TO_STRING_PLAIN |
+												 JSON_C_TO_STRING_NOSLASHESCAPE,
+												 len);
+	buf = palloc(v->len + 1);
+	*len = msgraph_json_render(v->text, v->len, buf);
+	buf[*len] = '\0';
+	return buf;
+}
+
+/*
+ * The text form of a JSON value: a string's contents, or the JSON text of
+ * anything else (numbers, booleans, objects, arrays).
+ */
+static const char *
+jv_text_form(const JsonValue *v, size_t *len)
+{
+	if (jv_type(v) == json_type_string)
+		return jv_string(v, len);
+	return jv_json(v, len);
+}
+
+static bool
+jv_bool(const JsonValue *v)
+{
+	return v->text ? v->text[0] == 't' : json_object_get_boolean(v->obj);
+}
+
+/*
+ * An int's value; false when it is above INT64_MAX (json-c holds those
+ * as uint64 and saturates them to INT64_MAX as int64), with *u set.
+ */
+static bool
+jv_int64(const JsonValue *v, int64 *i, uint64 *u)
+{
+	if (v->text)
+		return msgraph_json_integer(v->text, v->len, (int64_t *) i, (uint64_t *) u);
+	*i = json_object_get_int64(v->obj);
+	*u = json_object_get_uint64(v->obj);
+	return !(*i == INT64_MAX && *u != (uint64) INT64_MAX);
+}
+
+/* A number's value as json-c's double (strtod of the number as sent). */
+static double
+jv_double(const JsonValue *v)
+{
+	char		local[64];
+	char	   *num;
+	int64		i;
+	uint64		u;
+
+	if (v->text == NULL)
+		return json_object_get_double(v->obj);
+	if (msgraph_json_is_integer(v->text, v->len))
+		return jv_int64(v, &i, &u) ? (double) i : (double) u;
+	num = (v->len < sizeof(local)) ? local : palloc(v->len + 1);
+	memcpy(num, v->text, v->len);
+	num[v->len] = '\0';
+	return strtod(num, NULL);
+}
+
+/* A number as sent, NUL-terminated, for numeric_in. */
+static char *
+jv_number(const JsonValue *v)
+{
+	if (v->text == NULL)
+		return (char *) json_object_to_json_string(v->obj);
+	return pnstrdup(v->text, v->len);
+}
+
+/* The member of an object with this name; absent if v is no object. */
+static JsonValue
+jv_member(const JsonValue *v, const char *name)
+{
+	JsonValue	m = {NULL, NULL, 0};
+
+	if (v->text == NULL)
+		m.obj = msgraph_json_get(v->obj, name);
+	else if (!msgraph_json_member(v->text, v->len, name, strlen(name), &m.text, &m.len))
+		m.text = NULL;
+	return m;
+}
+
+/* Start walking an object or array. */
+static void
+jv_iter_init(JsonIter *it, const JsonValue *v)
+{
+	memset(it, 0, sizeof(*it));
+	it->is_text = (v->text != NULL);
+	if (it->is_text)
+		msgraph_json_iter_init(&it->text, v->text, v->len);
+	else if (json_object_is_type(v->obj, json_type_object))
+		it->entry = json_object_get_object(v->obj)->head;
+	else
+	{
+		it->array = v->obj;
+		it->n = json_object_array_length(v->obj);
+	}
+}
+
+/*
+ * The next member (*key, decoded but not always NUL-terminated, if key is
+ * given) or element; false after the last.
+ */
+static bool
+jv_iter_next(JsonIter *it, const char **key, int *keylen, JsonValue *child)
+{
+	if (it->is_text)
+	{
+		const char *raw;
+		size_t		rawlen;
+
+		child->obj = NULL;
+		if (!msgraph_json_iter_next(&it->text, key ? &raw : NULL, &rawlen,
+									&child->text, &child->len))
+			return false;
+		if (key && memchr(raw, '\\', rawlen) == NULL)
+		{
+			*key = raw;
+			*keylen = (int) rawlen;
+		}
+		else if (key)
+		{
+			char	   *buf = palloc(rawlen + 1);
+
+			*keylen = (int) msgraph_json_decode_string(raw, rawlen, buf);
+			*key = buf;
+		}
+		return true;
+	}
+	child->text = NULL;
+	if (it->array)
+	{
+		if (it->i >= it->n)
+			return false;
+		child->obj = json_object_array_get_idx(it->array, it->i++);
+		return true;
+	}
+	if (it->entry == NULL)
+		return false;
+	*key = (const char *) lh_entry_k(it->entry);
+	*keylen = (int) strlen(*key);
+	child->obj = (struct json_object *) lh_entry_v(it->entry);
+	it->entry = it->entry->next;
+	return true;
+}
 
 /*
  * The property option of a column, or its default (snake_case name to
@@ -114,6 +378,7 @@ msgraph_build_columns(Relation rel, const GraphResource *res, List *attnums,
 		Oid			basetype;
 
 		col->attnum = attnum;
+		col->slot = -1;
 		col->attname = pstrdup(NameStr(attr->attname));
 		col->property = msgraph_column_property(rel, attnum);
 		col->typid = attr->atttypid;
@@ -244,6 +509,50 @@ msgraph_columns_needed(const GraphResource *res, MsgraphColumn *cols, int ncols,
 }
 
 /*
+ * The member names a list page is indexed for (MsgraphJsonPage): "id"
+ * (for error messages) and the first property component, or the source,
+ * of each column.  Sets each column's slot; the names live in the current
+ * memory context.
+ */
+void
+msgraph_columns_names(MsgraphColumn *cols, int ncols, MsgraphJsonNames *names)
+{
+	const char **list = palloc(sizeof(char *) * (ncols + 1));
+	size_t	   *lens = palloc(sizeof(size_t) * (ncols + 1));
+	int			n = 0;
+	int			i;
+
+	list[n++] = "id";
+	for (i = 0; i < ncols; i++)
+	{
+		MsgraphColumn *col = &cols[i];
+		const char *name = NULL;
+		int			k;
+
+		col->slot = -1;
+		if (col->source == MSGRAPH_SRC_PROPERTY)
+			name = col->path[0];
+		else if (col->source == MSGRAPH_SRC_DERIVED)
+			name = col->derived->source;
+		if (name == NULL)
+			continue;
+		for (k = 0; k < n && strcmp(list[k], name) != 0; k++)
+			;
+		if (k == n)
+			list[n++] = name;
+		col->slot = k;
+	}
+	for (i = 0; i < n; i++)
+		lens[i] = strlen(list[i]);
+	names->nnames = n;
+	names->names = list;
+	names->lens = lens;
+	names->hashes = palloc(sizeof(uint64) * n);
+	names->table = palloc(sizeof(int32) * msgraph_json_names_slots(n));
+	msgraph_json_names_fill(names);
+}
+
+/*
  * Fill values/nulls (indexed by attnum - 1) for the given columns from one
  * entity.  Columns not listed are left as the caller set them (NULL).
  */
@@ -251,13 +560,61 @@ void
 msgraph_convert_entity(Relation rel, MsgraphColumn *cols, int ncols,
 					   struct json_object *entity, Datum *values, bool *nulls)
 {
+	JsonValue	v = jv_dom(entity);
+
+	convert_entity(rel, cols, ncols, &v, NULL, NULL, values, nulls);
+}
+
+/*
+ * The same for item n of a list page indexed with the names of
+ * msgraph_columns_names(cols, ...).  The item must be an object.
+ */
+void
+msgraph_convert_page_item(Relation rel, MsgraphColumn *cols, int ncols,
+						  const MsgraphJsonPage *page, const MsgraphJsonNames *names,
+						  size_t n, Datum *values, bool *nulls)
+{
+	JsonValue	v = jv_text(page->text + page->items[n].off, page->items[n].len);
+
+	convert_entity(rel, cols, ncols, &v, page->text,
+				   page->members + n * names->nnames, values, nulls);
+}
+
+/*
+ * A member of an entity: from the page's index when there is one (slot),
+ * else looked up by name.
+ */
+static inline JsonValue
+entity_member(const JsonValue *entity, const char *page, const MsgraphJsonSpan *members,
+			  int slot, const char *name)
+{
+	if (members)
+	{
+		const MsgraphJsonSpan *span = &members[slot];
+
+		if (span->len == 0)
+		{
+			JsonValue	none = {NULL, NULL, 0};
+
+			return none;
+		}
+		return jv_text(page + span->off, span->len);
+	}
+	return jv_member(entity, name);
+}
+
+static void
+convert_entity(Relation rel, MsgraphColumn *cols, int ncols, const JsonValue *entity,
+			   const char *page, const MsgraphJsonSpan *members,
+			   Datum *values, bool *nulls)
+{
 	ErrorContextCallback errcb;
 	ConvertContext ctx;
 	int			i;
 
 	ctx.rel = rel;
 	ctx.col = NULL;
-	ctx.id = msgraph_json_get_string(entity, "id");
+	ctx.id = entity_member(entity, page, members, ID_SLOT, "id");
 	errcb.callback = convert_error_callback;
 	errcb.arg = &ctx;
 	errcb.previous = error_context_stack;
@@ -266,7 +623,7 @@ msgraph_convert_entity(Relation rel, MsgraphColumn *cols, int ncols,
 	for (i = 0; i < ncols; i++)
 	{
 		MsgraphColumn *col = &cols[i];
-		struct json_object *v = NULL;
+		JsonValue	v;
 		int			k;
 		bool		isnull = true;
 		Datum		d = (Datum) 0;
@@ -278,13 +635,14 @@ msgraph_convert_entity(Relation rel, MsgraphColumn *cols, int ncols,
 				d = convert_value(col, entity, &isnull);
 				break;
 			case MSGRAPH_SRC_DERIVED:
-				d = derived_value(col, entity, &isnull);
+				v = entity_member(entity, page, members, col->slot, col->derived->source);
+				d = derived_value(col, &v, &isnull);
 				break;
 			case MSGRAPH_SRC_PROPERTY:
-				v = entity;
-				for (k = 0; k < col->npath && v != NULL; k++)
-					v = msgraph_json_get(v, col->path[k]);
-				d = convert_value(col, v, &isnull);
+				v = entity_member(entity, page, members, col->slot, col->path[0]);
+				for (k = 1; k < col->npath && (v.obj || v.text); k++)
+					v = jv_member(&v, col->path[k]);
+				d = convert_value(col, &v, &isnull);
 				break;
 		}
 		values[col->attnum - 1] = d;
@@ -298,29 +656,21 @@ static void
 convert_error_callback(void *arg)
 {
 	ConvertContext *ctx = (ConvertContext *) arg;
+	const char *id = "(none)";
 
-	if (ctx->col)
-		errcontext("column \"%s\" of foreign table \"%s\", property \"%s\", row id \"%s\"",
-				   ctx->col->attname, RelationGetRelationName(ctx->rel),
-				   ctx->col->property, ctx->id ? ctx->id : "(none)");
-}
-
-/*
- * The text form of a JSON value: a string's contents, or the JSON text of
- * anything else (numbers, booleans, objects, arrays).  The result points
- * into json-c's memory and lives as long as the page.
- */
-static const char *
-json_text(struct json_object *v, size_t *len)
-{
-	if (json_object_is_type(v, json_type_string))
+	if (ctx->col == NULL)
+		return;
+	if ((ctx->id.obj || ctx->id.text) && jv_type(&ctx->id) == json_type_string)
 	{
-		*len = (size_t) json_object_get_string_len(v);
-		return json_object_get_string(v);
+		size_t		len;
+		const char *s = jv_string(&ctx->id, &len);
+
+		/* as a C string, which json-c's string is too */
+		id = pnstrdup(s, len);
 	}
-	return json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN |
-											 JSON_C_TO_STRING_NOSLASHESCAPE,
-											 len);
+	errcontext("column \"%s\" of foreign table \"%s\", property \"%s\", row id \"%s\"",
+			   ctx->col->attname, RelationGetRelationName(ctx->rel),
+			   ctx->col->property, id);
 }
 
 /*
@@ -417,109 +767,195 @@ msgraph_parse_timestamp(const char *s, TimestampTz *result)
 	return true;
 }
 
-/* Add a json-c value to a jsonb being built. */
-static JsonbValue *
-push_json(JsonbParseState **state, struct json_object *v, JsonbIteratorToken token)
+/* A JSON scalar (type: its jv_type) as a jsonb value. */
+static void
+scalar_to_jsonb(const JsonValue *v, json_type type, JsonbValue *jv)
 {
-	JsonbValue	jv;
+	int64		i;
+	uint64		u;
+	size_t		len;
 
-	switch (json_object_get_type(v))
+	switch (type)
 	{
-		case json_type_object:
-			{
-				pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-				{
-					json_object_object_foreach(v, key, child)
-					{
-						JsonbValue	k;
-
-						k.type = jbvString;
-						k.val.string.val = key;
-						k.val.string.len = (int) strlen(key);
-						pushJsonbValue(state, WJB_KEY, &k);
-						push_json(state, child, WJB_VALUE);
-					}
-				}
-				return pushJsonbValue(state, WJB_END_OBJECT, NULL);
-			}
-		case json_type_array:
-			{
-				size_t		n = json_object_array_length(v);
-				size_t		i;
-
-				pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-				for (i = 0; i < n; i++)
-					push_json(state, json_object_array_get_idx(v, i), WJB_ELEM);
-				return pushJsonbValue(state, WJB_END_ARRAY, NULL);
-			}
 		case json_type_null:
-			jv.type = jbvNull;
+		case json_type_object:	/* not scalars: never asked for */
+		case json_type_array:
+			jv->type = jbvNull;
 			break;
 		case json_type_boolean:
-			jv.type = jbvBool;
-			jv.val.boolean = json_object_get_boolean(v);
+			jv->type = jbvBool;
+			jv->val.boolean = jv_bool(v);
 			break;
 		case json_type_int:
-			jv.type = jbvNumeric;
-			if (json_object_get_int64(v) == INT64_MAX &&
-				json_object_get_uint64(v) != (uint64) INT64_MAX)
-				jv.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-																	 CStringGetDatum(json_object_to_json_string(v)),
-																	 ObjectIdGetDatum(InvalidOid),
-																	 Int32GetDatum(-1)));
+			jv->type = jbvNumeric;
+			if (jv_int64(v, &i, &u))
+				jv->val.numeric = int64_to_numeric(i);
 			else
-				jv.val.numeric = int64_to_numeric(json_object_get_int64(v));
+				jv->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																	  CStringGetDatum(jv_number(v)),
+																	  ObjectIdGetDatum(InvalidOid),
+																	  Int32GetDatum(-1)));
 			break;
 		case json_type_double:
-			/* json-c keeps the number's text as it was sent */
-			jv.type = jbvNumeric;
-			jv.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-																 CStringGetDatum(json_object_to_json_string(v)),
-																 ObjectIdGetDatum(InvalidOid),
-																 Int32GetDatum(-1)));
+			/* the number as it was sent (json-c keeps that text too) */
+			jv->type = jbvNumeric;
+			jv->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																  CStringGetDatum(jv_number(v)),
+																  ObjectIdGetDatum(InvalidOid),
+																  Int32GetDatum(-1)));
 			break;
 		case json_type_string:
-			jv.type = jbvString;
-			jv.val.string.val = (char *) json_object_get_string(v);
-			jv.val.string.len = json_object_get_string_len(v);
-			if (memchr(jv.val.string.val, '\0', jv.val.string.len) != NULL)
+			jv->type = jbvString;
+			jv->val.string.val = (char *) jv_string(v, &len);
+			jv->val.string.len = (int) len;
+			if (memchr(jv->val.string.val, '\0', len) != NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
 						 errmsg("unsupported Unicode escape sequence"),
 						 errdetail("\\u0000 cannot be converted to text.")));
 			break;
 	}
+}
+
+/* Add a scalar to a jsonb being built (alone, jsonb wraps it in a raw array). */
+static JsonbValue *
+push_scalar(JsonbParseState **state, JsonbValue *jv, JsonbIteratorToken token)
+{
 	if (*state == NULL)
 	{
-		/* a scalar at the top: jsonb wraps it in a one-element raw array */
 		JsonbValue	arr;
 
 		arr.type = jbvArray;
 		arr.val.array.rawScalar = true;
 		arr.val.array.nElems = 1;
 		pushJsonbValue(state, WJB_BEGIN_ARRAY, &arr);
-		pushJsonbValue(state, WJB_ELEM, &jv);
+		pushJsonbValue(state, WJB_ELEM, jv);
 		return pushJsonbValue(state, WJB_END_ARRAY, NULL);
 	}
-	return pushJsonbValue(state, token, &jv);
+	return pushJsonbValue(state, token, jv);
+}
+
+/* Add a JSON value to a jsonb being built, through JsonValue's accessors. */
+static JsonbValue *
+push_json(JsonbParseState **state, const JsonValue *v, JsonbIteratorToken token)
+{
+	json_type	type = jv_type(v);
+	JsonbValue	jv;
+	JsonIter	it;
+	JsonValue	child;
+
+	if (type == json_type_object)
+	{
+		const char *key;
+		int			keylen;
+
+		pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+		jv_iter_init(&it, v);
+		while (jv_iter_next(&it, &key, &keylen, &child))
+		{
+			JsonbValue	k;
+
+			k.type = jbvString;
+			k.val.string.val = (char *) key;
+			k.val.string.len = keylen;
+			pushJsonbValue(state, WJB_KEY, &k);
+			push_json(state, &child, WJB_VALUE);
+		}
+		return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+	}
+	if (type == json_type_array)
+	{
+		pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+		jv_iter_init(&it, v);
+		while (jv_iter_next(&it, NULL, NULL, &child))
+			push_json(state, &child, WJB_ELEM);
+		return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+	}
+	scalar_to_jsonb(v, type, &jv);
+	return push_scalar(state, &jv, token);
+}
+
+static inline const char *
+skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+/*
+ * The same for the value at p of a checked text, in one pass over it (the
+ * accessors would find each container's end before walking into it).
+ * Returns the byte after the value; *result is what pushJsonbValue gave
+ * for its last token.
+ */
+static const char *
+push_text(JsonbParseState **state, const char *p, JsonbIteratorToken token,
+		  JsonbValue **result)
+{
+	JsonbValue	jv;
+	JsonValue	v;
+	const char *e;
+
+	check_stack_depth();
+	if (*p == '{' || *p == '[')
+	{
+		bool		object = (*p == '{');
+
+		pushJsonbValue(state, object ? WJB_BEGIN_OBJECT : WJB_BEGIN_ARRAY, NULL);
+		for (p = skip_ws(p + 1); *p != '}' && *p != ']'; p = skip_ws(p))
+		{
+			if (*p == ',')
+				p = skip_ws(p + 1);
+			if (object)
+			{
+				JsonValue	name;
+				size_t		len;
+
+				e = msgraph_json_value_end(p);
+				name = jv_text(p, e - p);
+				jv.type = jbvString;
+				jv.val.string.val = (char *) jv_string(&name, &len);
+				jv.val.string.len = (int) len;
+				pushJsonbValue(state, WJB_KEY, &jv);
+				p = skip_ws(skip_ws(e) + 1);	/* past ':' */
+			}
+			p = push_text(state, p, object ? WJB_VALUE : WJB_ELEM, result);
+		}
+		*result = pushJsonbValue(state, object ? WJB_END_OBJECT : WJB_END_ARRAY, NULL);
+		return p + 1;
+	}
+	e = msgraph_json_value_end(p);
+	v = jv_text(p, e - p);
+	scalar_to_jsonb(&v, jv_type(&v), &jv);
+	*result = push_scalar(state, &jv, token);
+	return e;
 }
 
 static Jsonb *
-json_to_jsonb(struct json_object *v)
+json_to_jsonb(const JsonValue *v)
 {
 	JsonbParseState *state = NULL;
+	JsonbValue *result;
 
-	return JsonbValueToJsonb(push_json(&state, v, WJB_VALUE));
+	if (v->text)
+		push_text(&state, v->text, WJB_VALUE, &result);
+	else
+		result = push_json(&state, v, WJB_VALUE);
+	return JsonbValueToJsonb(result);
 }
 
-/* Convert one JSON value (NULL = absent) to the column's type. */
+/* Convert one JSON value (absent: NULL) to the column's type. */
 static Datum
-convert_value(MsgraphColumn *col, struct json_object *v, bool *isnull)
+convert_value(MsgraphColumn *col, const JsonValue *v, bool *isnull)
 {
+	json_type	type = jv_type(v);
 	const char *s;
 	size_t		len;
+	int64		i;
+	uint64		u;
 
-	if (v == NULL || json_object_is_type(v, json_type_null))
+	if (type == json_type_null)
 	{
 		*isnull = true;
 		return (Datum) 0;
@@ -529,50 +965,40 @@ convert_value(MsgraphColumn *col, struct json_object *v, bool *isnull)
 	switch (col->kind)
 	{
 		case CONV_TEXT:
-			s = json_text(v, &len);
+			s = jv_text_form(v, &len);
 			if (memchr(s, '\0', len) == NULL && GetDatabaseEncoding() == PG_UTF8)
 				return PointerGetDatum(cstring_to_text_with_len(s, (int) len));
 			return PointerGetDatum(cstring_to_text(server_string(s, len)));
 
 		case CONV_BOOL:
-			if (json_object_is_type(v, json_type_boolean))
-				return BoolGetDatum(json_object_get_boolean(v));
+			if (type == json_type_boolean)
+				return BoolGetDatum(jv_bool(v));
 			break;
 
 		case CONV_INT4:
-			if (json_object_is_type(v, json_type_int))
-			{
-				int64		i = json_object_get_int64(v);
-
-				if (i >= PG_INT32_MIN && i <= PG_INT32_MAX &&
-					!(i == INT64_MAX && json_object_get_uint64(v) != (uint64) INT64_MAX))
-					return Int32GetDatum((int32) i);
-			}
+			if (type == json_type_int && jv_int64(v, &i, &u) &&
+				i >= PG_INT32_MIN && i <= PG_INT32_MAX)
+				return Int32GetDatum((int32) i);
 			break;
 
 		case CONV_INT8:
-			if (json_object_is_type(v, json_type_int))
-			{
-				int64		i = json_object_get_int64(v);
-
-				/* json-c saturates values above INT64_MAX: let int8in say so */
-				if (!(i == INT64_MAX && json_object_get_uint64(v) != (uint64) INT64_MAX))
-					return Int64GetDatum(i);
-			}
+			/* above INT64_MAX: let int8in say so */
+			if (type == json_type_int && jv_int64(v, &i, &u))
+				return Int64GetDatum(i);
 			break;
 
 		case CONV_FLOAT8:
-			if (json_object_is_type(v, json_type_int))
-				return Float8GetDatum(json_object_get_double(v));
-			if (json_object_is_type(v, json_type_double))
+			if (type == json_type_int)
+				return Float8GetDatum(jv_double(v));
+			if (type == json_type_double)
 			{
-				double		d = json_object_get_double(v);
+				double		d = jv_double(v);
 
 				/*
-				 * json-c's strtod makes 1e400 infinite and 1e-400 zero
-				 * without a word, where float8in refuses both as out of
-				 * range: those (and a true zero, which is rare) go through
-				 * float8in with the number as sent.
+				 * strtod makes 1e400 infinite and 1e-400 zero without a
+				 * word, where float8in refuses both as out of range: those
+				 * (and a true zero, which is rare) go through float8in with
+				 * the number as sent.
 				 */
 				if (isfinite(d) && d != 0.0)
 					return Float8GetDatum(d);
@@ -580,23 +1006,21 @@ convert_value(MsgraphColumn *col, struct json_object *v, bool *isnull)
 			break;
 
 		case CONV_TIMESTAMPTZ:
-			if (json_object_is_type(v, json_type_string))
+			if (type == json_type_string)
 			{
 				TimestampTz ts;
 
-				if (parse_graph_timestamp(json_object_get_string(v),
-										  (size_t) json_object_get_string_len(v), &ts))
+				s = jv_string(v, &len);
+				if (parse_graph_timestamp(s, len, &ts))
 					return TimestampTzGetDatum(ts);
 			}
 			break;
 
 		case CONV_JSONB:
-			/* built from the DOM directly: no text round trip */
+			/* built from the value directly: no text round trip */
 			if (GetDatabaseEncoding() == PG_UTF8)
 				return JsonbPGetDatum(json_to_jsonb(v));
-			s = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN |
-												  JSON_C_TO_STRING_NOSLASHESCAPE,
-												  &len);
+			s = jv_json(v, &len);
 			return InputFunctionCall(&col->infunc, server_string(s, len),
 									 col->ioparam, col->typmod);
 
@@ -608,56 +1032,64 @@ convert_value(MsgraphColumn *col, struct json_object *v, bool *isnull)
 	}
 
 	/* the general case: the text form through the type's input function */
-	s = json_text(v, &len);
-	if (col->typid == JSONOID && json_object_is_type(v, json_type_string))
-		s = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN |
-											  JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	if (col->typid == JSONOID && type == json_type_string)
+		s = jv_json(v, &len);
+	else
+		s = jv_text_form(v, &len);
 	return InputFunctionCall(&col->infunc, server_string(s, len),
 							 col->ioparam, col->typmod);
 }
 
 /* A JSON array to a one-dimensional array of the column's element type. */
 static Datum
-convert_array(MsgraphColumn *col, struct json_object *v)
+convert_array(MsgraphColumn *col, const JsonValue *v)
 {
-	size_t		n;
-	size_t		i;
+	size_t		n = 0;
+	size_t		max = 16;
 	Datum	   *elems;
 	bool	   *elemnulls;
 	int			dims[1];
 	int			lbs[1] = {1};
+	JsonIter	it;
+	JsonValue	e;
 
-	if (!json_object_is_type(v, json_type_array))
+	if (jv_type(v) != json_type_array)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid input for type %s: the JSON value is not an array",
 						format_type_be(col->typid))));
 
-	n = json_object_array_length(v);
-	elems = palloc(sizeof(Datum) * Max(n, 1));
-	elemnulls = palloc(sizeof(bool) * Max(n, 1));
-	for (i = 0; i < n; i++)
+	elems = palloc(sizeof(Datum) * max);
+	elemnulls = palloc(sizeof(bool) * max);
+	jv_iter_init(&it, v);
+	while (jv_iter_next(&it, NULL, NULL, &e))
 	{
-		struct json_object *e = json_object_array_get_idx(v, i);
 		const char *s;
 		size_t		len;
 
-		if (e == NULL || json_object_is_type(e, json_type_null))
+		if (n == max)
 		{
-			elems[i] = (Datum) 0;
-			elemnulls[i] = true;
+			max *= 2;
+			elems = repalloc(elems, sizeof(Datum) * max);
+			elemnulls = repalloc(elemnulls, sizeof(bool) * max);
+		}
+		if (jv_type(&e) == json_type_null)
+		{
+			elems[n] = (Datum) 0;
+			elemnulls[n++] = true;
 			continue;
 		}
-		s = json_text(e, &len);
-		elemnulls[i] = false;
+		s = jv_text_form(&e, &len);
+		elemnulls[n] = false;
 		if (col->elemtype == TEXTOID)
-			elems[i] = PointerGetDatum(cstring_to_text(server_string(s, len)));
+			elems[n] = PointerGetDatum(cstring_to_text(server_string(s, len)));
 		else
 		{
 			/* an array type's typmod is its elements' (varchar(8)[]), as in array_in */
-			elems[i] = InputFunctionCall(&col->infunc, server_string(s, len),
+			elems[n] = InputFunctionCall(&col->infunc, server_string(s, len),
 										 col->ioparam, col->typmod);
 		}
+		n++;
 	}
 	dims[0] = (int) n;
 	if (n == 0)
@@ -716,27 +1148,40 @@ convert_string_list(MsgraphColumn *col, const char **items, int nitems)
 	return InputFunctionCall(&col->infunc, buf.data, col->ioparam, col->typmod);
 }
 
+/* Whether a JSON value is the string want (the whole of it: "\u0000" ends nothing). */
+static bool
+jv_string_is(const JsonValue *v, const char *want)
+{
+	size_t		len;
+	const char *s;
+
+	if (jv_type(v) != json_type_string)
+		return false;
+	s = jv_string(v, &len);
+	return len == strlen(want) && memcmp(s, want, len) == 0;
+}
+
 /*
- * A derived column: the device names or user principal names of an
- * alert's evidence, or an expanded navigation property.  The evidence
- * columns are NULL when the alert has no evidence array and an empty
- * array when none of its evidence is of that kind.
+ * A derived column from its source member: the device names or user
+ * principal names of an alert's evidence, or an expanded navigation
+ * property.  The evidence columns are NULL when the alert has no evidence
+ * array and an empty array when none of its evidence is of that kind.
  */
 static Datum
-derived_value(MsgraphColumn *col, struct json_object *entity, bool *isnull)
+derived_value(MsgraphColumn *col, const JsonValue *src, bool *isnull)
 {
 	const GraphDerived *d = col->derived;
-	struct json_object *src = msgraph_json_get(entity, d->source);
 	const char *want_type;
 	const char **items;
 	int			nitems = 0;
-	size_t		n;
-	size_t		i;
+	int			max = 8;
+	JsonIter	it;
+	JsonValue	e;
 
 	if (d->kind == GRAPH_DERIVED_EXPAND)
 		return convert_value(col, src, isnull);
 
-	if (src == NULL || !json_object_is_type(src, json_type_array))
+	if (jv_type(src) != json_type_array)
 	{
 		*isnull = true;
 		return (Datum) 0;
@@ -746,29 +1191,38 @@ derived_value(MsgraphColumn *col, struct json_object *entity, bool *isnull)
 	want_type = (d->kind == GRAPH_DERIVED_EVIDENCE_DEVICE_NAMES)
 		? "#microsoft.graph.security.deviceEvidence"
 		: "#microsoft.graph.security.userEvidence";
-	n = json_object_array_length(src);
-	items = palloc(sizeof(char *) * Max(n, 1));
-	for (i = 0; i < n; i++)
+	items = palloc(sizeof(char *) * max);
+	jv_iter_init(&it, src);
+	while (jv_iter_next(&it, NULL, NULL, &e))
 	{
-		struct json_object *e = json_object_array_get_idx(src, i);
-		struct json_object *type = msgraph_json_get(e, "@odata.type");
-		struct json_object *value;
+		JsonValue	type;
+		JsonValue	value;
+		const char *s;
+		size_t		len;
 
-		/* the lengths too: a "\u0000" must not end a name early */
-		if (type == NULL || !json_object_is_type(type, json_type_string) ||
-			(size_t) json_object_get_string_len(type) != strlen(want_type) ||
-			strcmp(json_object_get_string(type), want_type) != 0)
+		if (jv_type(&e) != json_type_object)
+			continue;
+		type = jv_member(&e, "@odata.type");
+		if (!jv_string_is(&type, want_type))
 			continue;
 		if (d->kind == GRAPH_DERIVED_EVIDENCE_DEVICE_NAMES)
-			value = msgraph_json_get(e, "deviceDnsName");
+			value = jv_member(&e, "deviceDnsName");
 		else
-			value = msgraph_json_get(msgraph_json_get(e, "userAccount"),
-									 "userPrincipalName");
-		if (value == NULL || !json_object_is_type(value, json_type_string))
+		{
+			JsonValue	account = jv_member(&e, "userAccount");
+
+			value = jv_member(&account, "userPrincipalName");
+		}
+		if (jv_type(&value) != json_type_string)
 			continue;
+		if (nitems == max)
+		{
+			max *= 2;
+			items = repalloc(items, sizeof(char *) * max);
+		}
 		/* the names are used as C strings from here on */
-		items[nitems++] = server_string(json_object_get_string(value),
-										(size_t) json_object_get_string_len(value));
+		s = jv_string(&value, &len);
+		items[nitems++] = server_string(s, len);
 	}
 	return convert_string_list(col, items, nitems);
 }

@@ -2,7 +2,8 @@
  *
  * jsoncheck.h
  *		  A strict RFC 8259 check of a response body: what json-c accepts
- *		  but no JSON text holds is refused.
+ *		  but no JSON text holds is refused.  The same walk can index a
+ *		  Graph list page on the way, for the scan to read without a DOM.
  *
  * Plain C (no PostgreSQL headers), so that tests/fuzz/libfuzzer can build
  * jsoncheck.c alone.
@@ -13,6 +14,7 @@
 #define MSGRAPH_JSONCHECK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct MsgraphJsonCheck
 {
@@ -27,5 +29,55 @@ typedef struct MsgraphJsonCheck
 #define MSGRAPH_JSON_MAX_DEPTH	64
 
 extern int	msgraph_json_check(const char *buf, size_t len, MsgraphJsonCheck *res);
+
+/* Where one JSON value is in a text; len 0 means there is none. */
+typedef struct MsgraphJsonSpan
+{
+	uint32_t	off;
+	uint32_t	len;
+} MsgraphJsonSpan;
+
+/*
+ * Member names to pick out of each item of a page, with a hash table the
+ * walk looks them up in (msgraph_json_names_fill fills hashes and table).
+ */
+typedef struct MsgraphJsonNames
+{
+	int			nnames;
+	const char **names;			/* as decoded, not NUL-terminated */
+	const size_t *lens;
+	uint64_t   *hashes;			/* FNV-1a of each name */
+	int32_t    *table;			/* name index or -1, msgraph_json_names_slots() */
+	uint32_t	mask;
+} MsgraphJsonNames;
+
+/*
+ * A list page as msgraph_json_index_page() leaves it: the top-level
+ * "value" and "@odata.nextLink" of the page object, each item of "value"
+ * (when it is an array), and for each item that is an object the members
+ * named in MsgraphJsonNames: members[item * nnames + name].  Spans are
+ * offsets into text, which must outlive the index.  Arrays come from
+ * alloc (never freed here: the caller's memory context does that).
+ */
+typedef struct MsgraphJsonPage
+{
+	const char *text;
+	MsgraphJsonSpan value;
+	MsgraphJsonSpan next_link;
+	size_t		nitems;
+	MsgraphJsonSpan *items;
+	MsgraphJsonSpan *members;
+	size_t		maxitems;
+	void	   *(*alloc) (void *arg, size_t size);	/* NULL when out of memory */
+	void	   *alloc_arg;
+} MsgraphJsonPage;
+
+extern int	msgraph_json_index_page(const char *buf, size_t len,
+									const MsgraphJsonNames *names,
+									MsgraphJsonPage *page, MsgraphJsonCheck *res);
+extern uint64_t msgraph_json_name_hash(const char *name, size_t len);
+extern uint32_t msgraph_json_names_slots(int n);
+extern void msgraph_json_names_fill(MsgraphJsonNames *names);
+extern size_t msgraph_json_decode_string(const char *src, size_t srclen, char *out);
 
 #endif							/* MSGRAPH_JSONCHECK_H */

@@ -5,10 +5,15 @@
  *		  handler, planner and executor callbacks of a scan, and EXPLAIN.
  *
  * A scan sends one list request and follows @odata.nextLink page by page
- * until a page has none.  Only the current page is held (as a json-c DOM,
- * freed when the next page arrives, when the scan ends, and by a memory
- * context callback when an ERROR or cancel ends the query early), so the
- * memory a scan needs is bounded by one page whatever the number of rows.
+ * until a page has none.  Only the current page is held, so the memory a
+ * scan needs is bounded by one page whatever the number of rows.  A list
+ * page is kept as its body and the index the strict walk of jsoncheck.c
+ * built while checking it (where each item and each member the query
+ * needs are), all in the page's memory context, reset when the next page
+ * arrives; convert.c reads the values from the body.  Single entities
+ * (lookups by id) and the pages of a scan whose $expand failed are json-c
+ * DOMs instead, freed when the next page arrives, when the scan ends, and
+ * by a memory context callback when an ERROR or cancel ends the query.
  *
  * Planning decides the first request (deparse.c renders it): $select of
  * the columns the query needs (none when the whole entity "raw" is
@@ -140,7 +145,8 @@ typedef struct MsgraphWindow
 	MsgraphAsync *pending;		/* request in flight, or NULL */
 	MsgraphHttpResponse resp;	/* its response */
 	MemoryContext cxt;			/* its response body */
-	struct json_object *ready;	/* a fetched page not yet returned */
+	MemoryContext spare;		/* the page last taken from it */
+	MsgraphJsonPage *ready;		/* a fetched page not yet returned (in cxt) */
 	int			empty_run;		/* empty pages with a nextLink in a row */
 } MsgraphWindow;
 
@@ -195,7 +201,9 @@ typedef struct MsgraphScanState
 
 	MemoryContext scan_cxt;		/* lives as long as the scan */
 	MemoryContext page_cxt;		/* the current page's body and links */
-	struct json_object *page;	/* json-c DOM of the current page */
+	MsgraphJsonNames names;		/* the members list pages are indexed for */
+	MsgraphJsonPage *index;		/* the current list page, or NULL */
+	struct json_object *page;	/* or the current page as a json-c DOM */
 	struct json_object *items;	/* its "value" array */
 	size_t		nitems;
 	size_t		next_item;
@@ -283,9 +291,14 @@ static bool fetch_next_page(MsgraphScanState *st);
 static bool fetch_next_lookup(MsgraphScanState *st);
 static struct json_object *parse_json_body(const char *url, MsgraphHttpResponse *resp);
 static void parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp);
+static MsgraphJsonPage *index_page(MsgraphScanState *st, const char *url,
+								   MsgraphHttpResponse *resp);
+static bool page_next_link(MsgraphScanState *st, MsgraphJsonPage *page, const char *url,
+						   StringInfo next);
 static void check_next_link(MsgraphScanState *st, const char *link);
 static void check_empty_run(int *run, size_t nitems, bool have_next, const char *url);
 static void scan_error_callback(void *arg);
+static void item_not_object(MsgraphScanState *st, size_t n) pg_attribute_noreturn();
 static char *nullable_string(Node *n);
 
 
@@ -1239,6 +1252,7 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 	st->cols = msgraph_build_columns(st->rel, st->res,
 									 (List *) list_nth(priv, FdwScanPrivateRetrievedAttrs),
 									 &st->ncols);
+	msgraph_columns_names(st->cols, st->ncols, &st->names);
 	st->page_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										 "msgraph_security_fdw page",
 										 ALLOCSET_DEFAULT_SIZES);
@@ -1447,6 +1461,8 @@ start_windows(MsgraphScanState *st)
 		w->have_next = true;
 		w->cxt = AllocSetContextCreate(st->scan_cxt, "msgraph_security_fdw window",
 									   ALLOCSET_DEFAULT_SIZES);
+		w->spare = AllocSetContextCreate(st->scan_cxt, "msgraph_security_fdw window",
+										 ALLOCSET_DEFAULT_SIZES);
 	}
 	for (i = 0; i < st->nwindows; i++)
 		window_request(st, &st->windows[i]);
@@ -1478,9 +1494,6 @@ window_finish(MsgraphScanState *st, MsgraphWindow *w)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(w->cxt);
 	char	   *url = pstrdup(w->next_url.data);
-	struct json_object *doc;
-	struct json_object *value;
-	struct json_object *link;
 
 	msgraph_http_async_end(w->pending);
 	w->pending = NULL;
@@ -1492,28 +1505,10 @@ window_finish(MsgraphScanState *st, MsgraphWindow *w)
 		if (w->resp.status != 200)
 			msgraph_report_graph_error(&st->opts, st->res, url, &w->resp);
 	}
-	doc = parse_json_body(url, &w->resp);
-	w->ready = doc;
-	value = msgraph_json_get(doc, "value");
-	if (value == NULL || !json_object_is_type(value, json_type_array))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Graph sent a page without a \"value\" array"),
-				 errdetail("Request: GET %s", url)));
-	link = msgraph_json_get(doc, "@odata.nextLink");
-	if (link != NULL && json_object_is_type(link, json_type_string))
-	{
-		check_next_link(st, json_object_get_string(link));
-		resetStringInfo(&w->next_url);
-		appendStringInfoString(&w->next_url, json_object_get_string(link));
+	w->ready = index_page(st, url, &w->resp);
+	if (page_next_link(st, w->ready, url, &w->next_url))
 		w->have_next = true;
-	}
-	else if (link != NULL && !json_object_is_type(link, json_type_null))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Graph sent an @odata.nextLink that is not a string"),
-				 errdetail("Request: GET %s", url)));
-	check_empty_run(&w->empty_run, json_object_array_length(value), w->have_next, url);
+	check_empty_run(&w->empty_run, w->ready->nitems, w->have_next, url);
 	st->stats.pages++;
 	msgraph_backend_stats.pages++;
 	MemoryContextSwitchTo(oldcxt);
@@ -1541,14 +1536,17 @@ fetch_next_window_page(MsgraphScanState *st)
 		for (i = 0; i < st->nwindows && !found; i++)
 		{
 			MsgraphWindow *w = &st->windows[i];
+			MemoryContext cxt = w->cxt;
 
 			if (w->ready == NULL)
 				continue;
-			st->page = w->ready;
+			st->index = w->ready;
 			w->ready = NULL;
-			st->items = msgraph_json_get(st->page, "value");
-			st->nitems = json_object_array_length(st->items);
+			st->nitems = st->index->nitems;
 			st->next_item = 0;
+			/* the page stays in its context; the window's next goes to the other */
+			w->cxt = w->spare;
+			w->spare = cxt;
 			window_request(st, w);
 			found = true;
 		}
@@ -1583,9 +1581,7 @@ end_windows(MsgraphScanState *st)
 		if (w->pending)
 			msgraph_http_async_end(w->pending);
 		w->pending = NULL;
-		if (w->ready)
-			json_object_put(w->ready);
-		w->ready = NULL;
+		w->ready = NULL;		/* memory of the window's context */
 	}
 	st->windows = NULL;
 	st->nwindows = 0;
@@ -1609,6 +1605,7 @@ scan_free_page(MsgraphScanState *st)
 		json_object_put(st->page);
 		st->page = NULL;
 	}
+	st->index = NULL;			/* memory of the page's context */
 	st->items = NULL;
 	st->nitems = 0;
 	st->next_item = 0;
@@ -1664,12 +1661,11 @@ iterate_scan(ForeignScanState *node, MsgraphScanState *st)
 
 	for (;;)
 	{
-		struct json_object *entity;
 		ListCell   *lc;
 		bool		ok = true;
 
 		ExecClearTuple(slot);
-		while (st->page == NULL || st->next_item >= st->nitems)
+		while ((st->page == NULL && st->index == NULL) || st->next_item >= st->nitems)
 		{
 			if (!(st->lookup ? fetch_next_lookup(st)
 				  : st->windows ? fetch_next_window_page(st)
@@ -1683,19 +1679,28 @@ iterate_scan(ForeignScanState *node, MsgraphScanState *st)
 			st->rows_since_progress = 0;
 			msgraph_http_async_progress(0);
 		}
-		entity = json_object_array_get_idx(st->items, st->next_item++);
-		if (entity == NULL || !json_object_is_type(entity, json_type_object))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("Graph sent an item that is not a JSON object"),
-					 errdetail("Item %zu of a page of foreign table \"%s\".",
-							   st->next_item - 1, RelationGetRelationName(st->rel))));
-
-		if (st->expand_fallback)
-			attach_navigation(st, entity);
 		memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
-		msgraph_convert_entity(st->rel, st->cols, st->ncols, entity,
-							   slot->tts_values, slot->tts_isnull);
+		if (st->index)
+		{
+			size_t		n = st->next_item++;
+
+			if (st->index->text[st->index->items[n].off] != '{')
+				item_not_object(st, n);
+			msgraph_convert_page_item(st->rel, st->cols, st->ncols, st->index, &st->names,
+									  n, slot->tts_values, slot->tts_isnull);
+		}
+		else
+		{
+			struct json_object *entity = json_object_array_get_idx(st->items,
+																   st->next_item++);
+
+			if (entity == NULL || !json_object_is_type(entity, json_type_object))
+				item_not_object(st, st->next_item - 1);
+			if (st->expand_fallback)
+				attach_navigation(st, entity);
+			msgraph_convert_entity(st->rel, st->cols, st->ncols, entity,
+								   slot->tts_values, slot->tts_isnull);
+		}
 		ExecStoreVirtualTuple(slot);
 
 		/* exact conditions that could not be sent exactly this time */
@@ -1712,6 +1717,17 @@ iterate_scan(ForeignScanState *node, MsgraphScanState *st)
 			return slot;
 		ResetExprContext(econtext);
 	}
+}
+
+/* An item of a page is no entity: an ERROR naming it. */
+static void
+item_not_object(MsgraphScanState *st, size_t n)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("Graph sent an item that is not a JSON object"),
+			 errdetail("Item %zu of a page of foreign table \"%s\".",
+					   n, RelationGetRelationName(st->rel))));
 }
 
 /* Parse a JSON body (strict, valid UTF-8, bounded nesting), or ERROR. */
@@ -2015,14 +2031,28 @@ fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
 	return true;
 }
 
-/* Keep a page's DOM and remember its nextLink after checking it. */
+/*
+ * Keep a page, checked and indexed, and remember its nextLink after
+ * checking it.  After a failed $expand the entities get members attached
+ * (attach_navigation): the page is a json-c DOM then.
+ */
 static void
 parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp)
 {
-	struct json_object *doc = parse_json_body(url, resp);
+	struct json_object *doc;
 	struct json_object *value;
 	struct json_object *link;
 
+	if (st->expand_fallback == NULL)
+	{
+		st->index = index_page(st, url, resp);
+		st->nitems = st->index->nitems;
+		st->next_item = 0;
+		st->have_next = page_next_link(st, st->index, url, &st->next_url);
+		return;
+	}
+
+	doc = parse_json_body(url, resp);
 	st->page = doc;
 	value = msgraph_json_get(doc, "value");
 	if (value == NULL || !json_object_is_type(value, json_type_array))
@@ -2049,6 +2079,76 @@ parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp)
 		appendStringInfoString(&st->next_url, json_object_get_string(link));
 		st->have_next = true;
 	}
+}
+
+/* Allocator of a page's index: the memory context given. */
+static void *
+page_alloc(void *arg, size_t size)
+{
+	return MemoryContextAllocHuge((MemoryContext) arg, size);
+}
+
+/*
+ * Check a list page and index it for the scan's columns, in the current
+ * memory context (the body stays: the index points into it).  Whatever
+ * the walk refuses, and a body that is no JSON object, goes through
+ * parse_json_body() as every other response does, so that the messages
+ * are the same: json-c's, else the check's.  Returns a page with a
+ * "value" array, or ERRORs.
+ */
+static MsgraphJsonPage *
+index_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp)
+{
+	MsgraphJsonPage *page = palloc0(sizeof(MsgraphJsonPage));
+	MsgraphJsonCheck check;
+	const char *p = resp->body.data;
+
+	page->alloc = page_alloc;
+	page->alloc_arg = CurrentMemoryContext;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	if (*p != '{' ||
+		!msgraph_json_index_page(resp->body.data, resp->body.len, &st->names, page, &check))
+	{
+		/* an ERROR, unless the body is JSON that is no object */
+		json_object_put(parse_json_body(url, resp));
+		page->value.len = 0;
+	}
+	if (page->value.len == 0 || page->text[page->value.off] != '[')
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Graph sent a page without a \"value\" array"),
+				 errdetail("Request: GET %s", url)));
+	return page;
+}
+
+/*
+ * The @odata.nextLink of an indexed page, checked, into next; false when
+ * it has none (absent or null).  Used as json-c would give it: as a C
+ * string, up to a "\u0000" if there is one.
+ */
+static bool
+page_next_link(MsgraphScanState *st, MsgraphJsonPage *page, const char *url, StringInfo next)
+{
+	const MsgraphJsonSpan *span = &page->next_link;
+	const char *v = page->text + span->off;
+	char	   *link;
+	size_t		len;
+
+	if (span->len == 0 || *v == 'n')
+		return false;
+	if (*v != '"')
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Graph sent an @odata.nextLink that is not a string"),
+				 errdetail("Request: GET %s", url)));
+	link = palloc(span->len);
+	len = msgraph_json_decode_string(v + 1, span->len - 2, link);
+	link[len] = '\0';
+	check_next_link(st, link);
+	resetStringInfo(next);
+	appendStringInfoString(next, link);
+	return true;
 }
 
 /*

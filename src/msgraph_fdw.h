@@ -22,6 +22,7 @@
 #include "utils/relcache.h"
 
 #include "catalog.h"
+#include "jsoncheck.h"
 
 #define MSGRAPH_FDW_VERSION "0.1.0"
 #define MSGRAPH_USER_AGENT "msgraph_security_fdw/" MSGRAPH_FDW_VERSION
@@ -340,6 +341,7 @@ typedef struct MsgraphColumn
 	Oid			typid;
 	int32		typmod;
 	int			kind;			/* convert.c's fast path for the type */
+	int			slot;			/* its member in a page's index, -1 for none */
 	FmgrInfo	infunc;			/* type (or element type) input function */
 	Oid			ioparam;
 	Oid			elemtype;		/* for arrays */
@@ -358,6 +360,12 @@ extern void msgraph_columns_needed(const GraphResource *res, MsgraphColumn *cols
 extern void msgraph_convert_entity(Relation rel, MsgraphColumn *cols, int ncols,
 								   struct json_object *entity,
 								   Datum *values, bool *nulls);
+extern void msgraph_columns_names(MsgraphColumn *cols, int ncols,
+								  MsgraphJsonNames *names);
+extern void msgraph_convert_page_item(Relation rel, MsgraphColumn *cols, int ncols,
+									  const MsgraphJsonPage *page,
+									  const MsgraphJsonNames *names, size_t n,
+									  Datum *values, bool *nulls);
 extern char *msgraph_column_property(Relation rel, AttrNumber attnum);
 extern bool msgraph_parse_timestamp(const char *s, TimestampTz *result);
 
@@ -421,8 +429,10 @@ extern char *msgraph_graph_error_message(MsgraphHttpResponse *resp);
  * msgraph_dismiss_risky_users(), msgraph_confirm_compromised() and
  * msgraph_hunting_query() (fmgr entry points, no prototypes needed) */
 /*
- * in jsoncheck.c: the strict RFC 8259 check of response bodies; declared in
- * jsoncheck.h, which is plain C so that the libFuzzer harness can use it.
+ * in jsoncheck.c: the strict RFC 8259 check of response bodies, which also
+ * indexes list pages; in jsonpage.c: the readers of a checked text.  Both
+ * are declared in plain C headers (jsoncheck.h, jsonpage.h) so that the
+ * libFuzzer harness can use them.
  */
 
 #endif							/* MSGRAPH_FDW_H */

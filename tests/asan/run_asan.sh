@@ -87,7 +87,7 @@ runuser -u postgres -- "$BINDIR/initdb" -D "$PGDATA_DIR" --no-sync -A trust -E U
     --no-locale -U postgres >/dev/null
 runuser -u postgres -- "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -l "$WORK/postgres.log" -w -t 120 \
     -p "$WORK/bin/postgres" \
-    -o "-p $PORT -k $WORK -c listen_addresses='' -c fsync=off" start >/dev/null
+    -o "-p $PORT -k $WORK -c listen_addresses='' -c fsync=off -c msgraph_security_fdw.pace_requests=off" start >/dev/null
 export PGHOST=$WORK PGPORT=$PORT PGUSER=postgres
 started=$(psql_run -d postgres -At -c "SELECT pg_postmaster_start_time()")
 "$PY" "$TOP/tests/fuzz/driver.py" --socket-dir "$WORK" --port "$PORT" --emulator "$EMU_URL" \

@@ -2,7 +2,8 @@
  *
  * jsoncheck_test.c
  *		  Unit test of src/jsoncheck.c: what it accepts, what it refuses
- *		  and where it says the problem is.
+ *		  and where it says the problem is; and what the same walk notes
+ *		  of a list page when it indexes one.
  *
  *	  gcc -I src -o jsoncheck_test tests/fuzz/jsoncheck_test.c src/jsoncheck.c
  *
@@ -11,6 +12,7 @@
  *-------------------------------------------------------------------------
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jsoncheck.h"
@@ -83,6 +85,125 @@ static const Case cases[] = {
 	BADN("{\"a\":1}\0", 8, "after the end", 7),
 };
 
+/*
+ * A page indexed for the names "id", "t" and "\xc3\xa9": what the index
+ * says, written out as "value|nextLink|item;item;..." where an item is its
+ * text, then for each name ":" and the member's text ("-" when absent).
+ */
+typedef struct IndexCase
+{
+	const char *text;
+	const char *expected;		/* NULL: the walk refuses the text; "#n": n items */
+} IndexCase;
+
+static const IndexCase index_tests[] = {
+	{"{\"value\":[]}", "[]|-|"},
+	{"{\"value\":[{\"id\":\"a\",\"t\":1}],\"@odata.nextLink\":\"h\\/x\"}",
+	 "[{\"id\":\"a\",\"t\":1}]|\"h\\/x\"|{\"id\":\"a\",\"t\":1}:\"a\":1:-"},
+	/* whitespace around values is no part of them; escaped names are found */
+	{" { \"value\" : [ { \"\\u0069d\" : \"b\" , \"\\u00e9\" : [ 1 , 2 ] } , 5 ] } ",
+	 "[ { \"\\u0069d\" : \"b\" , \"\\u00e9\" : [ 1 , 2 ] } , 5 ]|-|"
+	 "{ \"\\u0069d\" : \"b\" , \"\\u00e9\" : [ 1 , 2 ] }:\"b\":-:[ 1 , 2 ];5:-:-:-"},
+	/* members of nested objects and a nested "value" are not the page's */
+	{"{\"x\":{\"value\":[1]},\"value\":[{\"e\":{\"id\":1},\"t\":{\"id\":2}}]}",
+	 "[{\"e\":{\"id\":1},\"t\":{\"id\":2}}]|-|{\"e\":{\"id\":1},\"t\":{\"id\":2}}:-:{\"id\":2}:-"},
+	/* a "value" that is no array has no items; null items are items */
+	{"{\"value\":{\"id\":1}}", "{\"id\":1}|-|"},
+	{"{\"value\":[null,\"s\",{}],\"@odata.nextLink\":null}",
+	 "[null,\"s\",{}]|null|null:-:-:-;\"s\":-:-:-;{}:-:-:-"},
+	/* many items: the arrays grow */
+	{"{\"value\":[{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{\"id\":7}]}", "#257"},
+	/* what the check refuses, the index refuses */
+	{"{\"value\":[{\"id\":1,\"id\":2}]}", NULL},
+	{"{\"value\":[{\"id\":NaN}]}", NULL},
+};
+
+static void *
+test_alloc(void *arg, size_t size)
+{
+	(void) arg;
+	return malloc(size);		/* a test: leaked on purpose */
+}
+
+static void
+append_span(char *out, const char *text, MsgraphJsonSpan span)
+{
+	if (span.len == 0)
+		strcat(out, "-");
+	else
+		strncat(out, text + span.off, span.len);
+}
+
+static int
+index_cases(void)
+{
+	static const char *const names[] = {"id", "t", "\xc3\xa9"};
+	size_t		lens[3] = {2, 1, 2};
+	uint64_t	hashes[3];
+	int32_t		table[16];
+	MsgraphJsonNames nm = {3, (const char **) names, lens, hashes, table, 0};
+	int			failed = 0;
+	size_t		i;
+
+	msgraph_json_names_fill(&nm);
+	for (i = 0; i < sizeof(index_tests) / sizeof(index_tests[0]); i++)
+	{
+		const IndexCase *c = &index_tests[i];
+		MsgraphJsonPage page;
+		MsgraphJsonCheck res;
+		char		out[8192] = "";
+		size_t		k;
+		int			ok;
+
+		memset(&page, 0, sizeof(page));
+		page.alloc = test_alloc;
+		ok = msgraph_json_index_page(c->text, strlen(c->text), &nm, &page, &res);
+		if (ok)
+		{
+			append_span(out, c->text, page.value);
+			strcat(out, "|");
+			append_span(out, c->text, page.next_link);
+			strcat(out, "|");
+			for (k = 0; k < page.nitems && strlen(out) < sizeof(out) - 512; k++)
+			{
+				int			n;
+
+				if (k > 0)
+					strcat(out, ";");
+				append_span(out, c->text, page.items[k]);
+				for (n = 0; n < 3; n++)
+				{
+					strcat(out, ":");
+					if (c->text[page.items[k].off] == '{')
+						append_span(out, c->text, page.members[k * 3 + n]);
+					else
+						strcat(out, "-");
+				}
+			}
+		}
+		if (c->expected && c->expected[0] == '#')
+		{
+			/* a long one: so many items, the last with its id */
+			size_t		n = (size_t) atoi(c->expected + 1);
+
+			if (!ok || page.nitems != n || page.members[(n - 1) * 3].len != 1)
+			{
+				printf("index case %zu: %zu items\n", i, ok ? page.nitems : 0);
+				failed++;
+			}
+		}
+		else if (c->expected == NULL ? ok : !ok || strcmp(out, c->expected) != 0)
+		{
+			printf("index case %zu: got %s, expected %s\n", i,
+				   ok ? out : res.problem, c->expected ? c->expected : "a refusal");
+			failed++;
+		}
+	}
+	printf("jsoncheck index: %zu cases, %d failed\n",
+		   sizeof(index_tests) / sizeof(index_tests[0]), failed);
+	return failed;
+}
+
 int
 main(void)
 {
@@ -107,5 +228,6 @@ main(void)
 		}
 	}
 	printf("jsoncheck: %zu cases, %d failed\n", sizeof(cases) / sizeof(cases[0]), failed);
+	failed += index_cases();
 	return failed ? 1 : 0;
 }

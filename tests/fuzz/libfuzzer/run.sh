@@ -12,7 +12,7 @@ WORK=$(mktemp -d /tmp/msgraph_libfuzzer.XXXXXX)
 HERE=$TOP/tests/fuzz/libfuzzer
 
 clang-14 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -I "$TOP/src" -o "$WORK/fuzz_page" "$HERE/fuzz_page.c" "$TOP/src/jsoncheck.c" -ljson-c
+    -I "$TOP/src" -o "$WORK/fuzz_page" "$HERE/fuzz_page.c" "$TOP/src/jsoncheck.c" "$TOP/src/jsonpage.c" -ljson-c
 "$PY" "$HERE/seeds.py" "$WORK/corpus"
 mkdir -p "$WORK/crashes"
 rc=0
