@@ -38,6 +38,9 @@ static void graph_attempt(MsgraphConnOptions *opts, const char *method,
 static void report_transport_error(MsgraphConnOptions *opts, const char *method,
 								   const char *url, MsgraphHttpResponse *resp);
 static char *query_option(const char *url, const char *name);
+static void graph_exchange(MsgraphConnOptions *opts, const char *method, const char *url,
+						   const char *body, MsgraphHttpResponse *resp,
+						   MsgraphRequestStats *stats, MsgraphThrottleTicket *answered);
 static const char *needed_permission(const GraphResource *res,
 									 const MsgraphHttpResponse *resp);
 
@@ -70,6 +73,34 @@ msgraph_graph_request(MsgraphConnOptions *opts, const char *method, const char *
 					  const char *body, MsgraphHttpResponse *resp,
 					  MsgraphRequestStats *stats)
 {
+	graph_exchange(opts, method, url, body, resp, stats, NULL);
+}
+
+/*
+ * An asynchronous GET (msgraph_graph_get_async) was answered with anything
+ * but a 200: go on as msgraph_graph_get() would after its first attempt
+ * (retries, a fresh token, the budget told of a 429), so that the request
+ * is sent no more often than max_retries allows.  ticket is the one the
+ * asynchronous start paced with.
+ */
+void
+msgraph_graph_get_resume(MsgraphConnOptions *opts, const char *url,
+						 MsgraphHttpResponse *resp, MsgraphRequestStats *stats,
+						 MsgraphThrottleTicket *ticket)
+{
+	resp->method = "GET";
+	graph_exchange(opts, "GET", url, NULL, resp, stats, ticket);
+}
+
+/*
+ * The attempts of a request; with answered, resp already holds the answer
+ * to a first attempt paced by answered.
+ */
+static void
+graph_exchange(MsgraphConnOptions *opts, const char *method, const char *url,
+			   const char *body, MsgraphHttpResponse *resp,
+			   MsgraphRequestStats *stats, MsgraphThrottleTicket *answered)
+{
 	const char *token = msgraph_get_token(opts, false);
 	bool		refreshed = false;
 	int			retries = 0;
@@ -83,7 +114,13 @@ msgraph_graph_request(MsgraphConnOptions *opts, const char *method, const char *
 		int64		wait_ms;
 		int64		left;
 
-		graph_attempt(opts, method, url, body, token, resp, stats, &ticket);
+		if (answered)
+		{
+			ticket = *answered;
+			answered = NULL;
+		}
+		else
+			graph_attempt(opts, method, url, body, token, resp, stats, &ticket);
 
 		if (resp->status == 401 && !refreshed && opts->cred_kind != MSGRAPH_CRED_ACCESS_TOKEN)
 		{
@@ -170,20 +207,20 @@ graph_attempt(MsgraphConnOptions *opts, const char *method, const char *url,
 /*
  * Start a GET of url without waiting for it (parallel time windows).  The
  * caller waits with msgraph_http_async_wait(), counts the request, and
- * treats any answer but 200 by sending the same URL again through
- * msgraph_graph_get(), which refreshes tokens, retries and reports errors.
+ * hands any answer but 200 to msgraph_graph_get_resume(), which refreshes
+ * tokens and retries as msgraph_graph_get() does.
  * The start waits for the request's turn in the throttle budget's rate
  * (not for a concurrency slot: nothing would give it back).
  */
 MsgraphAsync *
 msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
-						MsgraphHttpResponse *resp)
+						MsgraphHttpResponse *resp, MsgraphThrottleTicket *ticket)
 {
 	MsgraphHttpRequest req;
 	char	   *auth;
 	MsgraphAsync *a;
 
-	msgraph_throttle_pace(opts, url, NULL);
+	msgraph_throttle_pace(opts, url, ticket, NULL);
 	auth = psprintf("Authorization: Bearer %s", msgraph_get_token(opts, false));
 	memset(&req, 0, sizeof(req));
 	req.method = "GET";

@@ -537,7 +537,10 @@ msgraph_new_request_id(void)
  * sequential path reuses its own.  Waiting is done in 100 ms steps with
  * interrupt checks, like the sequential path.  The owner of transfers
  * must end each of them (msgraph_http_async_end), also when an ERROR ends
- * the scan: a transfer left attached would write into freed memory.
+ * the scan: a transfer left attached would write into freed memory.  The
+ * transfers' own state lives outside the query's memory, so that the
+ * owner's memory context callback (which runs after the contexts below
+ * the query's were freed) can still end them.
  * ----------------------------------------------------------------
  */
 #define ASYNC_POOL_SIZE 16
@@ -563,9 +566,10 @@ static int	async_pool_n = 0;
 MsgraphAsync *
 msgraph_http_async_start(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
 {
-	MsgraphAsync *a = palloc0(sizeof(MsgraphAsync));
+	MsgraphAsync *a;
 
 	http_ensure_handles();
+	a = MemoryContextAllocZero(TopMemoryContext, sizeof(MsgraphAsync));
 	if (async_multi == NULL && (async_multi = curl_multi_init()) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -573,10 +577,13 @@ msgraph_http_async_start(const MsgraphHttpRequest *req, MsgraphHttpResponse *res
 				 errdetail("Could not create a libcurl multi handle.")));
 	a->easy = (async_pool_n > 0) ? async_pool[--async_pool_n] : curl_easy_init();
 	if (a->easy == NULL)
+	{
+		msgraph_http_async_end(a);
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory"),
 				 errdetail("Could not create a libcurl handle.")));
+	}
 	a->resp = resp;
 	a->headers = http_setup(a->easy, req, resp, &a->xfer);
 	curl_easy_setopt(a->easy, CURLOPT_PRIVATE, a);
@@ -671,13 +678,18 @@ msgraph_http_async_wait(MsgraphAsync **set, int n)
 
 /*
  * End a transfer, finished or not: detach it (an unfinished one has its
- * connection closed) and put its handle back into the pool.
+ * connection closed), put its handle back into the pool and free it.
  */
 void
 msgraph_http_async_end(MsgraphAsync *a)
 {
-	if (a == NULL || a->easy == NULL)
+	if (a == NULL)
 		return;
+	if (a->easy == NULL)
+	{
+		pfree(a);
+		return;
+	}
 	if (a->attached)
 		curl_multi_remove_handle(async_multi, a->easy);
 	a->attached = false;
@@ -688,5 +700,5 @@ msgraph_http_async_end(MsgraphAsync *a)
 		async_pool[async_pool_n++] = a->easy;
 	else
 		curl_easy_cleanup(a->easy);
-	a->easy = NULL;
+	pfree(a);
 }

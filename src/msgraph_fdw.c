@@ -121,7 +121,8 @@ enum MsgraphScanPrivate
 	FdwScanPrivateCount,		/* Integer: 1 for count(*) by $count */
 	FdwScanPrivateCountRelid,	/* Integer: varno of the conditions' Vars */
 	FdwScanPrivateCountConds,	/* List of the conditions, for count(*) */
-	FdwScanPrivateStreams		/* Integer: time windows to fetch at once */
+	FdwScanPrivateStreams,		/* Integer: time windows to fetch at once */
+	FdwScanPrivatePrefetch		/* Integer: 1 to fetch a page ahead */
 };
 
 /*
@@ -146,6 +147,7 @@ typedef struct MsgraphWindow
 	MsgraphHttpResponse resp;	/* its response */
 	MemoryContext cxt;			/* its response body */
 	MemoryContext spare;		/* the page last taken from it */
+	MsgraphThrottleTicket ticket;	/* how the request in flight was paced */
 	MsgraphJsonPage *ready;		/* a fetched page not yet returned (in cxt) */
 	int			empty_run;		/* empty pages with a nextLink in a row */
 } MsgraphWindow;
@@ -174,6 +176,7 @@ typedef struct MsgraphScanState
 
 	/* parallel time windows */
 	int			nstreams;		/* planned; 1 = sequential paging */
+	bool		prefetch;		/* sequential paging fetches a page ahead */
 	MsgraphWindow *windows;		/* NULL when paging sequentially */
 	int			nwindows;
 	int			rows_since_progress;
@@ -262,7 +265,9 @@ static void start_windows(MsgraphScanState *st);
 static void window_request(MsgraphScanState *st, MsgraphWindow *w);
 static void window_finish(MsgraphScanState *st, MsgraphWindow *w);
 static bool fetch_next_window_page(MsgraphScanState *st);
-static void end_windows(MsgraphScanState *st);
+static void end_windows(MsgraphScanState *st, bool free_memory);
+static void start_prefetch(MsgraphScanState *st);
+static MsgraphWindow *new_window(MsgraphScanState *st, MsgraphWindow *w, const char *url);
 static void attach_navigation(MsgraphScanState *st, struct json_object *entity);
 
 static MsgraphFilterMode fallback_mode(Oid serverid, const char *path);
@@ -1001,6 +1006,7 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 		fdw_private = lappend(fdw_private, makeInteger(info->input_relid));
 		fdw_private = lappend(fdw_private, info->input_conds);
 		fdw_private = lappend(fdw_private, makeInteger(1));
+		fdw_private = lappend(fdw_private, makeInteger(0));
 		return make_foreignscan(tlist, NIL, 0, NIL, fdw_private, scan_tlist, NIL,
 								outer_plan);
 	}
@@ -1103,6 +1109,16 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 			best_path->path.param_info != NULL)
 			streams = 1;
 		fdw_private = lappend(fdw_private, makeInteger(Max(streams, 1)));
+
+		/*
+		 * A list scan that reads to its end fetches the next page while
+		 * the rows of the current one are returned; not under a LIMIT
+		 * hint, where the executor will likely stop within the first page.
+		 */
+		fdw_private = lappend(fdw_private,
+							  makeInteger(!lookup &&
+										  intVal(list_nth(best_path->fdw_private,
+														  FdwPathPrivateTop)) >= info->page_size));
 	}
 
 	return make_foreignscan(tlist, local, baserel->relid,
@@ -1192,6 +1208,7 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 	st->exact = (List *) list_nth(priv, FdwScanPrivateExact);
 	st->lookup = intVal(list_nth(priv, FdwScanPrivateLookup));
 	st->nstreams = intVal(list_nth(priv, FdwScanPrivateStreams));
+	st->prefetch = intVal(list_nth(priv, FdwScanPrivatePrefetch)) != 0;
 	st->res = graph_catalog_find_path(st->spec.path);
 	st->meta = msgraph_table_meta(st->rel, st->res);
 	if (st->count)
@@ -1455,14 +1472,7 @@ start_windows(MsgraphScanState *st)
 			msgraph_format_timestamp(&filter, to);
 		}
 		spec.filter = filter.data;
-		initStringInfo(&w->next_url);
-		appendStringInfoString(&w->next_url,
-							   msgraph_build_url(&st->opts, &spec, false, true, st->snapshot));
-		w->have_next = true;
-		w->cxt = AllocSetContextCreate(st->scan_cxt, "msgraph_security_fdw window",
-									   ALLOCSET_DEFAULT_SIZES);
-		w->spare = AllocSetContextCreate(st->scan_cxt, "msgraph_security_fdw window",
-										 ALLOCSET_DEFAULT_SIZES);
+		new_window(st, w, msgraph_build_url(&st->opts, &spec, false, true, st->snapshot));
 	}
 	for (i = 0; i < st->nwindows; i++)
 		window_request(st, &st->windows[i]);
@@ -1479,7 +1489,8 @@ window_request(MsgraphScanState *st, MsgraphWindow *w)
 	MemoryContextReset(w->cxt);
 	oldcxt = MemoryContextSwitchTo(w->cxt);
 	w->have_next = false;
-	w->pending = msgraph_graph_get_async(&st->opts, pstrdup(w->next_url.data), &w->resp);
+	w->pending = msgraph_graph_get_async(&st->opts, pstrdup(w->next_url.data), &w->resp,
+										 &w->ticket);
 	st->stats.requests++;
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -1501,7 +1512,7 @@ window_finish(MsgraphScanState *st, MsgraphWindow *w)
 	msgraph_backend_stats.bytes += w->resp.wire_bytes;
 	if (w->resp.status != 200)
 	{
-		msgraph_graph_get(&st->opts, url, &w->resp, &st->stats);
+		msgraph_graph_get_resume(&st->opts, url, &w->resp, &st->stats, &w->ticket);
 		if (w->resp.status != 200)
 			msgraph_report_graph_error(&st->opts, st->res, url, &w->resp);
 	}
@@ -1526,6 +1537,7 @@ fetch_next_window_page(MsgraphScanState *st)
 	bool		found = false;
 
 	scan_free_page(st);
+	MemoryContextReset(st->page_cxt);	/* the first page, before prefetching */
 	for (;;)
 	{
 		MsgraphAsync *set[MSGRAPH_MAX_STREAMS];
@@ -1570,7 +1582,7 @@ fetch_next_window_page(MsgraphScanState *st)
 
 /* End every window's transfer and free the pages they hold. */
 static void
-end_windows(MsgraphScanState *st)
+end_windows(MsgraphScanState *st, bool free_memory)
 {
 	int			i;
 
@@ -1582,9 +1594,51 @@ end_windows(MsgraphScanState *st)
 			msgraph_http_async_end(w->pending);
 		w->pending = NULL;
 		w->ready = NULL;		/* memory of the window's context */
+		if (free_memory)
+		{
+			MemoryContextDelete(w->cxt);
+			MemoryContextDelete(w->spare);
+		}
 	}
+	if (free_memory && st->windows)
+		pfree(st->windows);
 	st->windows = NULL;
 	st->nwindows = 0;
+}
+
+/*
+ * Sequential paging from the second page on: the scan goes on as one
+ * window without bounds, so that each page is fetched while the rows of
+ * the one before are returned (two pages held at most), in the order of
+ * the nextLinks.
+ */
+static void
+start_prefetch(MsgraphScanState *st)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(st->scan_cxt);
+	MsgraphWindow *w;
+
+	st->windows = palloc0(sizeof(MsgraphWindow));
+	st->nwindows = 1;
+	w = new_window(st, &st->windows[0], st->next_url.data);
+	w->empty_run = st->empty_run;
+	st->have_next = false;
+	MemoryContextSwitchTo(oldcxt);
+	window_request(st, w);
+}
+
+/* Set up a window whose first request is url (in the current context). */
+static MsgraphWindow *
+new_window(MsgraphScanState *st, MsgraphWindow *w, const char *url)
+{
+	initStringInfo(&w->next_url);
+	appendStringInfoString(&w->next_url, url);
+	w->have_next = true;
+	w->cxt = AllocSetContextCreate(st->scan_cxt, "msgraph_security_fdw window",
+								   ALLOCSET_DEFAULT_SIZES);
+	w->spare = AllocSetContextCreate(st->scan_cxt, "msgraph_security_fdw window",
+									 ALLOCSET_DEFAULT_SIZES);
+	return w;
 }
 
 /* Memory context callback: the query is over, normally or not. */
@@ -1593,7 +1647,7 @@ scan_page_cleanup(void *arg)
 {
 	MsgraphScanState *st = (MsgraphScanState *) arg;
 
-	end_windows(st);
+	end_windows(st, false);		/* the contexts below the query's are gone */
 	scan_free_page(st);
 }
 
@@ -1872,6 +1926,8 @@ fetch_next_page(MsgraphScanState *st)
 	check_empty_run(&st->empty_run, st->nitems, st->have_next, url);
 
 	MemoryContextSwitchTo(oldcxt);
+	if (st->prefetch && st->have_next && st->nstreams <= 1 && st->expand_fallback == NULL)
+		start_prefetch(st);
 	return true;
 }
 
@@ -2214,7 +2270,7 @@ msgraphReScanForeignScan(ForeignScanState *node)
 {
 	MsgraphScanState *st = (MsgraphScanState *) node->fdw_state;
 
-	end_windows(st);
+	end_windows(st, true);
 	scan_free_page(st);
 	st->begun = false;
 	st->started = false;
@@ -2232,7 +2288,7 @@ msgraphEndForeignScan(ForeignScanState *node)
 
 	if (st)
 	{
-		end_windows(st);
+		end_windows(st, true);
 		scan_free_page(st);
 	}
 }
@@ -2285,7 +2341,7 @@ msgraphExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("Graph Bytes", NULL, st->stats.bytes, es);
 		ExplainPropertyInteger("Graph Retries", NULL, st->stats.retries, es);
 		ExplainPropertyInteger("Graph Throttled ms", NULL, st->stats.throttled_ms, es);
-		if (st->windows != NULL)
+		if (st->windows != NULL && st->nstreams > 1)
 			ExplainPropertyInteger("Graph Streams", NULL, st->nstreams, es);
 		if (st->fallback)
 			ExplainPropertyText("Graph Fallback", st->fallback, es);

@@ -178,8 +178,13 @@ typedef struct MsgraphRequestStats
 extern void msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
 							  MsgraphHttpResponse *resp,
 							  MsgraphRequestStats *stats);
+struct MsgraphThrottleTicket;
 extern MsgraphAsync *msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
-											 MsgraphHttpResponse *resp);
+											 MsgraphHttpResponse *resp,
+											 struct MsgraphThrottleTicket *ticket);
+extern void msgraph_graph_get_resume(MsgraphConnOptions *opts, const char *url,
+									 MsgraphHttpResponse *resp, MsgraphRequestStats *stats,
+									 struct MsgraphThrottleTicket *ticket);
 extern void msgraph_graph_request(MsgraphConnOptions *opts, const char *method,
 								  const char *url, const char *body,
 								  MsgraphHttpResponse *resp,
@@ -234,6 +239,7 @@ extern void msgraph_throttle_acquire(MsgraphConnOptions *opts, const char *url,
 									 MsgraphThrottleTicket *ticket,
 									 MsgraphRequestStats *stats);
 extern void msgraph_throttle_pace(MsgraphConnOptions *opts, const char *url,
+								  MsgraphThrottleTicket *ticket,
 								  MsgraphRequestStats *stats);
 extern void msgraph_throttle_release(MsgraphThrottleTicket *ticket);
 extern void msgraph_throttle_penalize(MsgraphThrottleTicket *ticket, int64 wait_ms);

@@ -408,17 +408,19 @@ msgraph_throttle_acquire(MsgraphConnOptions *opts, const char *url,
  * give a concurrency slot back, and nothing needs releasing.
  */
 void
-msgraph_throttle_pace(MsgraphConnOptions *opts, const char *url, MsgraphRequestStats *stats)
+msgraph_throttle_pace(MsgraphConnOptions *opts, const char *url,
+					  MsgraphThrottleTicket *ticket, MsgraphRequestStats *stats)
 {
-	MsgraphThrottleTicket ticket;
 	int			rate_cls;
 	int			slot_cls;
 
+	ticket->rate_bucket = -1;
+	ticket->slot_bucket = -1;
 	if (!msgraph_pace_requests)
 		return;
 	classify_url(opts, url, &rate_cls, &slot_cls);
 	if (rate_cls >= 0)
-		pace(opts, rate_cls, &ticket, stats);
+		pace(opts, rate_cls, ticket, stats);
 }
 
 static void
