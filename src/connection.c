@@ -38,6 +38,8 @@ static void graph_attempt(MsgraphConnOptions *opts, const char *method,
 static void report_transport_error(MsgraphConnOptions *opts, const char *method,
 								   const char *url, MsgraphHttpResponse *resp);
 static char *query_option(const char *url, const char *name);
+static void report_too_large(MsgraphConnOptions *opts, const char *method,
+							 const char *url) pg_attribute_noreturn();
 static void graph_exchange(MsgraphConnOptions *opts, const char *method, const char *url,
 						   const char *body, MsgraphHttpResponse *resp,
 						   MsgraphRequestStats *stats, MsgraphThrottleTicket *answered);
@@ -89,6 +91,8 @@ msgraph_graph_get_resume(MsgraphConnOptions *opts, const char *url,
 						 MsgraphThrottleTicket *ticket)
 {
 	resp->method = "GET";
+	if (resp->too_large)
+		report_too_large(opts, "GET", url);
 	graph_exchange(opts, "GET", url, NULL, resp, stats, ticket);
 }
 
@@ -290,12 +294,19 @@ graph_request_once(MsgraphConnOptions *opts, const char *method, const char *url
 	msgraph_backend_stats.bytes += resp->wire_bytes;
 
 	if (resp->too_large)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Graph response exceeds max_response_bytes (%lld bytes)",
-						(long long) opts->max_response_bytes),
-				 errdetail("Request: %s %s", method, url),
-				 errhint("Raise the server's max_response_bytes option or lower its page_size.")));
+		report_too_large(opts, method, url);
+}
+
+/* A response cut off at max_response_bytes: HV000, never retried. */
+static void
+report_too_large(MsgraphConnOptions *opts, const char *method, const char *url)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("Graph response exceeds max_response_bytes (%lld bytes)",
+					(long long) opts->max_response_bytes),
+			 errdetail("Request: %s %s", method, url),
+			 errhint("Raise the server's max_response_bytes option or lower its page_size.")));
 }
 
 /* A request that got no HTTP answer, after its retries: HV00N. */
