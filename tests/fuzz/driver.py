@@ -286,10 +286,16 @@ class Driver:
             raise ChainError("the scan sent no request to the resource")
         rows = []
         outcome = None
+        ahead = None        # the nextLink of a page whose rows failed
         for n, page in enumerate(pages):
             if n > 0:
                 last = pages[n - 1]
                 if outcome is not None:
+                    if ahead is not None and page["request"] == ahead:
+                        # fetched ahead while the failing page's rows were read
+                        ahead = None
+                        continue
+                    ahead = None
                     if page["request"] != last["request"]:
                         raise ChainError("page %d requested after a failure" % n)
                     continue            # a retry of the failed request
@@ -309,6 +315,9 @@ class Driver:
                     rows.append(oracle.row(cols, item))
                 except model.CellError as e:
                     outcome = ("error", e.sqlstate, list(rows), str(e))
+                    if page["next"] is not None:
+                        link = urlsplit(page["next"])
+                        ahead = link.path + ("?" + link.query if link.query else "")
                     break
             if outcome is not None:
                 continue
