@@ -363,7 +363,8 @@ class GraphService:
         else:
             items = renderer.items(indices, req.prefer, q.select)
         context = _context_url(req, context_path, q.select)
-        return render.Body(render.page_chunks(context, items, count, next_link), len(items))
+        return render.Body(render.page_chunks(context, items, count, next_link), len(items),
+                           items)
 
     def next_link(self, req, resource, offset, empty):
         """Absolute nextLink: the client's options plus the cursor.

@@ -14,7 +14,11 @@ them (env.md section 5: json.dumps per request caps a server at about
   (joining pages on their second use made that pass six times slower);
 * bodies, and their gzip (compresslevel 1, streamed over the chunks, made
   on first demand), are kept in a bounded LRU keyed by everything that
-  decides the body, so a repeated scan costs one lookup per page.
+  decides the body, so a repeated scan costs one lookup per page;
+* a list page's gzip is its envelope head (context, count, nextLink),
+  deflated on its own, followed by the deflate of its items, which is
+  cached by the items themselves: a scan whose $filter is new each time
+  (a snapshot bound) but selects the same entities pays for the head only.
 
 JSON is written ASCII-only, non-ASCII characters as \\uXXXX escapes (astral
 ones as surrogate pairs).  That is ODataLib's default (EscapeNonAscii),
@@ -219,14 +223,17 @@ class Body:
     holding the body (if any) about the memory that added.
     """
 
-    __slots__ = ("chunks", "length", "rows", "_gzip", "_owner")
+    __slots__ = ("chunks", "length", "rows", "_gzip", "_owner", "_items")
 
-    def __init__(self, chunks, rows=0):
+    def __init__(self, chunks, rows=0, items=None):
         self.chunks = chunks
         self.length = sum(len(c) for c in chunks)
         self.rows = rows
         self._gzip = None
         self._owner = None
+        # a list page: chunks[0] is its head, chunks[1:] its items and
+        # tail, which `items` (the entity bytes) decide
+        self._items = items
 
     @classmethod
     def of(cls, data, rows=0):
@@ -237,7 +244,10 @@ class Body:
 
     def gzipped(self):
         if self._gzip is None:
-            self._gzip = gzip_chunks(self.chunks, self.length)
+            if self._items is not None:
+                self._gzip = gzip_page(self.chunks, self.length, tuple(self._items))
+            else:
+                self._gzip = gzip_chunks(self.chunks, self.length)
             if self._owner is not None:
                 self._owner[0].grow(self._owner[1], len(self._gzip))
         return self._gzip
@@ -298,8 +308,42 @@ def _tail(chunks, size):
     return b"".join(reversed(picked))[-size:]
 
 
+_ITEMS_CACHE_BYTES = 256 << 20
+_items_cache = OrderedDict()         # tuple of entity bytes -> raw deflate
+_items_cache_size = 0
+_items_lock = threading.Lock()
+
+
+def gzip_page(chunks, length, key):
+    """gzip of a list page: its head deflated alone (sync flush: byte
+    aligned, not final), then the raw deflate of the rest, which knows no
+    bytes before it and so is valid after any head; that part is cached by
+    `key`, the page's entity bytes (held, so never confused with others)."""
+    global _items_cache_size
+    with _items_lock:
+        rest = _items_cache.get(key)
+        if rest is not None:
+            _items_cache.move_to_end(key)
+    if rest is None:
+        rest = raw_deflate(chunks[1:], length - len(chunks[0]))
+        with _items_lock:
+            if key not in _items_cache:
+                _items_cache[key] = rest
+                _items_cache_size += len(rest) + 8 * len(key)
+                while _items_cache_size > _ITEMS_CACHE_BYTES and len(_items_cache) > 1:
+                    old_key, old = _items_cache.popitem(last=False)
+                    _items_cache_size -= len(old) + 8 * len(old_key)
+    head = _deflate(chunks[:1], None, zlib.Z_SYNC_FLUSH)
+    return b"".join((GZIP_HEADER, head, rest, _trailer(chunks, length)))
+
+
 def gzip_chunks(chunks, length):
-    """One gzip member (compresslevel 1) of the concatenated chunks.
+    """One gzip member (compresslevel 1) of the concatenated chunks."""
+    return GZIP_HEADER + raw_deflate(chunks, length) + _trailer(chunks, length)
+
+
+def raw_deflate(chunks, length):
+    """Raw deflate (compresslevel 1, final) of the concatenated chunks.
 
     A large body is compressed as two halves at once, the way pigz does:
     the first half ends with a sync flush (byte-aligned, not final), the
@@ -309,8 +353,8 @@ def gzip_chunks(chunks, length):
     compressing, and the client is idle while it waits for the page, so
     the second core is free.
     """
-    if length < PARALLEL_GZIP_BYTES:
-        return GZIP_HEADER + _deflate(chunks, None, zlib.Z_FINISH) + _trailer(chunks, length)
+    if length < PARALLEL_GZIP_BYTES or len(chunks) < 2:
+        return _deflate(chunks, None, zlib.Z_FINISH)
     half, size = 0, 0
     while size < length // 2:
         size += len(chunks[half])
@@ -318,7 +362,7 @@ def gzip_chunks(chunks, length):
     first, second = chunks[:half], chunks[half:]
     future = _gzip_pool().submit(_deflate, first, None, zlib.Z_SYNC_FLUSH)
     rest = _deflate(second, _tail(first, WINDOW), zlib.Z_FINISH)
-    return b"".join((GZIP_HEADER, future.result(), rest, _trailer(chunks, length)))
+    return future.result() + rest
 
 
 def _trailer(chunks, length):
