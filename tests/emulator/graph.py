@@ -16,6 +16,7 @@ evaluation, not one per page.  Writes (writes.py) bump the data generation,
 so no list rendered before a write is served after it.
 """
 
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ WWW_AUTHENTICATE = ('WWW-Authenticate', 'Bearer realm="", authorization_uri='
                     '"https://login.microsoftonline.com/common/oauth2/authorize", '
                     'client_id="00000003-0000-0000-c000-000000000000"')
 MAX_RESULT_SETS = 128
+# a scan's snapshot bound, the last conjunct of its $filter
+_SNAPSHOT_BOUND = re.compile(r"^(?:(.+) and )?createdDateTime le "
+                             r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)$", re.S)
 PAGE_CACHE_BYTES = 1 << 30
 
 
@@ -325,19 +329,58 @@ class GraphService:
             order = sorted(scope[1], key=collection.rank(*q.orderby).__getitem__)
         else:
             order = scope[1]            # already in default order
-        if q.filter is not None:
+        text = q.filter
+        if text is not None:
             options = odata.FilterOptions(req.prefer, settings.case_insensitive,
                                           settings.strict)
             try:
-                predicate = odata.compile_filter(q.filter, resource, collection, options)
+                predicate = odata.compile_filter(text, resource, collection, options)
+                reduced = self._without_universal_bound(text, resource, collection, options,
+                                                        scope is None)
             except odata.FilterError as e:
                 raise GraphError(400, "BadRequest", "Invalid filter clause: %s" % e) from None
+            if reduced != text:
+                # the same entities as the filter without the bound: its
+                # result set, computed once for every scan start
+                rkey = key[:3] + (reduced,) + key[4:]
+                with self._results_lock:
+                    found = self._results.get(rkey)
+                if found is None:
+                    if reduced is not None:
+                        predicate = odata.compile_filter(reduced, resource, collection, options)
+                        found = [i for i in order if predicate(i)]
+                    else:
+                        found = order
+                    self._remember(rkey, found)
+                self._remember(key, found)
+                return found
             order = [i for i in order if predicate(i)]
+        self._remember(key, order)
+        return order
+
+    def _remember(self, key, order):
         with self._results_lock:
             self._results[key] = order
             while len(self._results) > MAX_RESULT_SETS:
                 self._results.popitem(last=False)
-        return order
+
+    @staticmethod
+    def _without_universal_bound(text, resource, collection, options, whole):
+        """`text` without a trailing `createdDateTime le T` that every entity
+        satisfies (no null createdDateTime, the latest at or before T), or
+        `text` itself.  A conjunct true for every entity changes nothing
+        wherever it stands; None when it was the whole filter."""
+        m = _SNAPSHOT_BOUND.match(text)
+        if m is None or not whole:
+            return text
+        ascending = collection.order("createdDateTime", False)
+        if not ascending or collection.docs[ascending[0]].get("createdDateTime") is None:
+            return text
+        bound = odata.compile_filter("createdDateTime le " + m.group(2), resource,
+                                     collection, options)
+        if not bound(ascending[-1]):
+            return text
+        return m.group(1)
 
     def render_page(self, req, resource, q, matches, context_path):
         size = q.top or resource.top_default
