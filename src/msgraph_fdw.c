@@ -1094,6 +1094,8 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	{
 		int			streams = 1;
 		ForeignServer *server = GetForeignServer(GetForeignTable(rte->relid)->serverid);
+		bool		limited = intVal(list_nth(best_path->fdw_private,
+											  FdwPathPrivateTop)) < info->page_size;
 		ListCell   *lc2;
 
 		foreach(lc2, server->options)
@@ -1105,8 +1107,7 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 		}
 		if (lookup || snapshot_prop[0] == '\0' || !info->res->allows_orderby ||
 			strVal(list_nth(best_path->fdw_private, FdwPathPrivateOrderBy))[0] != '\0' ||
-			intVal(list_nth(best_path->fdw_private, FdwPathPrivateTop)) < info->page_size ||
-			best_path->path.param_info != NULL)
+			limited || best_path->path.param_info != NULL)
 			streams = 1;
 		fdw_private = lappend(fdw_private, makeInteger(Max(streams, 1)));
 
@@ -1115,10 +1116,7 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 		 * the rows of the current one are returned; not under a LIMIT
 		 * hint, where the executor will likely stop within the first page.
 		 */
-		fdw_private = lappend(fdw_private,
-							  makeInteger(!lookup &&
-										  intVal(list_nth(best_path->fdw_private,
-														  FdwPathPrivateTop)) >= info->page_size));
+		fdw_private = lappend(fdw_private, makeInteger(!lookup && !limited));
 	}
 
 	return make_foreignscan(tlist, local, baserel->relid,
