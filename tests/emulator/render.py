@@ -113,6 +113,9 @@ class EntityRenderer:
     def items(self, indices, prefer, select=None):
         """b"," + JSON of the entities at `indices`, in that order."""
         slots = self._slots(prefer, select)
+        out = [slots[i] for i in indices]
+        if None not in out:
+            return out
         docs = self.collection.docs
         out = []
         for i in indices:
@@ -227,7 +230,7 @@ class Body:
 
     def __init__(self, chunks, rows=0, items=None):
         self.chunks = chunks
-        self.length = sum(len(c) for c in chunks)
+        self.length = sum(map(len, chunks))
         self.rows = rows
         self._gzip = None
         self._owner = None
@@ -309,32 +312,105 @@ def _tail(chunks, size):
 
 
 _ITEMS_CACHE_BYTES = 256 << 20
-_items_cache = OrderedDict()         # tuple of entity bytes -> raw deflate
+# tuple of entity bytes -> (raw deflate, CRC-32, length, shift) of the
+# page after its head; shift is what combines a head's CRC with it
+_items_cache = OrderedDict()
 _items_cache_size = 0
 _items_lock = threading.Lock()
 
 
 def gzip_page(chunks, length, key):
-    """gzip of a list page: its head deflated alone (sync flush: byte
-    aligned, not final), then the raw deflate of the rest, which knows no
-    bytes before it and so is valid after any head; that part is cached by
-    `key`, the page's entity bytes (held, so never confused with others)."""
+    """gzip of a list page: its head as a stored deflate block (byte
+    aligned, not final: no compressor to set up for a few hundred bytes),
+    then the raw deflate of the rest, which knows no bytes before it and so
+    is valid after any head.  That part, its CRC and length are cached by
+    `key`, the page's entity bytes (held, so never confused with others);
+    the page's CRC combines the head's with the cached one."""
     global _items_cache_size
     with _items_lock:
         rest = _items_cache.get(key)
         if rest is not None:
             _items_cache.move_to_end(key)
     if rest is None:
-        rest = raw_deflate(chunks[1:], length - len(chunks[0]))
+        tail = chunks[1:]
+        rest_length = length - len(chunks[0])
+        rest = (raw_deflate(tail, rest_length), _crc(tail), rest_length,
+                crc32_shift(rest_length))
         with _items_lock:
             if key not in _items_cache:
                 _items_cache[key] = rest
-                _items_cache_size += len(rest) + 8 * len(key)
+                _items_cache_size += len(rest[0]) + 8 * len(key)
                 while _items_cache_size > _ITEMS_CACHE_BYTES and len(_items_cache) > 1:
                     old_key, old = _items_cache.popitem(last=False)
-                    _items_cache_size -= len(old) + 8 * len(old_key)
-    head = _deflate(chunks[:1], None, zlib.Z_SYNC_FLUSH)
-    return b"".join((GZIP_HEADER, head, rest, _trailer(chunks, length)))
+                    _items_cache_size -= len(old[0]) + 8 * len(old_key)
+    deflated, rest_crc, _, shift = rest
+    head = chunks[0]
+    crc = crc32_combine(zlib.crc32(head), rest_crc, shift)
+    return b"".join((GZIP_HEADER, stored_blocks(head), deflated,
+                     struct.pack("<II", crc, length & 0xFFFFFFFF)))
+
+
+def stored_blocks(data):
+    """`data` as stored (uncompressed) deflate blocks, none of them final."""
+    out = []
+    for i in range(0, len(data), 0xFFFF):
+        part = data[i:i + 0xFFFF]
+        out.append(struct.pack("<BHH", 0, len(part), len(part) ^ 0xFFFF))
+        out.append(part)
+    return b"".join(out)
+
+
+# --- CRC-32 of a concatenation -----------------------------------------------------------------
+#
+# CRC-32 is linear over GF(2): the CRC of A + B is the CRC of A multiplied
+# by x^(8 * len(B)) modulo the CRC polynomial, plus the CRC of B.  Bits
+# are reflected as in zlib.crc32: bit 31 stands for x^0.
+
+_CRC_POLY = 0xEDB88320
+
+
+def _gf2_mulmod(a, b):
+    """a * b modulo the CRC-32 polynomial (reflected bit order)."""
+    product = 0
+    bit = 1 << 31
+    while a:
+        if a & bit:
+            product ^= b
+            a ^= bit
+        bit >>= 1
+        b = (b >> 1) ^ _CRC_POLY if b & 1 else b >> 1
+    return product
+
+
+# x^(2^k) modulo the polynomial, k = 0..63
+_X_POW2 = [1 << 30]
+for _ in range(63):
+    _X_POW2.append(_gf2_mulmod(_X_POW2[-1], _X_POW2[-1]))
+
+
+def crc32_shift(length):
+    """x^(8 * length) modulo the polynomial: what crc32_combine() needs to
+    put `length` bytes after a CRC."""
+    n, k, shift = length, 3, 1 << 31
+    while n:
+        if n & 1:
+            shift = _gf2_mulmod(_X_POW2[k], shift)
+        n >>= 1
+        k += 1
+    return shift
+
+
+def crc32_combine(crc_a, crc_b, shift_b):
+    """zlib.crc32(A + B) from zlib.crc32(A), zlib.crc32(B) and
+    crc32_shift(len(B))."""
+    return _gf2_mulmod(shift_b, crc_a) ^ crc_b
+
+
+def _crc(chunks):
+    crc = 0
+    for chunk in chunks:
+        crc = zlib.crc32(chunk, crc)
+    return crc
 
 
 def gzip_chunks(chunks, length):
@@ -366,10 +442,7 @@ def raw_deflate(chunks, length):
 
 
 def _trailer(chunks, length):
-    crc = 0
-    for chunk in chunks:
-        crc = zlib.crc32(chunk, crc)
-    return struct.pack("<II", crc, length & 0xFFFFFFFF)
+    return struct.pack("<II", _crc(chunks), length & 0xFFFFFFFF)
 
 
 class PageCache:

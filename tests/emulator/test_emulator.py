@@ -2174,6 +2174,33 @@ class TestHunting(WriteCase):
             self.assertGreaterEqual(age % timestamps.TICKS_PER_DAY, hour)
 
 
+class TestGzipUnits(unittest.TestCase):
+    """The pieces a list page's gzip is made of (render.gzip_page)."""
+
+    def test_crc32_combine(self):
+        rng = __import__("random").Random(7)
+        for n in (0, 1, 7, 8, 255, 65536, 123457):
+            a = bytes(rng.randrange(256) for _ in range(rng.randrange(300)))
+            b = bytes(rng.randrange(256) for _ in range(n))
+            self.assertEqual(render.crc32_combine(zlib.crc32(a), zlib.crc32(b),
+                                                  render.crc32_shift(len(b))),
+                             zlib.crc32(a + b))
+
+    def test_page_gzip_with_any_head(self):
+        items = [b',{"id":"%d","title":"t%d"}' % (i, i % 7) for i in range(3000)]
+        rest = [memoryview(items[0])[1:]] + items[1:] + [b"]}"]
+        # the same items after heads of different lengths, the last in two
+        # stored blocks: the second and third reuse the cached deflate
+        for head in (b'{"value":[', b'{"@odata.nextLink":"x","value":[',
+                     b'{"pad":"' + b"p" * 70000 + b'","value":['):
+            body = render.Body([head] + rest, len(items), items)
+            zipped = body.gzipped()
+            self.assertEqual(gzip.decompress(zipped), body.join())
+            inflater = zlib.decompressobj(31)
+            self.assertEqual(inflater.decompress(zipped) + inflater.flush(), body.join())
+            self.assertTrue(inflater.eof and not inflater.unused_data)
+
+
 class TestKqlUnits(unittest.TestCase):
     """The KQL subset without a server."""
 
