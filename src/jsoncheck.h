@@ -46,7 +46,7 @@ typedef struct MsgraphJsonNames
 	int			nnames;
 	const char **names;			/* as decoded, not NUL-terminated */
 	const size_t *lens;
-	uint64_t   *hashes;			/* FNV-1a of each name */
+	uint64_t   *hashes;			/* msgraph_json_name_hash() of each */
 	int32_t    *table;			/* name index or -1, msgraph_json_names_slots() */
 	uint32_t	mask;
 } MsgraphJsonNames;
@@ -57,7 +57,9 @@ typedef struct MsgraphJsonNames
  * (when it is an array), and for each item that is an object the members
  * named in MsgraphJsonNames: members[item * nnames + name].  Spans are
  * offsets into text, which must outlive the index.  Arrays come from
- * alloc (never freed here: the caller's memory context does that).
+ * alloc (never freed here: the caller's memory context does that), the
+ * first with room for items_hint items; a page that is indexed again keeps
+ * them (zero items and members NULL the first time).
  */
 typedef struct MsgraphJsonPage
 {
@@ -68,6 +70,8 @@ typedef struct MsgraphJsonPage
 	MsgraphJsonSpan *items;
 	MsgraphJsonSpan *members;
 	size_t		maxitems;
+	size_t		items_hint;		/* items the first allocation has room for
+								 * (0: 256), e.g. the last page's count */
 	void	   *(*alloc) (void *arg, size_t size);	/* NULL when out of memory */
 	void	   *alloc_arg;
 } MsgraphJsonPage;

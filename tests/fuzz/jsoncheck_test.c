@@ -145,17 +145,27 @@ index_cases(void)
 	int			failed = 0;
 	size_t		i;
 
+	MsgraphJsonPage page;
+	int			pass;
+
 	msgraph_json_names_fill(&nm);
+	memset(&page, 0, sizeof(page));
+
+	/*
+	 * Every case with a page of its own, then every case again with one page
+	 * reused from case to case (its arrays kept), as a scan's windows do.
+	 */
+	for (pass = 0; pass < 2; pass++)
 	for (i = 0; i < sizeof(index_tests) / sizeof(index_tests[0]); i++)
 	{
 		const IndexCase *c = &index_tests[i];
-		MsgraphJsonPage page;
 		MsgraphJsonCheck res;
 		char		out[8192] = "";
 		size_t		k;
 		int			ok;
 
-		memset(&page, 0, sizeof(page));
+		if (pass == 0)
+			memset(&page, 0, sizeof(page));
 		page.alloc = test_alloc;
 		ok = msgraph_json_index_page(c->text, strlen(c->text), &nm, &page, &res);
 		if (ok)
@@ -188,19 +198,51 @@ index_cases(void)
 
 			if (!ok || page.nitems != n || page.members[(n - 1) * 3].len != 1)
 			{
-				printf("index case %zu: %zu items\n", i, ok ? page.nitems : 0);
+				printf("index case %zu (pass %d): %zu items\n", i, pass, ok ? page.nitems : 0);
 				failed++;
 			}
 		}
 		else if (c->expected == NULL ? ok : !ok || strcmp(out, c->expected) != 0)
 		{
-			printf("index case %zu: got %s, expected %s\n", i,
+			printf("index case %zu (pass %d): got %s, expected %s\n", i, pass,
 				   ok ? out : res.problem, c->expected ? c->expected : "a refusal");
 			failed++;
 		}
 	}
-	printf("jsoncheck index: %zu cases, %d failed\n",
+	printf("jsoncheck index: %zu cases twice (fresh pages, one reused page), %d failed\n",
 		   sizeof(index_tests) / sizeof(index_tests[0]), failed);
+	return failed;
+}
+
+/*
+ * Member names longer than the walk's stack buffer, escaped and not: the
+ * same name twice is a duplicate however it is written; names that differ
+ * in their last byte only are not.
+ */
+static int
+long_names(void)
+{
+	char		text[1024];
+	char		name[301];
+	MsgraphJsonCheck res;
+	int			failed = 0;
+
+	memset(name, 'a', 300);
+	name[300] = '\0';
+	snprintf(text, sizeof(text), "{\"%s\\u0061\":1,\"%sa\":2}", name, name);
+	if (msgraph_json_check(text, strlen(text), &res) ||
+		strstr(res.problem, "duplicate") == NULL)
+	{
+		printf("long names: an escaped duplicate went through\n");
+		failed++;
+	}
+	snprintf(text, sizeof(text), "{\"%s\\u0061\":1,\"%sb\":2}", name, name);
+	if (!msgraph_json_check(text, strlen(text), &res))
+	{
+		printf("long names: refused two names: %s\n", res.problem);
+		failed++;
+	}
+	printf("jsoncheck long names: 2 cases, %d failed\n", failed);
 	return failed;
 }
 
@@ -228,6 +270,7 @@ main(void)
 		}
 	}
 	printf("jsoncheck: %zu cases, %d failed\n", sizeof(cases) / sizeof(cases[0]), failed);
+	failed += long_names();
 	failed += index_cases();
 	return failed ? 1 : 0;
 }
