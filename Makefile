@@ -36,7 +36,7 @@ PGFILEDESC = "msgraph_security_fdw - foreign data wrapper for Microsoft Graph Se
 # Suites run by tests/run_regress.sh against a temporary instance and the emulator.
 REGRESS = $(shell cat tests/regress_schedule 2>/dev/null)
 
-SHLIB_LINK = -ljson-c -lcurl -lssl -lcrypto
+SHLIB_LINK = -ljson-c -lcurl -ldeflate -lssl -lcrypto
 PG_CPPFLAGS = -I$(srcdir)/src
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config

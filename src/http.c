@@ -24,11 +24,18 @@
  * Request headers (the bearer token among them) are wiped before they are
  * freed.
  *
+ * Bodies are asked for gzipped and decoded here, not by libcurl: libcurl
+ * inflates with zlib in 16 kB steps as the bytes arrive, while libdeflate
+ * inflates a whole body in one call into a buffer of the size the gzip
+ * trailer gives, three to four times faster on Graph's pages.  The size
+ * cap applies to the decoded body, as it would with libcurl decoding.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <curl/curl.h>
+#include <libdeflate.h>
 
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -43,12 +50,28 @@
 
 static CURL *msgraph_easy = NULL;
 static CURLM *msgraph_multi = NULL;
+static struct libdeflate_decompressor *msgraph_inflater = NULL;
 
-/* State the libcurl callbacks write into during one transfer. */
+/* The Content-Encoding of a response. */
+typedef enum HttpEncoding
+{
+	HTTP_ENCODING_IDENTITY,
+	HTTP_ENCODING_GZIP,
+	HTTP_ENCODING_OTHER			/* one not asked for: refused */
+} HttpEncoding;
+
+/*
+ * State the libcurl callbacks write into during one transfer.  What they
+ * allocate goes into cxt, the memory context current when the transfer
+ * was set up: concurrent transfers progress while the scan returns rows,
+ * in the executor's per-tuple context.
+ */
 typedef struct HttpTransfer
 {
 	MsgraphHttpResponse *resp;
+	MemoryContext cxt;
 	int64		max_bytes;
+	HttpEncoding encoding;
 	char		errbuf[CURL_ERROR_SIZE];	/* curl's own words on a failure */
 } HttpTransfer;
 
@@ -57,12 +80,18 @@ static size_t http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata
 static size_t http_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 static void http_run_transfer(HttpTransfer *xfer);
 static struct curl_slist *http_setup(CURL *h, const MsgraphHttpRequest *req,
-									 MsgraphHttpResponse *resp, HttpTransfer *xfer);
+									 MsgraphHttpResponse *resp, bool reuse,
+									 HttpTransfer *xfer);
 static void http_set_transport(CURL *h, const MsgraphHttpRequest *req);
 static void http_detach(CURL *h, struct curl_slist *headers);
 static void free_headers_wiped(struct curl_slist *headers);
+static struct curl_slist *append_header(struct curl_slist *headers, const char *header);
+static void http_reset_response(MsgraphHttpResponse *resp, bool reuse);
 static void http_result(CURL *h, CURLcode result, HttpTransfer *xfer);
 static bool errbuf_says_more(CURLcode result);
+static CURLcode http_decode_body(HttpTransfer *xfer);
+static int64 wire_limit(const HttpTransfer *xfer);
+static CURLcode body_too_large(MsgraphHttpResponse *resp);
 static char *header_value(const char *line, size_t len, const char *name);
 
 
@@ -79,7 +108,8 @@ http_ensure_handles(void)
 				 errmsg("could not initialize libcurl")));
 	msgraph_multi = curl_multi_init();
 	msgraph_easy = curl_easy_init();
-	if (msgraph_multi == NULL || msgraph_easy == NULL)
+	msgraph_inflater = libdeflate_alloc_decompressor();
+	if (msgraph_multi == NULL || msgraph_easy == NULL || msgraph_inflater == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory"),
@@ -101,7 +131,7 @@ msgraph_http_perform(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
 
 	http_ensure_handles();
 	h = msgraph_easy;
-	headers = http_setup(h, req, resp, &xfer);
+	headers = http_setup(h, req, resp, false, &xfer);
 
 	PG_TRY();
 	{
@@ -127,15 +157,16 @@ msgraph_http_perform(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
  */
 static struct curl_slist *
 http_setup(CURL *h, const MsgraphHttpRequest *req, MsgraphHttpResponse *resp,
-		   HttpTransfer *xfer)
+		   bool reuse, HttpTransfer *xfer)
 {
 	struct curl_slist *headers = NULL;
 	ListCell   *lc;
 
-	memset(resp, 0, sizeof(*resp));
-	initStringInfo(&resp->body);
+	http_reset_response(resp, reuse);
 	xfer->resp = resp;
+	xfer->cxt = CurrentMemoryContext;
 	xfer->max_bytes = req->max_response_bytes;
+	xfer->encoding = HTTP_ENCODING_IDENTITY;
 
 	/* reset options, keeping the connection cache */
 	curl_easy_reset(h);
@@ -144,7 +175,8 @@ http_setup(CURL *h, const MsgraphHttpRequest *req, MsgraphHttpResponse *resp,
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	http_set_transport(h, req);
-	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip");
+	/* gzip is asked for below and decoded by http_decode_body() */
+	curl_easy_setopt(h, CURLOPT_HTTP_CONTENT_DECODING, 0L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, MSGRAPH_USER_AGENT);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long) req->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long) req->connect_timeout_ms);
@@ -177,22 +209,56 @@ http_setup(CURL *h, const MsgraphHttpRequest *req, MsgraphHttpResponse *resp,
 	}
 
 	foreach(lc, req->headers)
-	{
-		struct curl_slist *n = curl_slist_append(headers, (char *) lfirst(lc));
-
-		if (n == NULL)
-		{
-			free_headers_wiped(headers);
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory")));
-		}
-		headers = n;
-	}
+		headers = append_header(headers, (const char *) lfirst(lc));
 	/* no "Expect: 100-continue" round trip on POST bodies */
-	headers = curl_slist_append(headers, "Expect:");
+	headers = append_header(headers, "Expect:");
+	headers = append_header(headers, "Accept-Encoding: gzip");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	return headers;
+}
+
+/*
+ * Clear a response for a new exchange.  With reuse (concurrent transfers,
+ * whose responses their owner keeps and zeroes first) a response that
+ * asks to keep its body buffers has them emptied for this exchange; any
+ * other gets new ones in the current memory context, its earlier state
+ * unread (callers' responses are often uninitialized).
+ */
+static void
+http_reset_response(MsgraphHttpResponse *resp, bool reuse)
+{
+	StringInfoData body = resp->body;
+	StringInfoData wire = resp->wire;
+	bool		keep = reuse && resp->keep_buffers && body.data != NULL;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->keep_buffers = keep;
+	if (keep)
+	{
+		resp->body = body;
+		resetStringInfo(&resp->body);
+		resp->wire = wire;
+		if (wire.data != NULL)
+			resetStringInfo(&resp->wire);
+	}
+	else
+		initStringInfo(&resp->body);
+}
+
+/* One more request header; on failure the list is freed and an ERROR raised. */
+static struct curl_slist *
+append_header(struct curl_slist *headers, const char *header)
+{
+	struct curl_slist *n = curl_slist_append(headers, header);
+
+	if (n == NULL)
+	{
+		free_headers_wiped(headers);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	}
+	return n;
 }
 
 /*
@@ -284,15 +350,18 @@ http_result(CURL *h, CURLcode result, HttpTransfer *xfer)
 	curl_off_t	downloaded = 0;
 	long		request_size = 0;
 
+	if (result == CURLE_OK)
+		result = http_decode_body(xfer);
 	resp->curl_code = (int) result;
 	if (result == CURLE_OK)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 	else
 	{
 		resp->status = 0;
-
-		resp->transport_error = pstrdup((xfer->errbuf[0] != '\0' && errbuf_says_more(result))
-										? xfer->errbuf : curl_easy_strerror(result));
+		resp->transport_error =
+			MemoryContextStrdup(xfer->cxt,
+								(xfer->errbuf[0] != '\0' && errbuf_says_more(result))
+								? xfer->errbuf : curl_easy_strerror(result));
 	}
 	/* SIZE_DOWNLOAD counts body bytes before content decoding */
 	curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &downloaded);
@@ -356,23 +425,147 @@ http_run_transfer(HttpTransfer *xfer)
 }
 
 /*
- * Body data, decoded.  Returning less than asked aborts the transfer,
- * which is how the size cap stops a response that is too large.
+ * Body data as sent (gzipped or not).  Returning less than asked aborts
+ * the transfer, which is how the size cap stops a response that is too
+ * large.
  */
 static size_t
 http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	HttpTransfer *xfer = (HttpTransfer *) userdata;
 	MsgraphHttpResponse *resp = xfer->resp;
+	StringInfo	target = &resp->body;
 	size_t		n = size * nmemb;
 
-	if ((int64) resp->body.len + (int64) n > xfer->max_bytes)
+	/* a gzipped body is decoded into body once complete */
+	if (xfer->encoding == HTTP_ENCODING_GZIP)
+	{
+		target = &resp->wire;
+		if (target->data == NULL)
+		{
+			/* beside body, which lives as long as the buffers are kept */
+			MemoryContext oldcxt =
+				MemoryContextSwitchTo(GetMemoryChunkContext(resp->body.data));
+
+			initStringInfo(target);
+			MemoryContextSwitchTo(oldcxt);
+		}
+	}
+	if ((int64) target->len + (int64) n > wire_limit(xfer))
 	{
 		resp->too_large = true;
 		return 0;
 	}
-	appendBinaryStringInfo(&resp->body, ptr, (int) n);
+	appendBinaryStringInfo(target, ptr, (int) n);
 	return n;
+}
+
+/*
+ * The most body bytes a transfer may receive.  A gzipped body may be a
+ * little longer than what it decodes to (incompressible text grows by a
+ * few bytes per 16 kB block): the cap proper applies once it is decoded.
+ */
+static int64
+wire_limit(const HttpTransfer *xfer)
+{
+	if (xfer->encoding == HTTP_ENCODING_IDENTITY)
+		return xfer->max_bytes;
+	return xfer->max_bytes + xfer->max_bytes / 256 + 1024;
+}
+
+/*
+ * Decode a gzipped body from wire into body.  The gzip trailer gives the
+ * decoded size (of the last member, modulo 2^32), so body is made that
+ * size at once, and grows only if the body has several members or its
+ * trailer is wrong.  A body that decodes to more than the cap is too
+ * large.  wire is freed after, unless
+ * the caller keeps the buffers.  Returns CURLE_BAD_CONTENT_ENCODING for
+ * bytes that are not gzip (libdeflate checks the CRC and the size of each
+ * member) or for an encoding that was not asked for.
+ */
+static CURLcode
+http_decode_body(HttpTransfer *xfer)
+{
+	MsgraphHttpResponse *resp = xfer->resp;
+	StringInfo	out = &resp->body;
+	const unsigned char *in = (const unsigned char *) resp->wire.data;
+	size_t		in_len = (size_t) resp->wire.len;
+	size_t		in_done = 0;
+	size_t		out_max;
+	size_t		cap = (size_t) xfer->max_bytes;
+	CURLcode	result = CURLE_OK;
+
+	if (xfer->encoding == HTTP_ENCODING_IDENTITY)
+		return CURLE_OK;
+	if (xfer->encoding != HTTP_ENCODING_GZIP)
+		return CURLE_BAD_CONTENT_ENCODING;
+	if (in_len == 0)
+		return CURLE_OK;		/* no body (a 204, say) */
+	if (in_len < 18)
+		return CURLE_BAD_CONTENT_ENCODING;
+
+	out_max = (size_t) in[in_len - 4] | (size_t) in[in_len - 3] << 8 |
+		(size_t) in[in_len - 2] << 16 | (size_t) in[in_len - 1] << 24;
+	if (out_max > cap)
+	{
+		/*
+		 * Too large, or not gzip at all (the trailer is only read, not
+		 * checked, until the body is inflated): find out by inflating, with
+		 * room growing up to the cap.
+		 */
+		out_max = Min(in_len * 8, cap);
+	}
+	out_max = Min(Max(out_max, 1024), cap);
+	resetStringInfo(out);
+	while (in_done < in_len)
+	{
+		size_t		used = 0;
+		size_t		made = 0;
+		enum libdeflate_result r;
+
+		enlargeStringInfo(out, (int) (out_max - out->len));
+		r = libdeflate_gzip_decompress_ex(msgraph_inflater, in + in_done, in_len - in_done,
+										  out->data + out->len, out_max - out->len,
+										  &used, &made);
+		if (r == LIBDEFLATE_INSUFFICIENT_SPACE)
+		{
+			/* this member again, with room for twice as much */
+			if (out_max == cap)
+			{
+				result = body_too_large(resp);
+				break;
+			}
+			out_max = Min(out_max * 2, cap);
+			continue;
+		}
+		if (r != LIBDEFLATE_SUCCESS)
+		{
+			result = CURLE_BAD_CONTENT_ENCODING;
+			break;
+		}
+		in_done += used;
+		out->len += (int) made;
+		/* another member may follow */
+		if (in_done < in_len && (size_t) out->len == out_max)
+			out_max = Min(out_max * 2, cap);
+	}
+	if (result != CURLE_OK)
+		resetStringInfo(out);
+	out->data[out->len] = '\0';
+	if (!resp->keep_buffers)
+	{
+		pfree(resp->wire.data);
+		resp->wire.data = NULL;
+	}
+	return result;
+}
+
+/* A body that decodes to more than the cap. */
+static CURLcode
+body_too_large(MsgraphHttpResponse *resp)
+{
+	resp->too_large = true;
+	return CURLE_WRITE_ERROR;
 }
 
 /* Keep the few response headers the callers use. */
@@ -382,6 +575,7 @@ http_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	HttpTransfer *xfer = (HttpTransfer *) userdata;
 	MsgraphHttpResponse *resp = xfer->resp;
 	size_t		n = size * nmemb;
+	MemoryContext oldcxt;
 	char	   *v;
 
 	/* a new status line starts a new response (e.g. after 100 Continue) */
@@ -390,14 +584,25 @@ http_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 		resp->request_id = NULL;
 		resp->content_type = NULL;
 		resp->retry_after = NULL;
+		xfer->encoding = HTTP_ENCODING_IDENTITY;
 		return n;
 	}
-	if ((v = header_value(ptr, n, "request-id")) != NULL)
+	oldcxt = MemoryContextSwitchTo(xfer->cxt);
+	if ((v = header_value(ptr, n, "content-encoding")) != NULL)
+	{
+		if (pg_strcasecmp(v, "gzip") == 0)
+			xfer->encoding = HTTP_ENCODING_GZIP;
+		else if (pg_strcasecmp(v, "identity") != 0)
+			xfer->encoding = HTTP_ENCODING_OTHER;
+		pfree(v);
+	}
+	else if ((v = header_value(ptr, n, "request-id")) != NULL)
 		resp->request_id = v;
 	else if ((v = header_value(ptr, n, "content-type")) != NULL)
 		resp->content_type = v;
 	else if ((v = header_value(ptr, n, "retry-after")) != NULL)
 		resp->retry_after = v;
+	MemoryContextSwitchTo(oldcxt);
 	return n;
 }
 
@@ -560,8 +765,13 @@ static CURL *async_pool[ASYNC_POOL_SIZE];
 static int	async_pool_n = 0;
 
 /*
- * Start a transfer; resp (the caller's) is filled when it is done.  The
- * response body is allocated in the current memory context.
+ * Start a transfer; resp (the caller's, zeroed or filled by an earlier
+ * transfer) is filled when it is done.  The response body is allocated in
+ * the current memory context, unless resp keeps its buffers
+ * (keep_buffers, with body already made in the context they live in):
+ * then their memory is reused, so that a scan's pages do not each cost
+ * fresh memory (on the project's machines, page faults cost as much as
+ * inflating the page).
  */
 MsgraphAsync *
 msgraph_http_async_start(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
@@ -585,7 +795,7 @@ msgraph_http_async_start(const MsgraphHttpRequest *req, MsgraphHttpResponse *res
 				 errdetail("Could not create a libcurl handle.")));
 	}
 	a->resp = resp;
-	a->headers = http_setup(a->easy, req, resp, &a->xfer);
+	a->headers = http_setup(a->easy, req, resp, true, &a->xfer);
 	curl_easy_setopt(a->easy, CURLOPT_PRIVATE, a);
 	if (curl_multi_add_handle(async_multi, a->easy) != CURLM_OK)
 	{

@@ -139,16 +139,29 @@ enum MsgraphPathPrivate
  * One time window of a scan fetched in parallel windows: its own paging,
  * at most one page waiting (ready) and one request in flight.
  */
+/*
+ * One of a window's two pages: the one being returned, or the one being
+ * fetched.  The body and the index arrays are kept from page to page (in
+ * the window's bufs): fresh megabytes for every page would cost a page
+ * fault every 4 kB.
+ */
+typedef struct MsgraphPageSlot
+{
+	MemoryContext cxt;			/* the page's small allocations, reset for each */
+	MsgraphHttpResponse resp;	/* its response (keep_buffers) */
+	MsgraphJsonPage index;		/* its index */
+} MsgraphPageSlot;
+
 typedef struct MsgraphWindow
 {
 	StringInfoData next_url;	/* the URL to fetch next */
 	bool		have_next;
 	MsgraphAsync *pending;		/* request in flight, or NULL */
-	MsgraphHttpResponse resp;	/* its response */
-	MemoryContext cxt;			/* its response body */
-	MemoryContext spare;		/* the page last taken from it */
+	MemoryContext bufs;			/* what the slots keep from page to page */
+	MsgraphPageSlot slots[2];
+	int			fill;			/* the slot of the request in flight or ready */
 	MsgraphThrottleTicket ticket;	/* how the request in flight was paced */
-	MsgraphJsonPage *ready;		/* a fetched page not yet returned (in cxt) */
+	MsgraphJsonPage *ready;		/* a fetched page not yet returned */
 	int			empty_run;		/* empty pages with a nextLink in a row */
 } MsgraphWindow;
 
@@ -206,6 +219,7 @@ typedef struct MsgraphScanState
 	MemoryContext page_cxt;		/* the current page's body and links */
 	MsgraphJsonNames names;		/* the members list pages are indexed for */
 	MsgraphJsonPage *index;		/* the current list page, or NULL */
+	size_t		index_items;	/* items of the last page indexed */
 	struct json_object *page;	/* or the current page as a json-c DOM */
 	struct json_object *items;	/* its "value" array */
 	size_t		nitems;
@@ -297,7 +311,8 @@ static bool fetch_next_lookup(MsgraphScanState *st);
 static struct json_object *parse_json_body(const char *url, MsgraphHttpResponse *resp);
 static void parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp);
 static MsgraphJsonPage *index_page(MsgraphScanState *st, const char *url,
-								   MsgraphHttpResponse *resp);
+									MsgraphHttpResponse *resp, MsgraphJsonPage *page);
+static void *page_alloc(void *arg, size_t size);
 static bool page_next_link(MsgraphScanState *st, MsgraphJsonPage *page, const char *url,
 						   StringInfo next);
 static void check_next_link(MsgraphScanState *st, const char *link);
@@ -1482,12 +1497,14 @@ window_request(MsgraphScanState *st, MsgraphWindow *w)
 {
 	MemoryContext oldcxt;
 
+	MsgraphPageSlot *slot = &w->slots[w->fill];
+
 	if (!w->have_next || w->pending != NULL)
 		return;
-	MemoryContextReset(w->cxt);
-	oldcxt = MemoryContextSwitchTo(w->cxt);
+	MemoryContextReset(slot->cxt);
+	oldcxt = MemoryContextSwitchTo(slot->cxt);
 	w->have_next = false;
-	w->pending = msgraph_graph_get_async(&st->opts, pstrdup(w->next_url.data), &w->resp,
+	w->pending = msgraph_graph_get_async(&st->opts, pstrdup(w->next_url.data), &slot->resp,
 										 &w->ticket);
 	st->stats.requests++;
 	MemoryContextSwitchTo(oldcxt);
@@ -1501,20 +1518,22 @@ window_request(MsgraphScanState *st, MsgraphWindow *w)
 static void
 window_finish(MsgraphScanState *st, MsgraphWindow *w)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(w->cxt);
+	MsgraphPageSlot *slot = &w->slots[w->fill];
+	MemoryContext oldcxt = MemoryContextSwitchTo(slot->cxt);
 	char	   *url = pstrdup(w->next_url.data);
 
 	msgraph_http_async_end(w->pending);
 	w->pending = NULL;
-	st->stats.bytes += w->resp.wire_bytes;
-	msgraph_backend_stats.bytes += w->resp.wire_bytes;
-	if (w->resp.status != 200)
+	st->stats.bytes += slot->resp.wire_bytes;
+	msgraph_backend_stats.bytes += slot->resp.wire_bytes;
+	if (slot->resp.status != 200)
 	{
-		msgraph_graph_get_resume(&st->opts, url, &w->resp, &st->stats, &w->ticket);
-		if (w->resp.status != 200)
-			msgraph_report_graph_error(&st->opts, st->res, url, &w->resp);
+		/* (a page fetched again this way has its body in slot->cxt) */
+		msgraph_graph_get_resume(&st->opts, url, &slot->resp, &st->stats, &w->ticket);
+		if (slot->resp.status != 200)
+			msgraph_report_graph_error(&st->opts, st->res, url, &slot->resp);
 	}
-	w->ready = index_page(st, url, &w->resp);
+	w->ready = index_page(st, url, &slot->resp, &slot->index);
 	if (page_next_link(st, w->ready, url, &w->next_url))
 		w->have_next = true;
 	check_empty_run(&w->empty_run, w->ready->nitems, w->have_next, url);
@@ -1546,7 +1565,6 @@ fetch_next_window_page(MsgraphScanState *st)
 		for (i = 0; i < st->nwindows && !found; i++)
 		{
 			MsgraphWindow *w = &st->windows[i];
-			MemoryContext cxt = w->cxt;
 
 			if (w->ready == NULL)
 				continue;
@@ -1554,9 +1572,8 @@ fetch_next_window_page(MsgraphScanState *st)
 			w->ready = NULL;
 			st->nitems = st->index->nitems;
 			st->next_item = 0;
-			/* the page stays in its context; the window's next goes to the other */
-			w->cxt = w->spare;
-			w->spare = cxt;
+			/* the page stays in its slot; the window's next goes to the other */
+			w->fill = 1 - w->fill;
 			window_request(st, w);
 			found = true;
 		}
@@ -1591,11 +1608,12 @@ end_windows(MsgraphScanState *st, bool free_memory)
 		if (w->pending)
 			msgraph_http_async_end(w->pending);
 		w->pending = NULL;
-		w->ready = NULL;		/* memory of the window's context */
+		w->ready = NULL;		/* memory of the window's contexts */
 		if (free_memory)
 		{
-			MemoryContextDelete(w->cxt);
-			MemoryContextDelete(w->spare);
+			MemoryContextDelete(w->slots[0].cxt);
+			MemoryContextDelete(w->slots[1].cxt);
+			MemoryContextDelete(w->bufs);
 		}
 	}
 	if (free_memory && st->windows)
@@ -1629,13 +1647,27 @@ start_prefetch(MsgraphScanState *st)
 static MsgraphWindow *
 new_window(MsgraphScanState *st, MsgraphWindow *w, const char *url)
 {
+	MemoryContext oldcxt;
+	int			i;
+
 	initStringInfo(&w->next_url);
 	appendStringInfoString(&w->next_url, url);
 	w->have_next = true;
-	w->cxt = AllocSetContextCreate(st->scan_cxt, "msgraph_security_fdw window",
-								   ALLOCSET_DEFAULT_SIZES);
-	w->spare = AllocSetContextCreate(st->scan_cxt, "msgraph_security_fdw window",
-									 ALLOCSET_DEFAULT_SIZES);
+	w->bufs = AllocSetContextCreate(st->scan_cxt, "msgraph_security_fdw window buffers",
+									ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(w->bufs);
+	for (i = 0; i < 2; i++)
+	{
+		MsgraphPageSlot *slot = &w->slots[i];
+
+		slot->cxt = AllocSetContextCreate(st->scan_cxt, "msgraph_security_fdw page",
+										  ALLOCSET_DEFAULT_SIZES);
+		initStringInfo(&slot->resp.body);
+		slot->resp.keep_buffers = true;
+		slot->index.alloc = page_alloc;
+		slot->index.alloc_arg = w->bufs;
+	}
+	MemoryContextSwitchTo(oldcxt);
 	return w;
 }
 
@@ -1833,9 +1865,12 @@ parse_json_body(const char *url, MsgraphHttpResponse *resp)
 				 errdetail("%s at byte %zu of %d; request: GET %s",
 						   check.problem, check.offset, resp->body.len, url)));
 	}
-	/* the DOM is all that is needed from the body */
-	pfree(resp->body.data);
-	resp->body.data = NULL;
+	/* the DOM is all that is needed from the body (unless it is kept) */
+	if (!resp->keep_buffers)
+	{
+		pfree(resp->body.data);
+		resp->body.data = NULL;
+	}
 	return doc;
 }
 
@@ -2099,7 +2134,7 @@ parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp)
 
 	if (st->expand_fallback == NULL)
 	{
-		st->index = index_page(st, url, resp);
+		st->index = index_page(st, url, resp, NULL);
 		st->nitems = st->index->nitems;
 		st->next_item = 0;
 		st->have_next = page_next_link(st, st->index, url, &st->next_url);
@@ -2143,22 +2178,29 @@ page_alloc(void *arg, size_t size)
 }
 
 /*
- * Check a list page and index it for the scan's columns, in the current
- * memory context (the body stays: the index points into it).  Whatever
- * the walk refuses, and a body that is no JSON object, goes through
- * parse_json_body() as every other response does, so that the messages
- * are the same: json-c's, else the check's.  Returns a page with a
- * "value" array, or ERRORs.
+ * Check a list page and index it for the scan's columns (the body stays:
+ * the index points into it), into page (a window's, whose arrays are
+ * reused) or, when page is NULL, into a new one in the current memory
+ * context.  Whatever the walk refuses, and a body that is no JSON object,
+ * goes through parse_json_body() as every other response does, so that
+ * the messages are the same: json-c's, else the check's.  Returns a page
+ * with a "value" array, or ERRORs.
  */
 static MsgraphJsonPage *
-index_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp)
+index_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp,
+		   MsgraphJsonPage *page)
 {
-	MsgraphJsonPage *page = palloc0(sizeof(MsgraphJsonPage));
 	MsgraphJsonCheck check;
 	const char *p = resp->body.data;
 
-	page->alloc = page_alloc;
-	page->alloc_arg = CurrentMemoryContext;
+	if (page == NULL)
+	{
+		page = palloc0(sizeof(MsgraphJsonPage));
+		page->alloc = page_alloc;
+		page->alloc_arg = CurrentMemoryContext;
+	}
+	/* pages are alike: room for as many items as the last one had */
+	page->items_hint = st->index_items;
 	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
 		p++;
 	if (*p != '{' ||
@@ -2173,6 +2215,7 @@ index_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Graph sent a page without a \"value\" array"),
 				 errdetail("Request: GET %s", url)));
+	st->index_items = page->nitems;
 	return page;
 }
 

@@ -123,6 +123,10 @@ typedef struct MsgraphHttpResponse
 {
 	long		status;			/* 0 when the transfer itself failed */
 	StringInfoData body;		/* decoded body, NUL-terminated */
+	StringInfoData wire;		/* a gzipped body as received (data NULL if none) */
+	bool		keep_buffers;	/* set by the owner of a concurrent transfer's
+								 * response: the next transfer into it reuses
+								 * body's and wire's memory */
 	int64		wire_bytes;		/* body bytes as received (compressed) */
 	bool		too_large;		/* body exceeded max_response_bytes */
 	int			curl_code;		/* CURLcode of the transfer */

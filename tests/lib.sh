@@ -13,7 +13,7 @@ PY=/usr/bin/python3
 export LC_ALL=C.UTF-8 LANG=C.UTF-8
 
 # Packages the build, the tests and the demo need.
-PACKAGES="postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libjson-c-dev
+PACKAGES="postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libjson-c-dev libdeflate-dev
 libssl-dev gcc make libc6-dev python3 ca-certificates curl openssl"
 
 # Install what is missing (apt-get update only when something is).
