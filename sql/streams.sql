@@ -15,22 +15,25 @@ IMPORT FOREIGN SCHEMA security LIMIT TO (alerts, incidents) FROM SERVER graph_st
 
 -- four windows after one probe for the oldest timestamp.  The windows end
 -- at the scan's start, so how the rows fall into them (and so the number
--- of pages) depends on the day the test runs: each window must page its
--- own rows in pages of ten, and the requests must be the pages plus the
--- probe.
+-- of pages, and which windows split again as others finish) depends on
+-- the day the test runs: each window must page its own rows in pages of
+-- ten, in the order of createdDateTime, and the requests must be the
+-- pages plus the probe.
 SELECT emu_reset();
-SELECT regexp_replace(e, 'Graph (Requests|Pages): \d+', 'Graph \1: N')
+SELECT regexp_replace(e, 'Graph (Requests|Pages|Windows): \d+', 'Graph \1: N')
   FROM explain_filter($$EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
   SELECT id FROM par.alerts WHERE severity <> 'low'$$) e;
 WITH g AS (
-  SELECT (r->'params'->>'$orderby') IS NOT NULL AS probe,
+  SELECT r->'params'->>'$top' = '1' AS probe,
+         r->'params'->>'$orderby' AS orderby,
          regexp_replace(r->'params'->>'$filter', '.*createdDateTime ge (\S+).*', '\1') AS win,
          (r->>'rows')::int AS rows
     FROM emu_requests() r WHERE r->>'kind' = 'graph'),
-w AS (SELECT probe, win, count(*) AS requests, sum(rows) AS rows FROM g GROUP BY 1, 2)
-SELECT probe, count(*) AS windows, sum(rows) AS rows,
+w AS (SELECT probe, orderby, win, count(*) AS requests, sum(rows) AS rows FROM g GROUP BY 1, 2, 3)
+SELECT probe, orderby, count(*) >= CASE WHEN probe THEN 1 ELSE 4 END AS windows,
+       sum(rows) >= CASE WHEN probe THEN 1 ELSE 218 END AS rows,
        bool_and(requests = greatest(1, ceil(rows / 10.0))) AS pages_of_ten
-  FROM w GROUP BY 1 ORDER BY 1;
+  FROM w GROUP BY 1, 2 ORDER BY 1;
 SELECT emu_reset();
 CREATE TEMP TABLE streams_explain AS
   SELECT e FROM explain_filter($$EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
@@ -47,6 +50,33 @@ SELECT same($$SELECT id, status, created_date_time FROM par.incidents WHERE seve
             $$SELECT id, status, created_date_time FROM graph.incidents WHERE severity IN ('high', 'medium')$$);
 SELECT same($$SELECT id FROM par.alerts WHERE created_date_time >= '2026-04-01'$$,
             $$SELECT id FROM graph.alerts WHERE created_date_time >= '2026-04-01'$$);
+-- rows of one month: the first window holds them all, the other three
+-- find nothing, and the first is split again as each of those finishes,
+-- with the rows at a split point returned once
+ALTER FOREIGN TABLE par.alerts OPTIONS (ADD page_size '3');
+SELECT emu_reset();
+CREATE TEMP TABLE split_explain AS
+  SELECT e FROM explain_filter($$EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT id FROM par.alerts WHERE created_date_time >= '2026-05-01'$$) e;
+SELECT substring(e FROM 'Graph Windows: (\d+)')::int > 4 AS split_again
+  FROM split_explain WHERE e ~ 'Graph Windows';
+DROP TABLE split_explain;
+SELECT count(*) FILTER (WHERE r->'params'->>'$filter' ~ 'createdDateTime lt') > 3 AS bounded_windows
+  FROM emu_requests() r WHERE r->>'kind' = 'graph';
+-- the same rows as paging sequentially whatever the page size, so
+-- wherever the splits fall (ties included)
+DO $$
+BEGIN
+  FOR n IN 2..7 LOOP
+    EXECUTE format('ALTER FOREIGN TABLE par.alerts OPTIONS (SET page_size %L)', n);
+    RAISE NOTICE 'page_size %: %', n,
+      same($q$SELECT * FROM par.alerts WHERE created_date_time >= '2026-04-15'$q$,
+           $q$SELECT * FROM graph.alerts WHERE created_date_time >= '2026-04-15'$q$);
+  END LOOP;
+END
+$$;
+ALTER FOREIGN TABLE par.alerts OPTIONS (DROP page_size);
+
 -- nothing selected: the probe finds nothing, the scan pages sequentially
 SELECT emu_reset();
 SELECT count(id) FROM par.alerts WHERE created_date_time > '2030-01-01';

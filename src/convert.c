@@ -511,15 +511,18 @@ msgraph_columns_needed(const GraphResource *res, MsgraphColumn *cols, int ncols,
 /*
  * The member names a list page is indexed for (MsgraphJsonPage): "id"
  * (for error messages) and the first property component, or the source,
- * of each column.  Sets each column's slot; the names live in the current
+ * of each column, and extra unless it is NULL.  Sets each column's slot
+ * and returns that of extra (-1 for none); the names live in the current
  * memory context.
  */
-void
-msgraph_columns_names(MsgraphColumn *cols, int ncols, MsgraphJsonNames *names)
+int
+msgraph_columns_names(MsgraphColumn *cols, int ncols, const char *extra,
+					  MsgraphJsonNames *names)
 {
-	const char **list = palloc(sizeof(char *) * (ncols + 1));
-	size_t	   *lens = palloc(sizeof(size_t) * (ncols + 1));
+	const char **list = palloc(sizeof(char *) * (ncols + 2));
+	size_t	   *lens = palloc(sizeof(size_t) * (ncols + 2));
 	int			n = 0;
+	int			extra_slot = -1;
 	int			i;
 
 	list[n++] = "id";
@@ -542,6 +545,13 @@ msgraph_columns_names(MsgraphColumn *cols, int ncols, MsgraphJsonNames *names)
 			list[n++] = name;
 		col->slot = k;
 	}
+	if (extra != NULL)
+	{
+		for (extra_slot = 0; extra_slot < n && strcmp(list[extra_slot], extra) != 0; extra_slot++)
+			;
+		if (extra_slot == n)
+			list[n++] = extra;
+	}
 	for (i = 0; i < n; i++)
 		lens[i] = strlen(list[i]);
 	names->nnames = n;
@@ -550,6 +560,7 @@ msgraph_columns_names(MsgraphColumn *cols, int ncols, MsgraphJsonNames *names)
 	names->hashes = palloc(sizeof(uint64) * n);
 	names->table = palloc(sizeof(int32) * msgraph_json_names_slots(n));
 	msgraph_json_names_fill(names);
+	return extra_slot;
 }
 
 /*
@@ -753,6 +764,24 @@ parse_graph_timestamp(const char *s, size_t len, TimestampTz *result)
 		return false;
 	*result = (TimestampTz) ts;
 	return true;
+}
+
+/*
+ * The same for a string of len bytes that need not end in a NUL: the
+ * timestamps a windowed scan orders its pages by.
+ */
+bool
+msgraph_parse_timestamp_text(const char *s, size_t len, TimestampTz *result)
+{
+	char	   *copy;
+	bool		ok;
+
+	if (parse_graph_timestamp(s, len, result))
+		return true;
+	copy = pnstrdup(s, len);
+	ok = msgraph_parse_timestamp(copy, result);
+	pfree(copy);
+	return ok;
 }
 
 /* A Graph timestamp string as PostgreSQL reads it, for the scan's windows. */

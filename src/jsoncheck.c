@@ -39,10 +39,10 @@
  * json-c already reports well.
  *
  * List pages of scans are not parsed by json-c at all: the same walk, with
- * an index (msgraph_json_index_page), notes where the page's "value" and
- * "@odata.nextLink" are, where each item is, and where the members the
- * scan's columns need are in each item (looked up by the hash the
- * duplicate check computes anyway).  The scan reads the values from the
+ * an index (msgraph_json_index_page), notes where the page's "value",
+ * "@odata.nextLink" and "@odata.count" are, where each item is, and where
+ * the members the scan's columns need are in each item (looked up by the
+ * hash the duplicate check computes anyway).  The scan reads the values from the
  * text (jsonpage.c, convert.c).  A page the walk refuses is handed to
  * json-c and the plain check as any other response, so the ERROR says
  * what it always said; the walk's rules being the check's, nothing gets
@@ -491,8 +491,8 @@ duplicate_key(KeyEntry *keys, size_t n)
 
 /*
  * A Graph page as the walk indexes it (msgraph_json_index_page): where the
- * top-level "value" and "@odata.nextLink" are, where each item of "value"
- * is, and in each item that is an object where the wanted members are.
+ * top-level "value", "@odata.nextLink" and "@odata.count" are, where each
+ * item of "value" is, and in each item that is an object where the wanted members are.
  * NULL index: a plain check.
  */
 typedef struct PageIndex
@@ -743,6 +743,8 @@ json_walk(const char *buf, size_t len, PageIndex *ix, MsgraphJsonCheck *res)
 							}
 							else if (p - name == 17 && memcmp(name, "\"@odata.nextLink\"", 17) == 0)
 								ix->pending = &ix->page->next_link;
+							else if (p - name == 14 && memcmp(name, "\"@odata.count\"", 14) == 0)
+								ix->pending = &ix->page->count;
 						}
 						else if (depth == 3 && ix->members &&
 								 (n = find_name(ix->names, hash, name + 1, p - 1, escaped)) != -1)
@@ -889,6 +891,7 @@ msgraph_json_index_page(const char *buf, size_t len, const MsgraphJsonNames *nam
 	page->text = buf;
 	page->value.off = page->value.len = 0;
 	page->next_link.off = page->next_link.len = 0;
+	page->count.off = page->count.len = 0;
 	/* arrays of an earlier page are reused: clear the members it found */
 	if (page->members != NULL)
 		memset(page->members, 0, page->nitems * names->nnames * sizeof(MsgraphJsonSpan));

@@ -53,9 +53,10 @@ typedef struct MsgraphJsonNames
 
 /*
  * A list page as msgraph_json_index_page() leaves it: the top-level
- * "value" and "@odata.nextLink" of the page object, each item of "value"
- * (when it is an array), and for each item that is an object the members
- * named in MsgraphJsonNames: members[item * nnames + name].  Spans are
+ * "value", "@odata.nextLink" and "@odata.count" of the page object, each
+ * item of "value" (when it is an array), and for each item that is an
+ * object the members named in MsgraphJsonNames:
+ * members[item * nnames + name].  Spans are
  * offsets into text, which must outlive the index.  Arrays come from
  * alloc (never freed here: the caller's memory context does that), the
  * first with room for items_hint items; a page that is indexed again keeps
@@ -66,6 +67,7 @@ typedef struct MsgraphJsonPage
 	const char *text;
 	MsgraphJsonSpan value;
 	MsgraphJsonSpan next_link;
+	MsgraphJsonSpan count;		/* "@odata.count" */
 	size_t		nitems;
 	MsgraphJsonSpan *items;
 	MsgraphJsonSpan *members;

@@ -84,6 +84,12 @@ PG_MODULE_MAGIC;
  */
 #define MSGRAPH_MAX_EMPTY_RUN	100
 
+/*
+ * Ids of rows sharing a window's newest timestamp kept for a split; a
+ * window with more at one instant is not split there.
+ */
+#define MSGRAPH_MAX_WINDOW_TIES	1000
+
 /* Planner state of a foreign table, in baserel->fdw_private. */
 typedef struct MsgraphRelInfo
 {
@@ -136,10 +142,6 @@ enum MsgraphPathPrivate
 };
 
 /*
- * One time window of a scan fetched in parallel windows: its own paging,
- * at most one page waiting (ready) and one request in flight.
- */
-/*
  * One of a window's two pages: the one being returned, or the one being
  * fetched.  The body and the index arrays are kept from page to page (in
  * the window's bufs): fresh megabytes for every page would cost a page
@@ -150,8 +152,16 @@ typedef struct MsgraphPageSlot
 	MemoryContext cxt;			/* the page's small allocations, reset for each */
 	MsgraphHttpResponse resp;	/* its response (keep_buffers) */
 	MsgraphJsonPage index;		/* its index */
+	bool	   *skip;			/* items returned before, or NULL for none */
 } MsgraphPageSlot;
 
+/*
+ * One time window of a scan fetched in parallel windows: its own paging,
+ * at most one page waiting (ready) and one request in flight.  A window
+ * pages its range [from, to) in the order of the snapshot timestamp, so
+ * that the part it has not reached yet can be split off (split_windows).
+ * Timestamps here are as PostgreSQL reads Graph's (whole microseconds).
+ */
 typedef struct MsgraphWindow
 {
 	StringInfoData next_url;	/* the URL to fetch next */
@@ -163,6 +173,23 @@ typedef struct MsgraphWindow
 	MsgraphThrottleTicket ticket;	/* how the request in flight was paced */
 	MsgraphJsonPage *ready;		/* a fetched page not yet returned */
 	int			empty_run;		/* empty pages with a nextLink in a row */
+
+	TimestampTz from;			/* the range: from on */
+	TimestampTz to;				/* up to (not including) to */
+	bool		bounded;		/* "lt to" is in the filter (else to is past
+								 * the snapshot bound) */
+	TimestampTz floor;			/* the last row's timestamp: none may be older */
+	TimestampTz last_ts;		/* the newest timestamp of the rows returned */
+	StringInfoData ties;		/* ids of the rows returned at last_ts, each
+								 * after its length (an int) */
+	int			nties;
+	bool		many_ties;		/* too many to keep: no split at last_ts */
+	bool		restarted;		/* asked again from last_ts: skip the rows
+								 * returned before */
+	double		rows;			/* rows returned from the range */
+	double		sent;			/* rows sent since the range was asked for */
+	double		expected;		/* rows to send then, by @odata.count */
+	bool		counted;		/* expected is known */
 } MsgraphWindow;
 
 /* Executor state of a scan. */
@@ -193,6 +220,11 @@ typedef struct MsgraphScanState
 	MsgraphWindow *windows;		/* NULL when paging sequentially */
 	int			nwindows;
 	int			rows_since_progress;
+	MsgraphRequestSpec wspec;	/* a window's request but its range */
+	int			ts_slot;		/* the snapshot timestamp in names */
+	bool		splitting;		/* windows split while rows come in order */
+	int			nsplits;
+	bool	   *skip;			/* of the current page: items to skip */
 
 	/* $expand failed on Graph's side: navigation fetched per entity */
 	const GraphDerived *expand_fallback;
@@ -282,6 +314,17 @@ static bool fetch_next_window_page(MsgraphScanState *st);
 static void end_windows(MsgraphScanState *st, bool free_memory);
 static void start_prefetch(MsgraphScanState *st);
 static MsgraphWindow *new_window(MsgraphScanState *st, MsgraphWindow *w, const char *url);
+static bool select_lists(const char *select, const char *prop);
+static void set_window_range(MsgraphScanState *st, MsgraphWindow *w, TimestampTz from,
+							 TimestampTz to, bool bounded);
+static void window_range_url(MsgraphScanState *st, MsgraphWindow *w, TimestampTz start);
+static bool *window_track(MsgraphScanState *st, MsgraphWindow *w, MsgraphJsonPage *page,
+						  const char *url);
+static bool window_tie(MsgraphWindow *w, const char *text, const MsgraphJsonSpan *id);
+static void window_out_of_order(MsgraphScanState *st, const char *url);
+static bool page_count(MsgraphJsonPage *page, double *count);
+static double window_remaining(MsgraphWindow *w);
+static void split_windows(MsgraphScanState *st);
 static void attach_navigation(MsgraphScanState *st, struct json_object *entity);
 
 static MsgraphFilterMode fallback_mode(Oid serverid, const char *path);
@@ -1282,7 +1325,9 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 	st->cols = msgraph_build_columns(st->rel, st->res,
 									 (List *) list_nth(priv, FdwScanPrivateRetrievedAttrs),
 									 &st->ncols);
-	msgraph_columns_names(st->cols, st->ncols, &st->names);
+	st->ts_slot = msgraph_columns_names(st->cols, st->ncols,
+										st->nstreams > 1 ? st->spec.snapshot_property : NULL,
+										&st->names);
 	st->page_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										 "msgraph_security_fdw page",
 										 ALLOCSET_DEFAULT_SIZES);
@@ -1422,10 +1467,12 @@ scan_start(ForeignScanState *node, MsgraphScanState *st)
  * Split the scan into time windows fetched at the same time.  One request
  * asks Graph for the oldest snapshot timestamp the filter selects; the
  * range from there to the scan start is cut into nstreams windows of
- * equal length, each paged on its own.  Window bounds are whole
- * microseconds written with Graph's 100 ns precision ("ge b" and "lt b"),
- * so the windows partition the range exactly and the rows are those of
- * the sequential scan.  If Graph rejects the probe, or the range holds
+ * equal length, each paged on its own in the order of that timestamp.
+ * Window bounds are whole microseconds written with Graph's 100 ns
+ * precision ("ge b" and "lt b"), so the windows partition the range
+ * exactly and the rows are those of the sequential scan.  A window that
+ * turns out to hold more than the others is split again as streams fall
+ * idle (split_windows).  If Graph rejects the probe, or the range holds
  * nothing, the scan pages sequentially (with the usual 400 fallback).
  */
 static void
@@ -1441,6 +1488,8 @@ start_windows(MsgraphScanState *st)
 	char	   *url;
 	int			i;
 
+	st->splitting = false;
+	st->nsplits = 0;
 	probe.select = st->spec.snapshot_property;
 	probe.orderby = psprintf("%s asc", st->spec.snapshot_property);
 	probe.top = 1;
@@ -1464,31 +1513,96 @@ start_windows(MsgraphScanState *st)
 	/* a microsecond before the (rounded) oldest value surely includes it */
 	lower -= 1;
 
+	/* windows ask for the timestamp too, and in its order */
+	st->wspec = st->spec;
+	st->wspec.orderby = probe.orderby;
+	if (st->spec.select != NULL && !select_lists(st->spec.select, st->spec.snapshot_property))
+		st->wspec.select = psprintf("%s,%s", st->spec.select, st->spec.snapshot_property);
+	st->splitting = (st->ts_slot >= 0);
+
 	st->nwindows = st->nstreams;
 	st->windows = palloc0(sizeof(MsgraphWindow) * st->nwindows);
 	for (i = 0; i < st->nwindows; i++)
 	{
 		MsgraphWindow *w = &st->windows[i];
-		MsgraphRequestSpec spec = st->spec;
-		StringInfoData filter;
 		TimestampTz from = lower + (upper - lower) / st->nwindows * i;
 		TimestampTz to = lower + (upper - lower) / st->nwindows * (i + 1);
 
-		initStringInfo(&filter);
-		if (st->spec.filter)
-			appendStringInfo(&filter, "%s and ", st->spec.filter);
-		appendStringInfo(&filter, "%s ge ", st->spec.snapshot_property);
-		msgraph_format_timestamp(&filter, from);
+		new_window(st, w, "");
 		if (i < st->nwindows - 1)
-		{
-			appendStringInfo(&filter, " and %s lt ", st->spec.snapshot_property);
-			msgraph_format_timestamp(&filter, to);
-		}
-		spec.filter = filter.data;
-		new_window(st, w, msgraph_build_url(&st->opts, &spec, false, true, st->snapshot));
+			set_window_range(st, w, from, to, true);
+		else
+			set_window_range(st, w, from, upper + 1, false);
 	}
 	for (i = 0; i < st->nwindows; i++)
 		window_request(st, &st->windows[i]);
+}
+
+/* Whether a $select list names prop. */
+static bool
+select_lists(const char *select, const char *prop)
+{
+	size_t		len = strlen(prop);
+	const char *p = select;
+
+	while ((p = strstr(p, prop)) != NULL)
+	{
+		if ((p == select || p[-1] == ',') && (p[len] == ',' || p[len] == '\0'))
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+/*
+ * Make w page the range [from, to) from its start (to is written only when
+ * bounded).
+ */
+static void
+set_window_range(MsgraphScanState *st, MsgraphWindow *w, TimestampTz from,
+				 TimestampTz to, bool bounded)
+{
+	w->from = from;
+	w->to = to;
+	w->bounded = bounded;
+	w->floor = from;
+	w->last_ts = from - 1;
+	resetStringInfo(&w->ties);
+	w->nties = 0;
+	w->many_ties = false;
+	w->restarted = false;
+	w->rows = 0;
+	w->empty_run = 0;
+	window_range_url(st, w, from);
+}
+
+/* The next request of w: its range from start on, in timestamp order. */
+static void
+window_range_url(MsgraphScanState *st, MsgraphWindow *w, TimestampTz start)
+{
+	MsgraphRequestSpec spec = st->wspec;
+	StringInfoData filter;
+	const char *prop = st->spec.snapshot_property;
+
+	initStringInfo(&filter);
+	if (st->spec.filter)
+		appendStringInfo(&filter, "%s and ", st->spec.filter);
+	appendStringInfo(&filter, "%s ge ", prop);
+	msgraph_format_timestamp(&filter, start);
+	if (w->bounded)
+	{
+		appendStringInfo(&filter, " and %s lt ", prop);
+		msgraph_format_timestamp(&filter, w->to);
+	}
+	spec.filter = filter.data;
+	spec.count = true;			/* how many rows the range holds */
+	w->sent = 0;
+	w->counted = false;
+	resetStringInfo(&w->next_url);
+	appendStringInfoString(&w->next_url,
+						   msgraph_build_url(&st->opts, &spec, false, true, st->snapshot));
+	w->have_next = true;
+	pfree(filter.data);
 }
 
 /* Start the next request of a window, if it has one. */
@@ -1502,6 +1616,7 @@ window_request(MsgraphScanState *st, MsgraphWindow *w)
 	if (!w->have_next || w->pending != NULL)
 		return;
 	MemoryContextReset(slot->cxt);
+	slot->skip = NULL;
 	oldcxt = MemoryContextSwitchTo(slot->cxt);
 	w->have_next = false;
 	w->pending = msgraph_graph_get_async(&st->opts, pstrdup(w->next_url.data), &slot->resp,
@@ -1539,7 +1654,200 @@ window_finish(MsgraphScanState *st, MsgraphWindow *w)
 	check_empty_run(&w->empty_run, w->ready->nitems, w->have_next, url);
 	st->stats.pages++;
 	msgraph_backend_stats.pages++;
+	if (st->splitting)
+	{
+		slot->skip = window_track(st, w, w->ready, url);
+		if (st->splitting)
+			split_windows(st);
+	}
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Follow the timestamps of a window's page: each no older than the row
+ * before, the ids at the newest kept (the ties a split must not return
+ * twice).  Returns which items to skip, or NULL for none: after a split,
+ * the rows at the timestamp the window was asked again from that it had
+ * returned already.  A page out of order (Graph did not honour $orderby)
+ * ends splitting; when a split has relied on the order, it is an ERROR.
+ */
+static bool *
+window_track(MsgraphScanState *st, MsgraphWindow *w, MsgraphJsonPage *page, const char *url)
+{
+	int			nnames = st->names.nnames;
+	bool	   *skip = NULL;
+	size_t		i;
+
+	if (!w->counted && page->count.len > 0 &&
+		page_count(page, &w->expected))
+		w->counted = true;
+	w->sent += page->nitems;
+	for (i = 0; i < page->nitems; i++)
+	{
+		const MsgraphJsonSpan *id = &page->members[i * nnames];
+		const MsgraphJsonSpan *ts = &page->members[i * nnames + st->ts_slot];
+		const char *v = page->text + ts->off;
+		TimestampTz t;
+
+		if (ts->len < 2 || v[0] != '"' || memchr(v, '\\', ts->len) != NULL ||
+			!msgraph_parse_timestamp_text(v + 1, ts->len - 2, &t) || t < w->floor)
+		{
+			window_out_of_order(st, url);
+			return NULL;
+		}
+		w->floor = t;
+		if (w->restarted &&
+			(t < w->last_ts || (t == w->last_ts && window_tie(w, page->text, id))))
+		{
+			if (skip == NULL)
+				skip = palloc0(sizeof(bool) * page->nitems);
+			skip[i] = true;
+			continue;
+		}
+		if (t > w->last_ts)
+		{
+			w->last_ts = t;
+			resetStringInfo(&w->ties);
+			w->nties = 0;
+			w->many_ties = false;
+			w->restarted = false;
+		}
+		if (w->nties < MSGRAPH_MAX_WINDOW_TIES)
+		{
+			int			len = id->len;
+
+			appendBinaryStringInfo(&w->ties, (char *) &len, sizeof(int));
+			appendBinaryStringInfo(&w->ties, page->text + id->off, len);
+			w->nties++;
+		}
+		else
+			w->many_ties = true;
+		w->rows += 1;
+	}
+	return skip;
+}
+
+/* Whether id is among the window's ties. */
+static bool
+window_tie(MsgraphWindow *w, const char *text, const MsgraphJsonSpan *id)
+{
+	const char *p = w->ties.data;
+	const char *end = p + w->ties.len;
+
+	while (p < end)
+	{
+		int			len;
+
+		memcpy(&len, p, sizeof(int));
+		p += sizeof(int);
+		if (len == (int) id->len && memcmp(p, text + id->off, len) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+static void
+window_out_of_order(MsgraphScanState *st, const char *url)
+{
+	if (st->nsplits > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Graph returned a time window out of the order it was asked for"),
+				 errdetail("Request: GET %s", url),
+				 errhint("Set the server's streams option to 1 to page sequentially.")));
+	st->splitting = false;
+}
+
+/* A page's @odata.count, if it is a count. */
+static bool
+page_count(MsgraphJsonPage *page, double *count)
+{
+	const char *v = page->text + page->count.off;
+	double		n = 0;
+	uint32		i;
+
+	for (i = 0; i < page->count.len; i++)
+	{
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+		n = n * 10 + (v[i] - '0');
+	}
+	*count = n;
+	return true;
+}
+
+/*
+ * Rows a window has yet to send: by the count Graph gave for its range,
+ * else guessed from how many it returned in the part it has passed.
+ */
+static double
+window_remaining(MsgraphWindow *w)
+{
+	if (!w->have_next && w->pending == NULL)
+		return 0;
+	if (w->counted)
+		return Max(w->expected - w->sent, 0);
+	if (w->rows == 0)
+		return 0;
+	if (w->last_ts <= w->from)
+		return w->rows * (double) (w->to - w->from);
+	return w->rows * (double) (w->to - w->last_ts) / (double) (w->last_ts - w->from);
+}
+
+/*
+ * While a stream is idle, split the window with the most left to send,
+ * at least two pages, if its next request is not on its way yet: the
+ * later half of the rest of its range goes to the idle window, and the
+ * window is asked again from its newest timestamp (its nextLink is
+ * dropped), skipping the rows there it has returned already.
+ */
+static void
+split_windows(MsgraphScanState *st)
+{
+	double		page = Max(st->spec.top, 1);
+
+	for (;;)
+	{
+		MsgraphWindow *idle = NULL;
+		MsgraphWindow *w = NULL;
+		double		left = 0;
+		double		others = 0;
+		TimestampTz mid;
+		int			i;
+
+		for (i = 0; i < st->nwindows; i++)
+		{
+			MsgraphWindow *o = &st->windows[i];
+			/* a request on its way brings a page of what is left */
+			double		l = window_remaining(o) - (o->pending ? page : 0);
+
+			if (!o->have_next && o->pending == NULL && o->ready == NULL)
+				idle = o;
+			else if (o->have_next && o->pending == NULL && !o->many_ties &&
+					 o->to - o->last_ts >= 4 && l > left)
+			{
+				if (w != NULL)
+					others = Max(others, left);
+				w = o;
+				left = l;
+			}
+			else
+				others = Max(others, l);
+		}
+		if (idle == NULL || w == NULL || left < 2 * page || left < others)
+			return;
+		mid = w->last_ts + (w->to - w->last_ts) / 2;
+		set_window_range(st, idle, mid, w->to, w->bounded);
+		w->to = mid;
+		w->bounded = true;
+		/* a microsecond before: every Graph value PostgreSQL reads as last_ts */
+		window_range_url(st, w, w->last_ts - 1);
+		w->floor = w->last_ts - 1;
+		w->restarted = true;
+		st->nsplits++;
+		window_request(st, idle);
+	}
 }
 
 /*
@@ -1569,12 +1877,15 @@ fetch_next_window_page(MsgraphScanState *st)
 			if (w->ready == NULL)
 				continue;
 			st->index = w->ready;
+			st->skip = w->slots[w->fill].skip;
 			w->ready = NULL;
 			st->nitems = st->index->nitems;
 			st->next_item = 0;
 			/* the page stays in its slot; the window's next goes to the other */
 			w->fill = 1 - w->fill;
 			window_request(st, w);
+			if (st->splitting)
+				split_windows(st);
 			found = true;
 		}
 		if (found)
@@ -1586,10 +1897,14 @@ fetch_next_window_page(MsgraphScanState *st)
 		if (i == st->nwindows)
 			break;				/* nothing in flight, nothing ready: done */
 		done = msgraph_http_async_wait(set, n);
+		/* (finishing may start a request that reuses done's memory) */
 		for (i = 0; i < st->nwindows; i++)
 		{
 			if (st->windows[i].pending == done)
+			{
 				window_finish(st, &st->windows[i]);
+				break;
+			}
 		}
 	}
 	return found;
@@ -1656,6 +1971,7 @@ new_window(MsgraphScanState *st, MsgraphWindow *w, const char *url)
 	w->bufs = AllocSetContextCreate(st->scan_cxt, "msgraph_security_fdw window buffers",
 									ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(w->bufs);
+	initStringInfo(&w->ties);
 	for (i = 0; i < 2; i++)
 	{
 		MsgraphPageSlot *slot = &w->slots[i];
@@ -1690,6 +2006,7 @@ scan_free_page(MsgraphScanState *st)
 		st->page = NULL;
 	}
 	st->index = NULL;			/* memory of the page's context */
+	st->skip = NULL;
 	st->items = NULL;
 	st->nitems = 0;
 	st->next_item = 0;
@@ -1768,6 +2085,8 @@ iterate_scan(ForeignScanState *node, MsgraphScanState *st)
 		{
 			size_t		n = st->next_item++;
 
+			if (st->skip != NULL && st->skip[n])
+				continue;		/* a windowed scan returned it already */
 			if (st->index->text[st->index->items[n].off] != '{')
 				item_not_object(st, n);
 			msgraph_convert_page_item(st->rel, st->cols, st->ncols, st->index, &st->names,
@@ -2383,7 +2702,10 @@ msgraphExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("Graph Retries", NULL, st->stats.retries, es);
 		ExplainPropertyInteger("Graph Throttled ms", NULL, st->stats.throttled_ms, es);
 		if (st->windows != NULL && st->nstreams > 1)
+		{
 			ExplainPropertyInteger("Graph Streams", NULL, st->nstreams, es);
+			ExplainPropertyInteger("Graph Windows", NULL, st->nwindows + st->nsplits, es);
+		}
 		if (st->fallback)
 			ExplainPropertyText("Graph Fallback", st->fallback, es);
 	}

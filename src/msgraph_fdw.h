@@ -370,7 +370,7 @@ extern void msgraph_columns_needed(const GraphResource *res, MsgraphColumn *cols
 extern void msgraph_convert_entity(Relation rel, MsgraphColumn *cols, int ncols,
 								   struct json_object *entity,
 								   Datum *values, bool *nulls);
-extern void msgraph_columns_names(MsgraphColumn *cols, int ncols,
+extern int	msgraph_columns_names(MsgraphColumn *cols, int ncols, const char *extra,
 								  MsgraphJsonNames *names);
 extern void msgraph_convert_page_item(Relation rel, MsgraphColumn *cols, int ncols,
 									  const MsgraphJsonPage *page,
@@ -378,6 +378,7 @@ extern void msgraph_convert_page_item(Relation rel, MsgraphColumn *cols, int nco
 									  Datum *values, bool *nulls);
 extern char *msgraph_column_property(Relation rel, AttrNumber attnum);
 extern bool msgraph_parse_timestamp(const char *s, TimestampTz *result);
+extern bool msgraph_parse_timestamp_text(const char *s, size_t len, TimestampTz *result);
 
 /* in import.c */
 extern List *msgraph_import_foreign_schema(ImportForeignSchemaStmt *stmt,

@@ -107,6 +107,10 @@ static const IndexCase index_tests[] = {
 	/* members of nested objects and a nested "value" are not the page's */
 	{"{\"x\":{\"value\":[1]},\"value\":[{\"e\":{\"id\":1},\"t\":{\"id\":2}}]}",
 	 "[{\"e\":{\"id\":1},\"t\":{\"id\":2}}]|-|{\"e\":{\"id\":1},\"t\":{\"id\":2}}:-:{\"id\":2}:-"},
+	/* the page's "@odata.count" (an item's is no count) */
+	{"{\"@odata.count\":2,\"value\":[{\"id\":1,\"@odata.count\":5}]}",
+	 "[{\"id\":1,\"@odata.count\":5}]|-|{\"id\":1,\"@odata.count\":5}:1:-:-|count 2"},
+	{"{\"value\":[],\"@odata.count\" : 17 }", "[]|-||count 17"},
 	/* a "value" that is no array has no items; null items are items */
 	{"{\"value\":{\"id\":1}}", "{\"id\":1}|-|"},
 	{"{\"value\":[null,\"s\",{}],\"@odata.nextLink\":null}",
@@ -189,6 +193,11 @@ index_cases(void)
 					else
 						strcat(out, "-");
 				}
+			}
+			if (page.count.len > 0)
+			{
+				strcat(out, "|count ");
+				append_span(out, c->text, page.count);
 			}
 		}
 		if (c->expected && c->expected[0] == '#')
