@@ -75,6 +75,24 @@ BEGIN
   END LOOP;
 END
 $$;
+-- Graph not honouring $orderby: a window sent out of order before any
+-- split ends splitting (the windows still partition the range)...
+SELECT emu_reset();
+SELECT emu_fault('{"match": {"path_prefix": "/v1.0/security/alerts_v2", "query_contains": "$count=true"}, "action": "reverse", "times": 1000}');
+CREATE TEMP TABLE split_explain AS
+  SELECT e FROM explain_filter($$EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT id FROM par.alerts WHERE created_date_time >= '2026-05-01'$$) e;
+SELECT e FROM split_explain WHERE e ~ 'Graph (Streams|Windows)';
+DROP TABLE split_explain;
+SELECT (SELECT string_agg(id, ',' ORDER BY id) FROM par.alerts WHERE created_date_time >= '2026-05-01')
+     = (SELECT string_agg(id, ',' ORDER BY id) FROM graph.alerts WHERE created_date_time >= '2026-05-01')
+       AS same_rows;
+-- ...and one after a split, which relied on the order, is an ERROR
+SELECT emu_reset();
+SELECT emu_fault('{"match": {"path_prefix": "/v1.0/security/alerts_v2"}, "after": 8, "action": "reverse", "times": 1000}');
+SELECT code, message, hint
+  FROM try($$SELECT count(id) FROM par.alerts WHERE created_date_time >= '2026-05-01'$$);
+SELECT emu_reset();
 ALTER FOREIGN TABLE par.alerts OPTIONS (DROP page_size);
 
 -- nothing selected: the probe finds nothing, the scan pages sequentially

@@ -1814,6 +1814,7 @@ split_windows(MsgraphScanState *st)
 		double		left = 0;
 		double		others = 0;
 		TimestampTz mid;
+		TimestampTz start;
 		int			i;
 
 		for (i = 0; i < st->nwindows; i++)
@@ -1841,9 +1842,14 @@ split_windows(MsgraphScanState *st)
 		set_window_range(st, idle, mid, w->to, w->bounded);
 		w->to = mid;
 		w->bounded = true;
-		/* a microsecond before: every Graph value PostgreSQL reads as last_ts */
-		window_range_url(st, w, w->last_ts - 1);
-		w->floor = w->last_ts - 1;
+		/*
+		 * From a microsecond before last_ts, for every Graph value PostgreSQL
+		 * reads as last_ts, but not before the range (the window before
+		 * has those rows).
+		 */
+		start = Max(w->last_ts - 1, w->from);
+		window_range_url(st, w, start);
+		w->floor = start;
 		w->restarted = true;
 		st->nsplits++;
 		window_request(st, idle);

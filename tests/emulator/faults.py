@@ -16,8 +16,8 @@ undecoded query string), method (case-insensitive), path_prefix
 (against the raw path, no query) and kind ("graph", "token" or
 "managed_identity").  Control requests never fault.
 
-The actions "body", "inject", "cut" and "empty_run" send broken pages of
-one precise kind; hostile.py builds them.
+The actions "body", "inject", "cut", "reverse" and "empty_run" send broken
+pages of one precise kind; hostile.py builds them.
 """
 
 import base64
@@ -26,7 +26,8 @@ import itertools
 import threading
 
 ACTIONS = ("status", "reset", "slow", "hang", "truncate", "malformed", "html",
-           "wrong_host_nextlink", "loop_nextlink", "body", "inject", "cut", "empty_run")
+           "wrong_host_nextlink", "loop_nextlink", "body", "inject", "cut", "reverse",
+           "empty_run")
 _MATCH_KEYS = ("method", "path_prefix", "kind", "query_contains")
 
 

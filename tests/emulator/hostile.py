@@ -2,7 +2,7 @@
 
 Two users:
 
-* the fault actions "body", "inject", "cut" and "empty_run" (faults.py) that
+* the fault actions "body", "inject", "cut", "reverse" and "empty_run" (faults.py) that
   the regression suite sql/hostile.sql uses to send one precise kind of
   breakage: rewrite_page() and empty_run_page() implement them;
 
@@ -190,13 +190,15 @@ def decode_raw(fault):
 
 
 def rewrite_page(data, fault):
-    """A Graph body rewritten by an "inject" or "cut" fault.
+    """A Graph body rewritten by an "inject", "cut" or "reverse" fault.
 
     inject: the member `field` of item `entity` of "value" (-1: of the page
     itself) becomes the raw bytes; with `duplicate` the raw bytes are a
     second member of that name after the first.  A body that is not a page
     (an error) is returned unchanged.
     cut: the first `bytes` bytes of the body (default: half).
+    reverse: the items of "value" in the opposite order, as a service that
+    ignored $orderby (and sent its own order) might.
     """
     if fault.action == "cut":
         return data[:fault.cut_bytes if fault.cut_bytes is not None else len(data) // 2]
@@ -206,6 +208,9 @@ def rewrite_page(data, fault):
         return data
     if not isinstance(page, dict) or not isinstance(page.get("value"), list):
         return data
+    if fault.action == "reverse":
+        page["value"].reverse()
+        return serialize(page)
     if fault.entity == -1:
         target = page
     elif fault.entity < len(page["value"]) and isinstance(page["value"][fault.entity], dict):

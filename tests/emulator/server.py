@@ -336,7 +336,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.host(), path, raw_query)), GRAPH_CONTENT_TYPE, self.graph_headers())
         else:
             response = self.graph_response(path, raw_query, body, action)
-            if action in ("inject", "cut") and response.status == 200:
+            if action in ("inject", "cut", "reverse") and response.status == 200:
                 response = Response(200, render.Body.of(hostile.rewrite_page(
                     response.body.join(), fault)), GRAPH_CONTENT_TYPE, response.headers)
         if kind == "graph" and self.server.config.current.latency_ms:

@@ -116,6 +116,12 @@ class TestHostileFaults(EmulatorCase):
         # the untouched page comes back as it was
         self.assertEqual(self.get_json(ALERTS + "?$top=2")["value"], first)
 
+    def test_reverse(self):
+        first = self.get_json(ALERTS + "?$top=3")["value"]
+        self.fault(action="reverse")
+        self.assertEqual(self.get_json(ALERTS + "?$top=3")["value"], first[::-1])
+        self.assertEqual(self.get_json(ALERTS + "?$top=3")["value"], first)
+
     def test_cut(self):
         full = self.get(ALERTS + "?$top=3").body
         self.fault(action="cut", bytes=100)
