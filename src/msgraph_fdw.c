@@ -190,7 +190,17 @@ typedef struct MsgraphWindow
 	double		sent;			/* rows sent since the range was asked for */
 	double		expected;		/* rows to send then, by @odata.count */
 	bool		counted;		/* expected is known */
+	bool		carved;			/* its first count was weighed (carve_window) */
 } MsgraphWindow;
+
+/* A part of a window's range cut off to be paged later (carve_window). */
+typedef struct MsgraphRange
+{
+	TimestampTz from;
+	TimestampTz to;
+	bool		bounded;
+	double		rows;			/* rows it holds, as guessed */
+} MsgraphRange;
 
 /* Executor state of a scan. */
 typedef struct MsgraphScanState
@@ -224,6 +234,9 @@ typedef struct MsgraphScanState
 	int			ts_slot;		/* the snapshot timestamp in names */
 	bool		splitting;		/* windows split while rows come in order */
 	int			nsplits;
+	double		share;			/* rows per stream, by the probe's count */
+	MsgraphRange *queued;		/* ranges cut off, waiting for a stream */
+	int			nqueued;
 	bool	   *skip;			/* of the current page: items to skip */
 
 	/* $expand failed on Graph's side: navigation fetched per entity */
@@ -325,6 +338,8 @@ static void window_out_of_order(MsgraphScanState *st, const char *url);
 static bool page_count(MsgraphJsonPage *page, double *count);
 static double window_remaining(MsgraphWindow *w);
 static void split_windows(MsgraphScanState *st);
+static void carve_window(MsgraphScanState *st, MsgraphWindow *w);
+static void cut_window(MsgraphScanState *st, MsgraphWindow *w, TimestampTz cut);
 static void attach_navigation(MsgraphScanState *st, struct json_object *entity);
 
 static MsgraphFilterMode fallback_mode(Oid serverid, const char *path);
@@ -1490,9 +1505,12 @@ start_windows(MsgraphScanState *st)
 
 	st->splitting = false;
 	st->nsplits = 0;
+	st->share = 0;
+	st->nqueued = 0;
 	probe.select = st->spec.snapshot_property;
 	probe.orderby = psprintf("%s asc", st->spec.snapshot_property);
 	probe.top = 1;
+	probe.count = true;			/* the rows to share out */
 	url = msgraph_build_url(&st->opts, &probe, false, true, st->snapshot);
 	msgraph_graph_get(&st->opts, url, &resp, &st->stats);
 	if (resp.status != 200)
@@ -1509,6 +1527,9 @@ start_windows(MsgraphScanState *st)
 		json_object_put(doc);
 		return;
 	}
+	value = msgraph_json_get(doc, "@odata.count");
+	if (value && json_object_is_type(value, json_type_int) && json_object_get_int64(value) > 0)
+		st->share = (double) json_object_get_int64(value) / st->nstreams;
 	json_object_put(doc);
 	/* a microsecond before the (rounded) oldest value surely includes it */
 	lower -= 1;
@@ -1522,6 +1543,7 @@ start_windows(MsgraphScanState *st)
 
 	st->nwindows = st->nstreams;
 	st->windows = palloc0(sizeof(MsgraphWindow) * st->nwindows);
+	st->queued = palloc(sizeof(MsgraphRange) * st->nwindows);
 	for (i = 0; i < st->nwindows; i++)
 	{
 		MsgraphWindow *w = &st->windows[i];
@@ -1573,6 +1595,7 @@ set_window_range(MsgraphScanState *st, MsgraphWindow *w, TimestampTz from,
 	w->restarted = false;
 	w->rows = 0;
 	w->empty_run = 0;
+	w->carved = false;
 	window_range_url(st, w, from);
 }
 
@@ -1658,7 +1681,10 @@ window_finish(MsgraphScanState *st, MsgraphWindow *w)
 	{
 		slot->skip = window_track(st, w, w->ready, url);
 		if (st->splitting)
+		{
+			carve_window(st, w);
 			split_windows(st);
+		}
 	}
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -1796,11 +1822,10 @@ window_remaining(MsgraphWindow *w)
 }
 
 /*
- * While a stream is idle, split the window with the most left to send,
- * at least two pages, if its next request is not on its way yet: the
- * later half of the rest of its range goes to the idle window, and the
- * window is asked again from its newest timestamp (its nextLink is
- * dropped), skipping the rows there it has returned already.
+ * While a stream is idle, give it a queued range (carve_window), else
+ * split the window with the most left to send, at least two pages, if its
+ * next request is not on its way yet: the later half of the rest of its
+ * range goes to the idle window (cut_window).
  */
 static void
 split_windows(MsgraphScanState *st)
@@ -1814,7 +1839,6 @@ split_windows(MsgraphScanState *st)
 		double		left = 0;
 		double		others = 0;
 		TimestampTz mid;
-		TimestampTz start;
 		int			i;
 
 		for (i = 0; i < st->nwindows; i++)
@@ -1836,24 +1860,90 @@ split_windows(MsgraphScanState *st)
 			else
 				others = Max(others, l);
 		}
-		if (idle == NULL || w == NULL || left < 2 * page || left < others)
+		if (idle != NULL && st->nqueued > 0)
+		{
+			/* a range cut off before goes first, the biggest of them */
+			int			k = 0;
+
+			for (i = 1; i < st->nqueued; i++)
+			{
+				if (st->queued[i].rows > st->queued[k].rows)
+					k = i;
+			}
+			set_window_range(st, idle, st->queued[k].from, st->queued[k].to,
+							 st->queued[k].bounded);
+			st->queued[k] = st->queued[--st->nqueued];
+			window_request(st, idle);
+			continue;
+		}
+		if (idle == NULL || w == NULL || left <= page || left < others)
 			return;
 		mid = w->last_ts + (w->to - w->last_ts) / 2;
 		set_window_range(st, idle, mid, w->to, w->bounded);
-		w->to = mid;
-		w->bounded = true;
-		/*
-		 * From a microsecond before last_ts, for every Graph value PostgreSQL
-		 * reads as last_ts, but not before the range (the window before
-		 * has those rows).
-		 */
-		start = Max(w->last_ts - 1, w->from);
-		window_range_url(st, w, start);
-		w->floor = start;
-		w->restarted = true;
-		st->nsplits++;
+		cut_window(st, w, mid);
 		window_request(st, idle);
 	}
+}
+
+/*
+ * A window's first count came in: if the window holds more than its
+ * share of the rows (the probe's count over the streams) by a page or
+ * more, the part of its range past its share, as guessed from an even
+ * spread over what it has not reached yet, is cut off and queued for the
+ * first stream to fall idle.  So windows of unequal density even out
+ * before any stream idles.
+ */
+static void
+carve_window(MsgraphScanState *st, MsgraphWindow *w)
+{
+	double		page = Max(st->spec.top, 1);
+	double		left;
+	double		keep;
+	TimestampTz cut;
+
+	if (w->carved || !w->counted || st->share <= 0)
+		return;
+	w->carved = true;
+	left = w->expected - w->sent;
+	keep = st->share - w->sent;
+	if (!w->have_next || w->pending != NULL || w->many_ties ||
+		w->expected - st->share < page || keep <= 0 || left <= keep ||
+		st->nqueued >= st->nwindows)
+		return;
+	cut = w->last_ts + (TimestampTz) ((double) (w->to - w->last_ts) * (keep / left));
+	if (cut - w->last_ts < 2 || w->to - cut < 2)
+		return;
+	st->queued[st->nqueued].from = cut;
+	st->queued[st->nqueued].to = w->to;
+	st->queued[st->nqueued].bounded = w->bounded;
+	st->queued[st->nqueued].rows = left - keep;
+	st->nqueued++;
+	cut_window(st, w, cut);
+}
+
+/*
+ * End w's range at cut (the rest has gone elsewhere): w is asked again
+ * from its newest timestamp, its nextLink dropped, and skips the rows
+ * there it has returned already.
+ */
+static void
+cut_window(MsgraphScanState *st, MsgraphWindow *w, TimestampTz cut)
+{
+	TimestampTz start;
+
+	w->to = cut;
+	w->bounded = true;
+
+	/*
+	 * From a microsecond before last_ts, for every Graph value PostgreSQL
+	 * reads as last_ts, but not before the range (the window before has
+	 * those rows).
+	 */
+	start = Max(w->last_ts - 1, w->from);
+	window_range_url(st, w, start);
+	w->floor = start;
+	w->restarted = true;
+	st->nsplits++;
 }
 
 /*
