@@ -1715,6 +1715,8 @@ window_track(MsgraphScanState *st, MsgraphWindow *w, MsgraphJsonPage *page, cons
 		const char *v = page->text + ts->off;
 		TimestampTz t;
 
+		if (page->text[page->items[i].off] != '{')
+			continue;			/* the scan reports it when it comes to it */
 		if (ts->len < 2 || v[0] != '"' || memchr(v, '\\', ts->len) != NULL ||
 			!msgraph_parse_timestamp_text(v + 1, ts->len - 2, &t) || t < w->floor)
 		{
