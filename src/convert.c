@@ -767,32 +767,21 @@ parse_graph_timestamp(const char *s, size_t len, TimestampTz *result)
 }
 
 /*
- * The same for a string of len bytes that need not end in a NUL: the
- * timestamps a windowed scan orders its pages by.
+ * A Graph timestamp string of len bytes (no NUL needed) as PostgreSQL
+ * reads it, for the scan's windows.
  */
 bool
-msgraph_parse_timestamp_text(const char *s, size_t len, TimestampTz *result)
+msgraph_parse_timestamp(const char *s, size_t len, TimestampTz *result)
 {
 	char	   *copy;
-	bool		ok;
 
 	if (parse_graph_timestamp(s, len, result))
 		return true;
 	copy = pnstrdup(s, len);
-	ok = msgraph_parse_timestamp(copy, result);
-	pfree(copy);
-	return ok;
-}
-
-/* A Graph timestamp string as PostgreSQL reads it, for the scan's windows. */
-bool
-msgraph_parse_timestamp(const char *s, TimestampTz *result)
-{
-	if (parse_graph_timestamp(s, strlen(s), result))
-		return true;
-	*result = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(s),
+	*result = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(copy),
 													  ObjectIdGetDatum(InvalidOid),
 													  Int32GetDatum(-1)));
+	pfree(copy);
 	return true;
 }
 

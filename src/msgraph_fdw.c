@@ -1522,7 +1522,7 @@ start_windows(MsgraphScanState *st)
 		? msgraph_json_get_string(json_object_array_get_idx(value, 0),
 								  st->spec.snapshot_property)
 		: NULL;
-	if (oldest == NULL || !msgraph_parse_timestamp(oldest, &lower) || lower >= upper)
+	if (oldest == NULL || !msgraph_parse_timestamp(oldest, strlen(oldest), &lower) || lower >= upper)
 	{
 		json_object_put(doc);
 		return;
@@ -1718,7 +1718,7 @@ window_track(MsgraphScanState *st, MsgraphWindow *w, MsgraphJsonPage *page, cons
 		if (page->text[page->items[i].off] != '{')
 			continue;			/* the scan reports it when it comes to it */
 		if (ts->len < 2 || v[0] != '"' || memchr(v, '\\', ts->len) != NULL ||
-			!msgraph_parse_timestamp_text(v + 1, ts->len - 2, &t) || t < w->floor)
+			!msgraph_parse_timestamp(v + 1, ts->len - 2, &t) || t < w->floor)
 		{
 			window_out_of_order(st, url);
 			return NULL;

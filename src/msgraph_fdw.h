@@ -377,8 +377,7 @@ extern void msgraph_convert_page_item(Relation rel, MsgraphColumn *cols, int nco
 									  const MsgraphJsonNames *names, size_t n,
 									  Datum *values, bool *nulls);
 extern char *msgraph_column_property(Relation rel, AttrNumber attnum);
-extern bool msgraph_parse_timestamp(const char *s, TimestampTz *result);
-extern bool msgraph_parse_timestamp_text(const char *s, size_t len, TimestampTz *result);
+extern bool msgraph_parse_timestamp(const char *s, size_t len, TimestampTz *result);
 
 /* in import.c */
 extern List *msgraph_import_foreign_schema(ImportForeignSchemaStmt *stmt,
