@@ -259,6 +259,7 @@ class Handler(BaseHTTPRequestHandler):
         self.head_sent = False
         self.throttle_ticket = None
         self.throttled = None
+        self.log_entry = None
         self.request_id = str(uuid.uuid4())
         self.client_request_id = self.headers.get("client-request-id") or self.request_id
         path, _, raw_query = self.path.partition("?")
@@ -276,6 +277,7 @@ class Handler(BaseHTTPRequestHandler):
         kind = ("token" if m else
                 "managed_identity" if path == managed_identity.PATH else "graph")
         entry = self.server.requests.start(**self.log_fields(kind, path, raw_query, body))
+        self.log_entry = entry
         status, rows, sent, fault = 0, 0, 0, None
         try:
             fault = self.server.faults.take(kind, self.command, path, raw_query or "")
@@ -582,15 +584,21 @@ class Handler(BaseHTTPRequestHandler):
             "".join("%s: %s\r\n" % h for h in headers))
         self.head_sent = True
         if self.command == "HEAD":
-            send_chunks(self.connection, [head.encode("latin-1")])
+            self.write([head.encode("latin-1")])
             return 0
         limit = length
         if truncate:
             limit = length // 2
             self.close_connection = True
-        send_chunks(self.connection, [head.encode("latin-1")] + chunks,
+        self.write([head.encode("latin-1")] + chunks,
                     len(head) + limit)
         return limit
+
+    def write(self, chunks, limit=None):
+        """Put bytes on the wire; the request's log entry learns it is sent."""
+        send_chunks(self.connection, chunks, limit)
+        if self.log_entry is not None:
+            self.server.requests.written(self.log_entry)
 
     def send_no_content(self, response):
         headers = [("Date", timestamps.http_date())] + response.headers
@@ -599,7 +607,7 @@ class Handler(BaseHTTPRequestHandler):
         head = "HTTP/1.1 204 No Content\r\n%s\r\n" % "".join("%s: %s\r\n" % h
                                                               for h in headers)
         self.head_sent = True
-        send_chunks(self.connection, [head.encode("latin-1")])
+        self.write([head.encode("latin-1")])
         return 0
     def send_hostile(self, reply):
         """Put a hostile.Reply on the wire; (status, rows, body bytes sent)."""
@@ -630,7 +638,7 @@ class Handler(BaseHTTPRequestHandler):
             reply.status, self.responses.get(reply.status, ("Unknown",))[0],
             "".join("%s: %s\r\n" % h for h in headers))
         self.head_sent = True
-        send_chunks(self.connection, [head.encode("latin-1"), data], len(head) + limit)
+        self.write([head.encode("latin-1"), data], len(head) + limit)
         return reply.status, 0, limit
 
     def reset_connection(self):

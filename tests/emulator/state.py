@@ -93,7 +93,10 @@ class RequestLog:
 
     An entry is created when the request arrives (so `seq` is its arrival
     rank) and completed when its response has been sent; until then its
-    status is null.  `at` is the arrival time in seconds since the log was
+    status is null.  A listing waits (a second at most) for the entries
+    whose response is already on the wire but not yet completed, so that a
+    client which has read a reply and then asks for the log finds it there.
+    `at` is the arrival time in seconds since the log was
     created (monotonic clock), for tests that time retries and pacing.
     Entries are plain dicts so that listing them is one json.dumps each.
     """
@@ -103,6 +106,8 @@ class RequestLog:
         self._seq = 0
         self._started = time.monotonic()
         self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)
+        self._written = set()           # seqs sent in full, not yet completed
 
     def start(self, **fields):
         with self._lock:
@@ -114,8 +119,15 @@ class RequestLog:
             self._entries.append(entry)
         return entry
 
+    def written(self, entry):
+        """The response of `entry` has been written; finish() follows."""
+        with self._lock:
+            self._written.add(entry["seq"])
+
     def finish(self, entry, status, rows, sent_bytes, fault=None, throttled=None):
         with self._lock:
+            self._written.discard(entry["seq"])
+            self._settled.notify_all()
             entry["status"] = status
             entry["rows"] = rows
             entry["bytes"] = sent_bytes
@@ -126,6 +138,7 @@ class RequestLog:
 
     def ndjson(self):
         with self._lock:
+            self._settled.wait_for(lambda: not self._written, timeout=1.0)
             lines = [json.dumps(e, ensure_ascii=False, separators=(",", ":"))
                      for e in self._entries]
         return "".join(line + "\n" for line in lines).encode("utf-8")
@@ -133,4 +146,5 @@ class RequestLog:
     def clear(self):
         with self._lock:
             self._entries.clear()
+            self._written.clear()
             self._seq = 0
