@@ -590,8 +590,7 @@ class Handler(BaseHTTPRequestHandler):
         if truncate:
             limit = length // 2
             self.close_connection = True
-        self.write([head.encode("latin-1")] + chunks,
-                    len(head) + limit)
+        self.write([head.encode("latin-1")] + chunks, len(head) + limit)
         return limit
 
     def write(self, chunks, limit=None):
@@ -609,6 +608,7 @@ class Handler(BaseHTTPRequestHandler):
         self.head_sent = True
         self.write([head.encode("latin-1")])
         return 0
+
     def send_hostile(self, reply):
         """Put a hostile.Reply on the wire; (status, rows, body bytes sent)."""
         if reply.transport == "reset":

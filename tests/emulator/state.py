@@ -107,7 +107,7 @@ class RequestLog:
         self._started = time.monotonic()
         self._lock = threading.Lock()
         self._settled = threading.Condition(self._lock)
-        self._written = set()           # seqs sent in full, not yet completed
+        self._written = set()           # ids of entries sent in full, not completed
 
     def start(self, **fields):
         with self._lock:
@@ -122,11 +122,11 @@ class RequestLog:
     def written(self, entry):
         """The response of `entry` has been written; finish() follows."""
         with self._lock:
-            self._written.add(entry["seq"])
+            self._written.add(id(entry))
 
     def finish(self, entry, status, rows, sent_bytes, fault=None, throttled=None):
         with self._lock:
-            self._written.discard(entry["seq"])
+            self._written.discard(id(entry))
             self._settled.notify_all()
             entry["status"] = status
             entry["rows"] = rows
