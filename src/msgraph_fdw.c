@@ -33,7 +33,6 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
-#include "commands/defrem.h"
 #include "commands/explain.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
@@ -63,6 +62,7 @@
 #include "utils/timestamp.h"
 
 #include "jsoncheck.h"
+#include "jsonpage.h"
 #include "msgraph_fdw.h"
 #include "msgraph_json.h"
 
@@ -1787,21 +1787,18 @@ window_out_of_order(MsgraphScanState *st, const char *url)
 	st->splitting = false;
 }
 
-/* A page's @odata.count, if it is a count. */
+/* A page's @odata.count, if it is a count (a checked number, no sign). */
 static bool
 page_count(MsgraphJsonPage *page, double *count)
 {
 	const char *v = page->text + page->count.off;
-	double		n = 0;
-	uint32		i;
+	size_t		len = page->count.len;
+	int64_t		i;
+	uint64_t	u;
 
-	for (i = 0; i < page->count.len; i++)
-	{
-		if (v[i] < '0' || v[i] > '9')
-			return false;
-		n = n * 10 + (v[i] - '0');
-	}
-	*count = n;
+	if (v[0] < '0' || v[0] > '9' || !msgraph_json_is_integer(v, len))
+		return false;
+	*count = msgraph_json_integer(v, len, &i, &u) ? (double) i : (double) u;
 	return true;
 }
 
@@ -1825,7 +1822,7 @@ window_remaining(MsgraphWindow *w)
 
 /*
  * While a stream is idle, give it a queued range (carve_window), else
- * split the window with the most left to send, at least two pages, if its
+ * split the window with the most left to send, more than a page, if its
  * next request is not on its way yet: the later half of the rest of its
  * range goes to the idle window (cut_window).
  */
