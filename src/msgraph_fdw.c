@@ -2,24 +2,29 @@
  *
  * msgraph_fdw.c
  *		  Foreign-data wrapper for the Microsoft Graph Security API: the
- *		  handler, planner and executor callbacks of a scan, and EXPLAIN.
+ *		  handler, the planner and executor callbacks of a scan, and EXPLAIN.
  *
- * A scan sends one list request and follows @odata.nextLink page by page
- * until a page has none.  Only the current page is held, so the memory a
- * scan needs is bounded by one page whatever the number of rows.  A list
- * page is kept as its body and the index the strict walk of jsoncheck.c
- * built while checking it (where each item and each member the query
- * needs are), all in the page's memory context, reset when the next page
- * arrives; convert.c reads the values from the body.  Single entities
- * (lookups by id) and the pages of a scan whose $expand failed are json-c
- * DOMs instead, freed when the next page arrives, when the scan ends, and
- * by a memory context callback when an ERROR or cancel ends the query.
+ * Planning sorts a table's conditions with deparse.c's classifier into
+ * those sent to Graph (exactly, or widened and rechecked locally), those
+ * evaluated locally, and those that select no row (then nothing is sent);
+ * it offers a list scan, an ordered one where Graph can sort, gets by id
+ * for "id = c", parameterized paths for joins (a get by id or a filtered
+ * request per outer row), and count(*) by $count as an upper path.  The
+ * plan's decisions travel in MsgraphScanPlan (fdw_private); the sent
+ * conditions in fdw_exprs, rendered at scan start when parameters and
+ * stable expressions have their values.
  *
- * Planning decides the first request (deparse.c renders it): $select of
- * the columns the query needs (none when the whole entity "raw" is
- * needed), $top from the page size, $expand for derived navigation
- * columns, and for alerts and incidents the snapshot bound
- * "createdDateTime le <scan start>".  Conditions are evaluated locally.
+ * Execution: a list scan sends the first request ($select, $filter with
+ * the snapshot bound "createdDateTime le <scan start>" on alerts and
+ * incidents, $orderby, $top) and follows the nextLinks; paging.c reads the
+ * pages, pages ahead and runs parallel time windows.  A 400 to a filter
+ * narrows it (remembered per server and resource for the session); a 5xx
+ * to $expand fetches the navigation per entity instead.  Lookups get each
+ * id by path (404: no row); count(*) reads @odata.count of one request.
+ * Only one or two pages are held whatever the number of rows: the memory
+ * of a scan is bounded by its pages.  json-c DOMs (single entities, pages
+ * after a failed $expand) are freed when the next page arrives, when the
+ * scan ends, and by a memory context callback on ERROR or cancel.
  *
  *-------------------------------------------------------------------------
  */
