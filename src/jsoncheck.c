@@ -504,6 +504,9 @@ typedef struct PageIndex
 	bool		in_items;		/* inside the "value" array */
 	MsgraphJsonSpan *members;	/* the current item's members, or NULL */
 	MsgraphJsonSpan *open[MSGRAPH_JSON_MAX_DEPTH];	/* span of each open container */
+	size_t		index_bytes;	/* what grow_items() has allocated so far */
+	size_t		index_budget;	/* the most it may allocate */
+	bool		over_budget;	/* grow_items() refused for that reason */
 } PageIndex;
 
 /* The hash of a member name given as plain bytes (no escapes). */
@@ -557,13 +560,21 @@ find_name(const MsgraphJsonNames *names, uint64_t hash,
 
 /* Room for one more item; false when out of memory. */
 static bool
-grow_items(MsgraphJsonPage *page, size_t nnames)
+grow_items(PageIndex *ix, MsgraphJsonPage *page, size_t nnames)
 {
 	size_t		newmax = page->maxitems ? page->maxitems * 2 :
 		page->items_hint ? page->items_hint : 256;
 	MsgraphJsonSpan *items;
 	MsgraphJsonSpan *members;
+	size_t		bytes = newmax * (nnames + 1) * sizeof(MsgraphJsonSpan);
 
+	/* see MSGRAPH_JSON_INDEX_FLOOR */
+	if (ix->index_bytes + bytes > ix->index_budget)
+	{
+		ix->over_budget = true;
+		return false;
+	}
+	ix->index_bytes += bytes;
 	items = page->alloc(page->alloc_arg, newmax * sizeof(MsgraphJsonSpan));
 	members = page->alloc(page->alloc_arg, newmax * nnames * sizeof(MsgraphJsonSpan));
 	if (items == NULL || members == NULL)
@@ -604,6 +615,8 @@ json_walk(const char *buf, size_t len, PageIndex *ix, MsgraphJsonCheck *res)
 
 	res->problem = NULL;
 	res->offset = 0;
+	res->objects = 0;
+	res->values = 0;
 	ks.keys = ks.local;
 	ks.nkeys = 0;
 	ks.maxkeys = sizeof(ks.local) / sizeof(ks.local[0]);
@@ -639,9 +652,10 @@ json_walk(const char *buf, size_t len, PageIndex *ix, MsgraphJsonCheck *res)
 							size_t		nnames = (size_t) ix->names->nnames;
 							MsgraphJsonPage *page = ix->page;
 
-							if (page->nitems == page->maxitems && !grow_items(page, nnames))
+							if (page->nitems == page->maxitems && !grow_items(ix, page, nnames))
 							{
-								problem = "out of memory";
+								problem = ix->over_budget
+									? "too many items for the size of the page" : "out of memory";
 								break;
 							}
 							span = &page->items[page->nitems];
@@ -659,8 +673,11 @@ json_walk(const char *buf, size_t len, PageIndex *ix, MsgraphJsonCheck *res)
 							span->len = 0;
 						}
 					}
+					res->values++;
 					if (*p == '{' || *p == '[')
 					{
+						if (*p == '{')
+							res->objects++;
 						if (depth >= MSGRAPH_JSON_MAX_DEPTH)
 						{
 							problem = "nesting too deep";
@@ -888,6 +905,9 @@ msgraph_json_index_page(const char *buf, size_t len, const MsgraphJsonNames *nam
 	memset(&ix, 0, sizeof(ix));
 	ix.names = names;
 	ix.page = page;
+	ix.index_budget = len + len / 2;
+	if (ix.index_budget < MSGRAPH_JSON_INDEX_FLOOR)
+		ix.index_budget = MSGRAPH_JSON_INDEX_FLOOR;
 	page->text = buf;
 	page->value.off = page->value.len = 0;
 	page->next_link.off = page->next_link.len = 0;

@@ -691,14 +691,13 @@ remote_count(ForeignServer *server, Oid userid, MsgraphRelInfo *info, Index reli
 	MsgraphDeparseEnv env;
 	MsgraphHttpResponse resp;
 	StringInfoData filter;
-	struct json_tokener *tok;
 	struct json_object *doc;
 	struct json_object *count;
 	double		result = -1;
 	ListCell   *lc;
 	char	   *url;
 
-	msgraph_get_conn_options(server, GetUserMapping(userid, server->serverid), &opts);
+	msgraph_get_conn_options(server, msgraph_get_user_mapping(userid, server->serverid), &opts);
 	memset(&env, 0, sizeof(env));
 	env.meta = info->meta;
 	env.relid = relid;
@@ -725,9 +724,7 @@ remote_count(ForeignServer *server, Oid userid, MsgraphRelInfo *info, Index reli
 	msgraph_graph_get(&opts, url, &resp, NULL);
 	if (resp.status != 200)
 		return -1;				/* planning goes on with the catalog's guess */
-	tok = json_tokener_new_ex(MSGRAPH_JSON_MAX_DEPTH);
-	doc = json_tokener_parse_ex(tok, resp.body.data, resp.body.len);
-	json_tokener_free(tok);
+	doc = parse_json_body(url, &resp);
 	count = msgraph_json_get(doc, "@odata.count");
 	if (count != NULL && json_object_is_type(count, json_type_int))
 		result = (double) json_object_get_int64(count);
@@ -1266,7 +1263,7 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 	server = GetForeignServer(table->serverid);
 	/* plain EXPLAIN needs no credentials: it sends nothing */
 	user = (eflags & EXEC_FLAG_EXPLAIN_ONLY) ? NULL
-		: GetUserMapping(userid, server->serverid);
+		: msgraph_get_user_mapping(userid, server->serverid);
 	msgraph_get_conn_options(server, user, &st->opts);
 
 	st->spec.path = strVal(list_nth(priv, FdwScanPrivatePath));
@@ -2228,57 +2225,19 @@ item_not_object(MsgraphScanState *st, size_t n)
 					   n, RelationGetRelationName(st->rel))));
 }
 
-/* Parse a JSON body (strict, valid UTF-8, bounded nesting), or ERROR. */
+/*
+ * Parse a JSON body (strict, valid UTF-8, bounded nesting and cost), or
+ * ERROR: msgraph_json_parse_dom().  json-c also accepts text that is not
+ * JSON and makes values of it that nobody sent (see jsoncheck.c), so the
+ * strict check runs first and refuses those without building a tree.
+ */
 static struct json_object *
 parse_json_body(const char *url, MsgraphHttpResponse *resp)
 {
-	struct json_tokener *tok;
 	struct json_object *doc;
-	enum json_tokener_error jerr;
-	size_t		consumed;
-	MsgraphJsonCheck check;
 
-	tok = json_tokener_new_ex(MSGRAPH_JSON_MAX_DEPTH);
-	if (tok == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	doc = json_tokener_parse_ex(tok, resp->body.data, resp->body.len);
-	jerr = json_tokener_get_error(tok);
-	consumed = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-
-	if (doc == NULL || jerr != json_tokener_success || consumed != (size_t) resp->body.len)
-	{
-		if (doc)
-			json_object_put(doc);
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Graph sent a response that is not valid JSON"),
-				 errdetail("%s at byte %zu of %d; request: GET %s",
-						   jerr == json_tokener_continue
-						   ? "unexpected end of the text"	/* json-c: "continue" */
-						   : doc == NULL || jerr != json_tokener_success
-						   ? json_tokener_error_desc(jerr) : "trailing data",
-						   consumed, resp->body.len, url)));
-	}
-
-	/*
-	 * json-c also accepts text that is not JSON and makes values of it that
-	 * nobody sent (NaN, invalid UTF-8, lone surrogates, saturated integers,
-	 * the last of duplicate names): see jsoncheck.c.  Refuse those before
-	 * a single value is used.
-	 */
-	if (!msgraph_json_check(resp->body.data, resp->body.len, &check))
-	{
-		json_object_put(doc);
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Graph sent a response that is not valid JSON"),
-				 errdetail("%s at byte %zu of %d; request: GET %s",
-						   check.problem, check.offset, resp->body.len, url)));
-	}
+	doc = msgraph_json_parse_dom(resp->body.data, resp->body.len, MSGRAPH_JSON_MAX_DEPTH,
+								 "GET", url);
 	/* the DOM is all that is needed from the body (unless it is kept) */
 	if (!resp->keep_buffers)
 	{
@@ -2617,13 +2576,14 @@ index_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp,
 	page->items_hint = st->index_items;
 	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
 		p++;
-	if (*p != '{' ||
-		!msgraph_json_index_page(resp->body.data, resp->body.len, &st->names, page, &check))
+	if (*p != '{')
 	{
-		/* an ERROR, unless the body is JSON that is no object */
-		json_object_put(parse_json_body(url, resp));
+		/* an ERROR, unless the body is JSON that is no object; no DOM */
+		msgraph_report_bad_page(url, resp, NULL);
 		page->value.len = 0;
 	}
+	else if (!msgraph_json_index_page(resp->body.data, resp->body.len, &st->names, page, &check))
+		msgraph_report_bad_page(url, resp, &check);
 	if (page->value.len == 0 || page->text[page->value.off] != '[')
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
