@@ -623,17 +623,17 @@ msgraph_error_body_readable(MsgraphHttpResponse *resp, const char **problem)
 	const char *p;
 
 	*problem = NULL;
-	if (resp->body.data == NULL || resp->body.len == 0)
-		return false;
-	p = resp->body.data;
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
 	if (resp->body_cut)
 	{
 		*problem = psprintf("it is longer than the %d bytes read of an error body",
 							MSGRAPH_ERROR_BODY_MAX);
 		return false;
 	}
+	if (resp->body.data == NULL || resp->body.len == 0)
+		return false;
+	p = resp->body.data;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
 	if (*p != '{')
 		return false;
 	if (!msgraph_json_check(resp->body.data, resp->body.len, &check))

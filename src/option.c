@@ -137,7 +137,7 @@ static const MsgraphCloud msgraph_clouds[] = {
 #define MAX_MAX_RESPONSE_BYTES		(INT64CONST(512) * 1024 * 1024)
 
 /* How much of an option value an error message shows. */
-#define SHOWN_VALUE_CHARS			64
+#define SHOWN_VALUE_CHARS			100
 #define DEFAULT_MAX_RETRIES			5
 #define MAX_MAX_RETRIES				100
 
@@ -982,10 +982,11 @@ validate_destinations(List *options)
 			continue;
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only a superuser may give a msgraph_security_fdw server a %s other than the cloud's default",
-						names[i]),
-				 errdetail("Requests sent there carry the credentials of the roles with a user mapping on the server; a server with such a %s can only be created or altered by a superuser.",
-						   names[i]),
+				 def != NULL
+				 ? errmsg("only a superuser may set option \"%s\" to anything but the cloud's default",
+						  names[i])
+				 : errmsg("only a superuser may set option \"%s\"", names[i]),
+				 errdetail("Requests sent there carry the credentials of the roles with a user mapping on the server; a server with such an option can only be created or altered by a superuser."),
 				 def != NULL
 				 ? errhint("The default of cloud \"%s\" is %s: drop the option to use it.", cloud->name, def)
 				 : errhint("Drop the option, or ask a superuser to make this change.")));
@@ -1327,7 +1328,8 @@ msgraph_check_foreign_tables(PG_FUNCTION_ARGS)
 	SPI_connect();
 	if (SPI_execute("SELECT DISTINCT objid FROM pg_catalog.pg_event_trigger_ddl_commands()"
 					" WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-					" AND object_type = 'foreign table'", true, 0) != SPI_OK_SELECT)
+					" AND object_type IN ('foreign table', 'foreign table column')",
+					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list the commands of the event");
 	for (i = 0; i < SPI_processed; i++)
 	{
