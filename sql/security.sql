@@ -235,8 +235,8 @@ SELECT emu_reset();
 -- invalid UTF-8 in the message: not passed on
 SELECT emu_fault(jsonb_build_object(
   'match', jsonb_build_object('path_prefix', '/v1.0/security/secureScores'), 'action', 'body', 'status', 400,
-  'body_b64', encode(convert_to('{"error":{"code":"BadRequest","message":"bad ', 'UTF8') || '\xfffe'::bytea
-                     || convert_to(' bytes"}}', 'UTF8'), 'base64')));
+  'body_b64', translate(encode(convert_to('{"error":{"code":"BadRequest","message":"bad ', 'UTF8') || '\xfffe'::bytea
+                     || convert_to(' bytes"}}', 'UTF8'), 'base64'), E'\n', '')));
 SET client_encoding = 'LATIN1';
 SELECT code, message, detail FROM try('SELECT count(*) FROM graph.secure_scores');
 RESET client_encoding;
@@ -255,8 +255,8 @@ SELECT msgraph_reset_tokens();
 SELECT emu_fault(jsonb_build_object(
   'match', jsonb_build_object('kind', 'token'), 'action', 'body', 'status', 400,
   'content_type', 'application/json',
-  'body_b64', encode(convert_to('{"error":"invalid_client","error_description":"AADSTS7000215: bad ', 'UTF8')
-                     || '\xc080'::bytea || convert_to('"}', 'UTF8'), 'base64')));
+  'body_b64', translate(encode(convert_to('{"error":"invalid_client","error_description":"AADSTS7000215: bad ', 'UTF8')
+                     || '\xc080'::bytea || convert_to('"}', 'UTF8'), 'base64'), E'\n', '')));
 SELECT code, message, detail FROM try('SELECT count(*) FROM graph.secure_scores');
 
 --

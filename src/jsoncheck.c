@@ -34,19 +34,21 @@
  * containers; the fast path is the run of plain ASCII inside strings,
  * which is most of a page, tested eight bytes at a time.  On the project's
  * machines it checks 1.0-1.3 GB/s and indexes 0.9-1.1 GB/s on pages of
- * 2,000 alerts (json-c parses 50-150 MB/s).  For most responses it runs after
- * json-c has accepted the text, so it never has to explain the errors
- * json-c already reports well.
+ * 2,000 alerts (json-c parses 50-150 MB/s).  It runs before json-c sees a
+ * response, so its words are the ones errors about bad JSON give.
  *
  * List pages of scans are not parsed by json-c at all: the same walk, with
  * an index (msgraph_json_index_page), notes where the page's "value",
  * "@odata.nextLink" and "@odata.count" are, where each item is, and where
  * the members the scan's columns need are in each item (looked up by the
  * hash the duplicate check computes anyway).  The scan reads the values from the
- * text (jsonpage.c, convert.c).  A page the walk refuses is handed to
- * json-c and the plain check as any other response, so the ERROR says
- * what it always said; the walk's rules being the check's, nothing gets
- * through one gate that the other stops.
+ * text (jsonpage.c, convert.c).  A page the walk refuses is an ERROR in
+ * the walk's words, never handed to json-c; the walk's rules being the
+ * check's, nothing gets through one gate that the other stops.  The index
+ * of a page is held to MSGRAPH_JSON_INDEX_FLOOR or one and a half times the
+ * page's size, whichever is more, and the check counts the objects and
+ * values of a text, so that the caller can tell what a json-c tree of it
+ * would cost before building one.
  *
  * No PostgreSQL headers: the libFuzzer harness (tests/fuzz/libfuzzer)
  * builds this file alone.

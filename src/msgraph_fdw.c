@@ -2554,10 +2554,11 @@ page_alloc(void *arg, size_t size)
  * Check a list page and index it for the scan's columns (the body stays:
  * the index points into it), into page (a window's, whose arrays are
  * reused) or, when page is NULL, into a new one in the current memory
- * context.  Whatever the walk refuses, and a body that is no JSON object,
- * goes through parse_json_body() as every other response does, so that
- * the messages are the same: json-c's, else the check's.  Returns a page
- * with a "value" array, or ERRORs.
+ * context.  Whatever the walk refuses is an ERROR in the walk's words, and
+ * a body that is no JSON object is checked alone (msgraph_report_bad_page):
+ * a refused page is never parsed into a json-c tree, which would cost
+ * hundreds of times its size.  Returns a page with a "value" array, or
+ * ERRORs.
  */
 static MsgraphJsonPage *
 index_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp,
