@@ -9,6 +9,7 @@
 #   make fuzz                     20,000 hostile scans against the emulator (tests/fuzz/)
 #   make asan                     the regression suites under AddressSanitizer (tests/asan/)
 #   make libfuzzer                libFuzzer over the page parse, 5 minutes
+#   make security-large           memory and cancel of 60 MB hostile answers
 
 MODULE_big = msgraph_security_fdw
 OBJS = \
@@ -51,7 +52,7 @@ include $(PGXS)
 # every object depends on the private headers (PGXS tracks no headers)
 $(OBJS): $(wildcard $(srcdir)/src/*.h)
 
-.PHONY: test demo memcheck bench load fuzz asan libfuzzer
+.PHONY: test demo memcheck bench load fuzz asan libfuzzer security-large
 test:
 	bash tests/run_all.sh
 
@@ -77,3 +78,6 @@ asan:
 
 libfuzzer:
 	bash tests/fuzz/libfuzzer/run.sh 300
+
+security-large:
+	bash tests/security_memory.sh 60

@@ -17,6 +17,19 @@ CREATE FOREIGN DATA WRAPPER msgraph_security_fdw
   HANDLER msgraph_security_fdw_handler
   VALIDATOR msgraph_security_fdw_validator;
 
+-- Columns of foreign tables over the resources the catalog knows must read
+-- a property it lists: checked when a table is created, altered or
+-- imported (src/option.c), not at the first query as a 400 from Graph.
+CREATE FUNCTION msgraph_check_foreign_tables()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME'
+LANGUAGE C;
+
+CREATE EVENT TRIGGER msgraph_check_foreign_tables ON ddl_command_end
+  WHEN TAG IN ('CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE', 'ALTER TABLE',
+               'IMPORT FOREIGN SCHEMA')
+  EXECUTE FUNCTION msgraph_check_foreign_tables();
+
 CREATE FUNCTION msgraph_request_stats()
 RETURNS TABLE(requests bigint, pages bigint, bytes bigint,
               retries bigint, throttled_ms bigint, tokens_fetched bigint)

@@ -65,12 +65,10 @@ SELECT count(*) FILTER (WHERE r->>'kind' = 'token') AS token_requests,
 SELECT NULL::void FROM emu('POST', 'revoke-tokens');
 SELECT * FROM try('SELECT count(id) FROM scores');
 
--- a mapping without a credential
+-- a mapping without a credential is refused when it is made
 DROP USER MAPPING FOR CURRENT_USER SERVER graph_auth;
 CREATE USER MAPPING FOR CURRENT_USER SERVER graph_auth;
-SELECT * FROM try('SELECT count(id) FROM scores');
--- no user mapping at all
-DROP USER MAPPING FOR CURRENT_USER SERVER graph_auth;
+-- no user mapping at all: the error names the server and shows how to make one
 SELECT * FROM try('SELECT count(id) FROM scores');
 
 -- the mapping's options are visible only as PostgreSQL allows

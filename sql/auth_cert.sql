@@ -384,10 +384,9 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER graph_v
   OPTIONS (client_id 'c', client_secret 'x1', jwt_algorithm 'RS256');
 CREATE USER MAPPING FOR CURRENT_USER SERVER graph_v
   OPTIONS (client_id 'c', client_secret 'x1', private_key_password 'x3');
--- a mapping with managed_identity 'false' holds no credential yet
+-- a mapping with managed_identity 'false' holds no credential: refused
 CREATE USER MAPPING FOR CURRENT_USER SERVER graph_v OPTIONS (managed_identity 'false');
 SELECT umoptions FROM pg_user_mappings WHERE srvname = 'graph_v';
-DROP USER MAPPING FOR CURRENT_USER SERVER graph_v;
 
 --
 -- only a superuser may create or change mappings that use the host's

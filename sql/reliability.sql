@@ -441,19 +441,29 @@ SELECT msgraph_reset_tokens();
 SELECT count(*) FROM rel.risky_users;
 SELECT count(*) FROM tls_alerts;
 SELECT count(*) AS proxied_after FROM proxy_log();
--- the proxy option: plain HTTP and HTTPS targets, both tunnelled
+-- the proxy option: loopback hosts (the emulators, plain HTTP or HTTPS)
+-- are reached directly, never through it ...
 SELECT regexp_replace(:'base', '^http://', '') AS emu_hostport,
-       regexp_replace(:'tls_url', '^https://', '') AS tls_hostport \gset
+       regexp_replace(:'tls_url', '^https://', '') AS tls_hostport,
+       regexp_replace(current_setting('msgraph_test.tls_proxied_url'), '^https://', '') AS proxied_hostport,
+       current_setting('msgraph_test.tls_proxied_url') AS tls_proxied_url \gset
 ALTER SERVER rel OPTIONS (ADD proxy :'proxy_url');
 ALTER SERVER tls_good OPTIONS (ADD proxy :'proxy_url');
 SELECT count(*) FROM rel.risky_users;
 SELECT count(*) FROM tls_alerts;
+SELECT count(*) AS proxied_loopback FROM proxy_log();
+-- ... other hosts are tunnelled: the HTTPS emulator under a name only the
+-- test proxy resolves, Graph and token requests alike
+ALTER SERVER tls_good OPTIONS (SET graph_url :'tls_proxied_url', SET login_url :'tls_proxied_url');
+SELECT msgraph_reset_tokens();
+SELECT count(*) FROM tls_alerts;
 SELECT p->>'method' AS method, p->>'status' AS status,
        CASE p->>'target' WHEN :'emu_hostport' THEN 'emulator' WHEN :'tls_hostport' THEN 'tls emulator'
+                         WHEN :'proxied_hostport' THEN 'tls emulator by the proxy''s name'
                          ELSE p->>'target' END AS target, count(*) > 0 AS used
   FROM proxy_log() p GROUP BY 1, 2, 3 ORDER BY 3;
 ALTER SERVER rel OPTIONS (DROP proxy);
-ALTER SERVER tls_good OPTIONS (DROP proxy);
+ALTER SERVER tls_good OPTIONS (DROP proxy, SET graph_url :'tls_url', SET login_url :'tls_url');
 -- no credentials (server options are readable by every user), no SOCKS, no path
 SELECT * FROM try($$ALTER SERVER rel OPTIONS (ADD proxy 'http://user:hunter2@127.0.0.1:3128')$$);
 SELECT * FROM try($$ALTER SERVER rel OPTIONS (ADD proxy 'socks5://127.0.0.1:1080')$$);
@@ -482,8 +492,9 @@ SELECT count(*) AS lines,
 SELECT emu_fault('{"match": {"path_prefix": "/v1.0/security/alerts_v2"}, "action": "status", "status": 401}');
 SELECT code, position(current_setting('msgraph_test.fresh_token') IN concat(message, detail, hint)) AS token_at
   FROM try('SELECT count(*) FROM tok_alerts');
--- a proxy that cannot be reached: HV00N, whose HINT names the proxy
-ALTER SERVER tok OPTIONS (ADD proxy 'http://127.0.0.1:9');
+-- a proxy that cannot be reached: HV00N, whose HINT names the proxy (for
+-- a host that is not loopback: those are never proxied)
+ALTER SERVER tok OPTIONS (ADD proxy 'http://127.0.0.1:9', SET graph_url 'https://graph.proxy-test.invalid');
 SELECT code, regexp_replace(message, '\d+', 'N', 'g') AS message, hint FROM try('SELECT count(*) FROM tok_alerts');
 -- the server log so far, at debug5, has neither the token nor the secret
 SELECT position(current_setting('msgraph_test.fresh_token') IN l) AS token_at,

@@ -16,6 +16,12 @@
  * body, which is wiped after use; no message here quotes a secret, a key,
  * a token or a request body.  jwt.c builds and signs the assertions.
  *
+ * Token responses and refusals are read without a DOM, after the strict
+ * check of jsoncheck.c (connection.c's msgraph_error_body_* readers): an
+ * endpoint that answers a megabyte of empty objects costs that megabyte,
+ * not a json-c tree hundreds of times its size.  Text from the endpoint
+ * reaches a message only escaped and cut short.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -410,26 +416,36 @@ fetch_managed_identity_token(MsgraphConnOptions *opts, int *expires_in)
 static char *
 token_from_response(MsgraphHttpResponse *resp, int *expires_in, const char *endpoint)
 {
-	struct json_object *doc = json_tokener_parse(resp->body.data);
 	char	   *token = NULL;
+	const char *problem;
 
 	*expires_in = 0;
-	if (doc != NULL)
+	if (msgraph_error_body_readable(resp, &problem))
 	{
-		const char *t = msgraph_json_get_string(doc, "access_token");
-		struct json_object *v = msgraph_json_get(doc, "expires_in");
+		size_t		tlen = 0;
+		size_t		len = 0;
+		char	   *t = msgraph_error_body_decoded(resp, "access_token", &tlen);
+		char	   *text = msgraph_error_body_decoded(resp, "expires_in", &len);
 
-		if (t != NULL && t[0] != '\0')
+		/* a token goes into a header: printable ASCII only, no NUL */
+		if (t != NULL)
 		{
-			token = pstrdup(t);
-			/* json-c frees strings without wiping them */
-			explicit_bzero((char *) t, strlen(t));
+			size_t		i;
+
+			token = (tlen > 0) ? t : NULL;
+			for (i = 0; i < tlen; i++)
+			{
+				if ((unsigned char) t[i] <= 0x20 || (unsigned char) t[i] >= 0x7F)
+					token = NULL;
+			}
+			if (token == NULL)
+				explicit_bzero(t, tlen);
 		}
-		if (v != NULL && json_object_is_type(v, json_type_int))
-			*expires_in = json_object_get_int(v);
-		else if (v != NULL && json_object_is_type(v, json_type_string))
+		/* a number from the identity platform, a string from the metadata service */
+		if (text == NULL)
+			text = msgraph_error_body_raw(resp, "expires_in");
+		if (text != NULL)
 		{
-			const char *text = json_object_get_string(v);
 			char	   *end;
 			long		n;
 
@@ -438,7 +454,6 @@ token_from_response(MsgraphHttpResponse *resp, int *expires_in, const char *endp
 			if (errno == 0 && end != text && *end == '\0' && n > 0 && n <= INT_MAX)
 				*expires_in = (int) n;
 		}
-		json_object_put(doc);
 	}
 	explicit_bzero(resp->body.data, resp->body.len);
 
@@ -460,24 +475,25 @@ token_from_response(MsgraphHttpResponse *resp, int *expires_in, const char *endp
 static void
 report_token_error(MsgraphConnOptions *opts, MsgraphHttpResponse *resp, bool managed)
 {
-	struct json_object *doc = json_tokener_parse(resp->body.data);
 	const char *error = NULL;
-	const char *description = NULL;
+	char	   *description = NULL;
 	char	   *aadsts = NULL;
 	char	   *first_line = NULL;
+	const char *problem;
 	const char *hint;
+	size_t		len = 0;
 
-	if (doc != NULL)
+	if (msgraph_error_body_readable(resp, &problem))
 	{
-		error = msgraph_json_get_string(doc, "error");
-		description = msgraph_json_get_string(doc, "error_description");
+		error = msgraph_error_body_string(resp, 128, "error", NULL);
+		description = msgraph_error_body_decoded(resp, "error_description", &len);
 	}
 	if (description != NULL)
 	{
 		size_t		n = strcspn(description, "\r\n");
 
-		first_line = pnstrdup(description, n);
-		aadsts = extract_aadsts(description);
+		first_line = msgraph_escape_text(description, Min(n, len), true, 1024);
+		aadsts = extract_aadsts(first_line);
 	}
 
 	if (managed)
@@ -505,24 +521,16 @@ report_token_error(MsgraphConnOptions *opts, MsgraphHttpResponse *resp, bool man
 	else
 		hint = "Check the server's tenant_id and login_url and the credentials of the user mapping.";
 
-	PG_TRY();
-	{
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("the %s refused the token request for server \"%s\": %s%s%s",
-						managed ? "managed identity endpoint" : "identity platform",
-						opts->servername,
-						error ? error : psprintf("HTTP %ld", resp->status),
-						aadsts ? " " : "", aadsts ? aadsts : ""),
-				 first_line ? errdetail("%s", first_line) : 0,
-				 errhint("%s", hint)));
-	}
-	PG_FINALLY();
-	{
-		if (doc != NULL)
-			json_object_put(doc);
-	}
-	PG_END_TRY();
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 errmsg("the %s refused the token request for server \"%s\": %s%s%s",
+					managed ? "managed identity endpoint" : "identity platform",
+					opts->servername,
+					error ? error : psprintf("HTTP %ld", resp->status),
+					aadsts ? " " : "", aadsts ? aadsts : ""),
+			 first_line ? errdetail("%s", first_line)
+			 : problem ? errdetail("The answer could not be read: %s.", problem) : 0,
+			 errhint("%s", hint)));
 }
 
 /* The "AADSTSnnnn" code at the start of an error description, or NULL. */

@@ -106,6 +106,7 @@ static Datum convert_value(MsgraphColumn *col, const JsonValue *v, bool *isnull)
 static Datum convert_array(MsgraphColumn *col, const JsonValue *v);
 static Datum convert_string_list(MsgraphColumn *col, const char **items, int nitems);
 static char *server_string(const char *s, size_t len);
+static Datum input_value(MsgraphColumn *col, char *s, Oid ioparam, int32 typmod);
 static Datum derived_value(MsgraphColumn *col, const JsonValue *src, bool *isnull);
 static bool parse_graph_timestamp(const char *s, size_t len, TimestampTz *result);
 static Jsonb *json_to_jsonb(const JsonValue *v);
@@ -676,8 +677,8 @@ convert_error_callback(void *arg)
 		size_t		len;
 		const char *s = jv_string(&ctx->id, &len);
 
-		/* as a C string, which json-c's string is too */
-		id = pnstrdup(s, len);
+		/* a short prefix, escaped: the id is Graph's word, of any length */
+		id = msgraph_escape_text(s, len, true, 64);
 	}
 	errcontext("column \"%s\" of foreign table \"%s\", property \"%s\", row id \"%s\"",
 			   ctx->col->attname, RelationGetRelationName(ctx->rel),
@@ -701,6 +702,47 @@ server_string(const char *s, size_t len)
 		return pnstrdup(s, len);
 	conv = pg_any_to_server(s, (int) len, PG_UTF8);
 	return (conv == s) ? pnstrdup(s, len) : conv;
+}
+
+/* How much of a message about a value that does not fit is kept. */
+#define SHOWN_MESSAGE_CHARS 200
+
+/*
+ * InputFunctionCall() of the column's input function on a value from
+ * Graph.  The ERROR of a value that does not fit quotes the value (invalid
+ * input syntax for type integer: "..."), which may be a whole response
+ * body: its message and DETAIL are cut to a short prefix with control
+ * characters escaped (msgraph_escape_text), so that no error prints more
+ * of what Graph sent than that.  The error context (table, column,
+ * property, id) stays as it was.
+ */
+static Datum
+input_value(MsgraphColumn *col, char *s, Oid ioparam, int32 typmod)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Datum		d = (Datum) 0;
+
+	PG_TRY();
+	{
+		d = InputFunctionCall(&col->infunc, s, ioparam, typmod);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (edata->message)
+			edata->message = msgraph_escape_text(edata->message, strlen(edata->message),
+												 false, SHOWN_MESSAGE_CHARS);
+		if (edata->detail)
+			edata->detail = msgraph_escape_text(edata->detail, strlen(edata->detail),
+												false, SHOWN_MESSAGE_CHARS);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return d;
 }
 
 /*
@@ -1039,7 +1081,7 @@ convert_value(MsgraphColumn *col, const JsonValue *v, bool *isnull)
 			if (GetDatabaseEncoding() == PG_UTF8)
 				return JsonbPGetDatum(json_to_jsonb(v));
 			s = jv_json(v, &len);
-			return InputFunctionCall(&col->infunc, server_string(s, len),
+			return input_value(col, server_string(s, len),
 									 col->ioparam, col->typmod);
 
 		case CONV_ARRAY:
@@ -1054,7 +1096,7 @@ convert_value(MsgraphColumn *col, const JsonValue *v, bool *isnull)
 		s = jv_json(v, &len);
 	else
 		s = jv_text_form(v, &len);
-	return InputFunctionCall(&col->infunc, server_string(s, len),
+	return input_value(col, server_string(s, len),
 							 col->ioparam, col->typmod);
 }
 
@@ -1104,7 +1146,7 @@ convert_array(MsgraphColumn *col, const JsonValue *v)
 		else
 		{
 			/* an array type's typmod is its elements' (varchar(8)[]), as in array_in */
-			elems[n] = InputFunctionCall(&col->infunc, server_string(s, len),
+			elems[n] = input_value(col, server_string(s, len),
 										 col->ioparam, col->typmod);
 		}
 		n++;
@@ -1143,7 +1185,7 @@ convert_string_list(MsgraphColumn *col, const char **items, int nitems)
 		{
 			elems[i] = (col->elemtype == TEXTOID)
 				? PointerGetDatum(cstring_to_text(items[i]))
-				: InputFunctionCall(&col->infunc, (char *) items[i], col->ioparam,
+				: input_value(col, (char *) items[i], col->ioparam,
 									col->typmod);
 		}
 		dims[0] = nitems;
@@ -1163,7 +1205,7 @@ convert_string_list(MsgraphColumn *col, const char **items, int nitems)
 	appendStringInfoChar(&buf, ']');
 	if (col->kind == CONV_TEXT)
 		return PointerGetDatum(cstring_to_text_with_len(buf.data, buf.len));
-	return InputFunctionCall(&col->infunc, buf.data, col->ioparam, col->typmod);
+	return input_value(col, buf.data, col->ioparam, col->typmod);
 }
 
 /* Whether a JSON value is the string want (the whole of it: "\u0000" ends nothing). */

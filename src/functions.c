@@ -115,7 +115,7 @@ server_options(Name servername, MsgraphConnOptions *opts)
 	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
-	msgraph_get_conn_options(server, GetUserMapping(GetUserId(), server->serverid), opts);
+	msgraph_get_conn_options(server, msgraph_get_user_mapping(GetUserId(), server->serverid), opts);
 }
 
 /*

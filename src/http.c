@@ -24,6 +24,18 @@
  * Request headers (the bearer token among them) are wiped before they are
  * freed.
  *
+ * No ERROR is ever raised inside a libcurl callback: a longjmp out of
+ * libcurl leaves its handles in the middle of a transfer, and the session
+ * could not start another one.  The callbacks allocate with
+ * MCXT_ALLOC_NO_OOM and, when something fails, return an error to
+ * libcurl, which ends the transfer; the ERROR is raised once libcurl has
+ * returned.  The body of an answer that is no success is kept only up to
+ * MSGRAPH_ERROR_BODY_MAX bytes (its error object is at the start), and the
+ * transfer ends there: a huge error body costs neither memory nor time.
+ * Requests to loopback hosts never go through the proxy option's proxy,
+ * which would otherwise see plain http:// requests, bearer tokens
+ * included.
+ *
  * Bodies are asked for gzipped and decoded here, not by libcurl: libcurl
  * inflates with zlib in 16 kB steps as the bytes arrive, while libdeflate
  * inflates a whole body in one call into a buffer of the size the gzip
@@ -70,8 +82,11 @@ typedef struct HttpTransfer
 {
 	MsgraphHttpResponse *resp;
 	MemoryContext cxt;
+	CURL	   *easy;
 	int64		max_bytes;
 	HttpEncoding encoding;
+	int			error_body;		/* -1 not known yet, 1 the answer is no 2xx */
+	bool		out_of_memory;	/* a callback could not allocate */
 	char		errbuf[CURL_ERROR_SIZE];	/* curl's own words on a failure */
 } HttpTransfer;
 
@@ -92,7 +107,10 @@ static bool errbuf_says_more(CURLcode result);
 static CURLcode http_decode_body(HttpTransfer *xfer);
 static int64 wire_limit(const HttpTransfer *xfer);
 static CURLcode body_too_large(MsgraphHttpResponse *resp);
-static char *header_value(const char *line, size_t len, const char *name);
+static char *header_value(HttpTransfer *xfer, const char *line, size_t len,
+						  const char *name);
+static bool append_no_oom(StringInfo target, const char *data, size_t n);
+static bool is_error_body(HttpTransfer *xfer);
 
 
 /* Create the per-backend handles on first use. */
@@ -148,6 +166,13 @@ msgraph_http_perform(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
 		http_detach(h, headers);
 	}
 	PG_END_TRY();
+
+	/* what a callback could not say itself */
+	if (xfer.out_of_memory)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Failed while receiving a response from %s.", req->url)));
 }
 
 /*
@@ -165,8 +190,11 @@ http_setup(CURL *h, const MsgraphHttpRequest *req, MsgraphHttpResponse *resp,
 	http_reset_response(resp, reuse);
 	xfer->resp = resp;
 	xfer->cxt = CurrentMemoryContext;
+	xfer->easy = h;
 	xfer->max_bytes = req->max_response_bytes;
 	xfer->encoding = HTTP_ENCODING_IDENTITY;
+	xfer->error_body = -1;
+	xfer->out_of_memory = false;
 
 	/* reset options, keeping the connection cache */
 	curl_easy_reset(h);
@@ -265,13 +293,16 @@ append_header(struct curl_slist *headers, const char *header)
  * Proxy and trust store of a request.  An empty CURLOPT_PROXY disables
  * proxies, the environment's (http_proxy, https_proxy, ALL_PROXY) included;
  * an empty CURLOPT_NOPROXY makes a named proxy apply to every host,
- * whatever no_proxy says.  A ca_file is the only trust store: the system's
- * CA directory is dropped too.
+ * whatever no_proxy says, except loopback hosts: those are reached
+ * directly, as a proxy could not reach the database host's loopback
+ * anyway, and would read plain http:// requests (the emulator's), tokens
+ * and all.  A ca_file is the only trust store: the system's CA directory
+ * is dropped too.
  */
 static void
 http_set_transport(CURL *h, const MsgraphHttpRequest *req)
 {
-	if (req->proxy != NULL)
+	if (req->proxy != NULL && !msgraph_url_is_loopback(req->url))
 	{
 		curl_easy_setopt(h, CURLOPT_PROXY, req->proxy);
 		curl_easy_setopt(h, CURLOPT_NOPROXY, "");
@@ -350,6 +381,11 @@ http_result(CURL *h, CURLcode result, HttpTransfer *xfer)
 	curl_off_t	downloaded = 0;
 	long		request_size = 0;
 
+	/* an error body cut short on purpose ended the transfer early */
+	if (result == CURLE_WRITE_ERROR && resp->body_cut)
+		result = CURLE_OK;
+	if (xfer->out_of_memory)
+		result = CURLE_OUT_OF_MEMORY;
 	if (result == CURLE_OK)
 		result = http_decode_body(xfer);
 	resp->curl_code = (int) result;
@@ -444,20 +480,95 @@ http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 		if (target->data == NULL)
 		{
 			/* beside body, which lives as long as the buffers are kept */
-			MemoryContext oldcxt =
-				MemoryContextSwitchTo(GetMemoryChunkContext(resp->body.data));
-
-			initStringInfo(target);
-			MemoryContextSwitchTo(oldcxt);
+			target->data = MemoryContextAllocExtended(GetMemoryChunkContext(resp->body.data),
+													  1024, MCXT_ALLOC_NO_OOM);
+			if (target->data == NULL)
+			{
+				xfer->out_of_memory = true;
+				return 0;
+			}
+			target->data[0] = '\0';
+			target->len = 0;
+			target->maxlen = 1024;
+			target->cursor = 0;
 		}
+	}
+	if (is_error_body(xfer) &&
+		(int64) target->len + (int64) n > MSGRAPH_ERROR_BODY_MAX)
+	{
+		/* its first bytes are all anyone reads: keep them and stop */
+		size_t		keep = MSGRAPH_ERROR_BODY_MAX - target->len;
+
+		if (!append_no_oom(target, ptr, keep))
+			xfer->out_of_memory = true;
+		resp->body_cut = true;
+		return 0;
 	}
 	if ((int64) target->len + (int64) n > wire_limit(xfer))
 	{
 		resp->too_large = true;
 		return 0;
 	}
-	appendBinaryStringInfo(target, ptr, (int) n);
+	if (!append_no_oom(target, ptr, n))
+	{
+		xfer->out_of_memory = true;
+		return 0;
+	}
 	return n;
+}
+
+/*
+ * Whether the body arriving is that of an answer that is no success (nor
+ * a 1xx, whose headers come before the final status): only its first
+ * MSGRAPH_ERROR_BODY_MAX bytes are kept.  The status is known once the
+ * first body byte arrives.
+ */
+static bool
+is_error_body(HttpTransfer *xfer)
+{
+	if (xfer->error_body < 0)
+	{
+		long		status = 0;
+
+		curl_easy_getinfo(xfer->easy, CURLINFO_RESPONSE_CODE, &status);
+		xfer->error_body = (status < 200 || status > 299) ? 1 : 0;
+	}
+	return xfer->error_body == 1;
+}
+
+/*
+ * appendBinaryStringInfo() for a libcurl callback: false instead of an
+ * ERROR when the memory cannot be had.  The size caps keep every buffer
+ * below MaxAllocSize, checked here too.
+ */
+static bool
+append_no_oom(StringInfo target, const char *data, size_t n)
+{
+	size_t		need = (size_t) target->len + n + 1;
+
+	if (need > (size_t) target->maxlen)
+	{
+		size_t		newlen = Max((size_t) target->maxlen, 1024);
+		char	   *p;
+
+		if (need > MaxAllocSize)
+			return false;
+		while (newlen < need)
+			newlen *= 2;
+		newlen = Min(newlen, MaxAllocSize);
+		p = MemoryContextAllocExtended(GetMemoryChunkContext(target->data), newlen,
+									   MCXT_ALLOC_NO_OOM);
+		if (p == NULL)
+			return false;
+		memcpy(p, target->data, (size_t) target->len + 1);
+		pfree(target->data);
+		target->data = p;
+		target->maxlen = (int) newlen;
+	}
+	memcpy(target->data + target->len, data, n);
+	target->len += (int) n;
+	target->data[target->len] = '\0';
+	return true;
 }
 
 /*
@@ -501,6 +612,19 @@ http_decode_body(HttpTransfer *xfer)
 		return CURLE_BAD_CONTENT_ENCODING;
 	if (in_len == 0)
 		return CURLE_OK;		/* no body (a 204, say) */
+	if (resp->body_cut)
+	{
+		/* the start of a gzip stream: libdeflate inflates whole streams only */
+		resetStringInfo(out);
+		if (!resp->keep_buffers)
+		{
+			pfree(resp->wire.data);
+			resp->wire.data = NULL;
+		}
+		return CURLE_OK;
+	}
+	if (is_error_body(xfer))
+		cap = Min(cap, MSGRAPH_ERROR_BODY_MAX);
 	if (in_len < 18)
 		return CURLE_BAD_CONTENT_ENCODING;
 
@@ -530,6 +654,13 @@ http_decode_body(HttpTransfer *xfer)
 		if (r == LIBDEFLATE_INSUFFICIENT_SPACE)
 		{
 			/* this member again, with room for twice as much */
+			if (out_max == cap && is_error_body(xfer))
+			{
+				/* an error body that decodes to more than is read of one */
+				resp->body_cut = true;
+				resetStringInfo(out);
+				break;
+			}
 			if (out_max == cap)
 			{
 				result = body_too_large(resp);
@@ -575,7 +706,6 @@ http_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	HttpTransfer *xfer = (HttpTransfer *) userdata;
 	MsgraphHttpResponse *resp = xfer->resp;
 	size_t		n = size * nmemb;
-	MemoryContext oldcxt;
 	char	   *v;
 
 	/* a new status line starts a new response (e.g. after 100 Continue) */
@@ -587,8 +717,7 @@ http_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 		xfer->encoding = HTTP_ENCODING_IDENTITY;
 		return n;
 	}
-	oldcxt = MemoryContextSwitchTo(xfer->cxt);
-	if ((v = header_value(ptr, n, "content-encoding")) != NULL)
+	if ((v = header_value(xfer, ptr, n, "content-encoding")) != NULL)
 	{
 		if (pg_strcasecmp(v, "gzip") == 0)
 			xfer->encoding = HTTP_ENCODING_GZIP;
@@ -596,26 +725,27 @@ http_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 			xfer->encoding = HTTP_ENCODING_OTHER;
 		pfree(v);
 	}
-	else if ((v = header_value(ptr, n, "request-id")) != NULL)
+	else if ((v = header_value(xfer, ptr, n, "request-id")) != NULL)
 		resp->request_id = v;
-	else if ((v = header_value(ptr, n, "content-type")) != NULL)
+	else if ((v = header_value(xfer, ptr, n, "content-type")) != NULL)
 		resp->content_type = v;
-	else if ((v = header_value(ptr, n, "retry-after")) != NULL)
+	else if ((v = header_value(xfer, ptr, n, "retry-after")) != NULL)
 		resp->retry_after = v;
-	MemoryContextSwitchTo(oldcxt);
-	return n;
+	return xfer->out_of_memory ? 0 : n;
 }
 
 /*
- * If the header line is "name: value" (name case-insensitive), a palloc'd
- * copy of the trimmed value; else NULL.
+ * If the header line is "name: value" (name case-insensitive), a copy of
+ * the trimmed value in the transfer's memory context; else NULL (also
+ * when the copy cannot be allocated: xfer->out_of_memory says so).
  */
 static char *
-header_value(const char *line, size_t len, const char *name)
+header_value(HttpTransfer *xfer, const char *line, size_t len, const char *name)
 {
 	size_t		nlen = strlen(name);
 	const char *v;
 	const char *end = line + len;
+	char	   *copy;
 
 	if (len <= nlen || line[nlen] != ':' || pg_strncasecmp(line, name, nlen) != 0)
 		return NULL;
@@ -624,7 +754,15 @@ header_value(const char *line, size_t len, const char *name)
 		v++;
 	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
 		end--;
-	return pnstrdup(v, end - v);
+	copy = MemoryContextAllocExtended(xfer->cxt, end - v + 1, MCXT_ALLOC_NO_OOM);
+	if (copy == NULL)
+	{
+		xfer->out_of_memory = true;
+		return NULL;
+	}
+	memcpy(copy, v, end - v);
+	copy[end - v] = '\0';
+	return copy;
 }
 
 /*

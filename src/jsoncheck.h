@@ -20,6 +20,8 @@ typedef struct MsgraphJsonCheck
 {
 	const char *problem;		/* NULL when the text is valid */
 	size_t		offset;			/* byte where the problem shows */
+	size_t		objects;		/* objects seen (json-c's costliest nodes) */
+	size_t		values;			/* values seen, member values included */
 } MsgraphJsonCheck;
 
 /*
@@ -29,6 +31,16 @@ typedef struct MsgraphJsonCheck
 #define MSGRAPH_JSON_MAX_DEPTH	64
 
 extern int	msgraph_json_check(const char *buf, size_t len, MsgraphJsonCheck *res);
+
+/*
+ * The index of a page may take at most one and a half times the page's
+ * size, or this many bytes where that is more (every page Graph sends
+ * fits the floor: 2,000 items of 60 wanted members take under 1 MB).  A
+ * page of millions of tiny items ({} takes 3 bytes, its index entry 8
+ * bytes per wanted member) is refused rather than indexed at many times
+ * its size.
+ */
+#define MSGRAPH_JSON_INDEX_FLOOR	((size_t) 1 << 20)
 
 /* Where one JSON value is in a text; len 0 means there is none. */
 typedef struct MsgraphJsonSpan

@@ -17,6 +17,14 @@
  * AADSTS code says precisely what is wrong.  A key that cannot be parsed or
  * decrypted is reported here, naming the option but never its value.
  *
+ * Decrypting a PKCS#8 key derives its AES key with PBKDF2 (or scrypt), and
+ * the key file chooses the work factor: OpenSSL computes it in one call
+ * that no cancel interrupts, and 2^31 iterations would pin the backend for
+ * twenty minutes.  Keys asking for more than MAX_KEY_ITERATIONS iterations
+ * (about half a second here; OpenSSL's default is 2,048 and OWASP asks for
+ * 600,000 with SHA-256), or an scrypt cost N * r * p above MAX_SCRYPT_COST,
+ * are refused before anything is derived.
+ *
  * OpenSSL's objects live in malloc'd memory, so they are freed on the
  * error path too.  Key files are read into palloc'd buffers that are
  * wiped after parsing; OpenSSL clears the private key's numbers itself
@@ -42,6 +50,10 @@
 /* Lifetime of an assertion: graph-api.md 7.2 recommends 5 to 10 minutes. */
 #define ASSERTION_LIFETIME_SECS 600
 
+/* The most work an encrypted private key may ask for (see above). */
+#define MAX_KEY_ITERATIONS	INT64CONST(2000000)
+#define MAX_SCRYPT_COST		(INT64CONST(1) << 20)
+
 /* Largest certificate or key file read (a PEM key is a few kB). */
 #define MAX_PEM_FILE_BYTES (1024 * 1024)
 
@@ -58,6 +70,8 @@ static X509 *parse_certificate(const char *optname, const char *pem, int sqlstat
 static EVP_PKEY *parse_private_key(const char *optname, const char *pem,
 								   const char *password, int sqlstate);
 static char *openssl_reason(void);
+static void check_key_cost(const char *optname, const char *pem, int sqlstate);
+static int64 asn1_int64(const ASN1_INTEGER *i);
 static char *base64url(const unsigned char *data, size_t len);
 static char *json_text(struct json_object *obj);
 static char *assertion_header(X509 *cert, bool rs256);
@@ -274,6 +288,8 @@ parse_private_key(const char *optname, const char *pem, const char *password,
 	EVP_PKEY   *key;
 	PemPassword pw = {password, false};
 
+	if (password != NULL)
+		check_key_cost(optname, pem, sqlstate);
 	ERR_clear_error();
 	bio = BIO_new_mem_buf(pem, -1);
 	if (bio == NULL)
@@ -310,6 +326,117 @@ parse_private_key(const char *optname, const char *pem, const char *password,
 				 errhint("The identity platform signs client assertions with RSA only (PS256 or RS256).")));
 	}
 	return key;
+}
+
+/*
+ * Refuse an encrypted PKCS#8 key whose key derivation asks for more work
+ * than the caps allow, reading its parameters without deriving anything.
+ * Keys of any other form (unencrypted, or the traditional PEM encryption,
+ * whose derivation is one MD5 round) and parameters OpenSSL cannot read
+ * are left to PEM_read_bio_PrivateKey() and its errors.
+ */
+static void
+check_key_cost(const char *optname, const char *pem, int sqlstate)
+{
+	BIO		   *bio;
+	X509_SIG   *p8;
+	const X509_ALGOR *alg = NULL;
+	int64		iterations = 0;
+	int64		scrypt_cost = 0;
+
+	ERR_clear_error();
+	bio = BIO_new_mem_buf(pem, -1);
+	if (bio == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	p8 = PEM_read_bio_PKCS8(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (p8 == NULL)
+	{
+		ERR_clear_error();
+		return;
+	}
+	X509_SIG_get0(p8, &alg, NULL);
+	if (alg != NULL && OBJ_obj2nid(alg->algorithm) == NID_pbes2)
+	{
+		PBE2PARAM  *pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM),
+													 alg->parameter);
+
+		if (pbe2 != NULL && pbe2->keyfunc != NULL)
+		{
+			int			kdf = OBJ_obj2nid(pbe2->keyfunc->algorithm);
+
+			if (kdf == NID_id_pbkdf2)
+			{
+				PBKDF2PARAM *p = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM),
+														   pbe2->keyfunc->parameter);
+
+				if (p != NULL)
+					iterations = asn1_int64(p->iter);
+				PBKDF2PARAM_free(p);
+			}
+			else if (kdf == NID_id_scrypt)
+			{
+				SCRYPT_PARAMS *p = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(SCRYPT_PARAMS),
+															 pbe2->keyfunc->parameter);
+
+				if (p != NULL)
+				{
+					int64		n = asn1_int64(p->costParameter);
+					int64		r = asn1_int64(p->blockSize);
+					int64		par = asn1_int64(p->parallelizationParameter);
+
+					/* each factor is capped first, so the product cannot overflow */
+					scrypt_cost = (n > MAX_SCRYPT_COST || r > MAX_SCRYPT_COST ||
+								   par > MAX_SCRYPT_COST)
+						? PG_INT64_MAX : n * r * par;
+				}
+				SCRYPT_PARAMS_free(p);
+			}
+		}
+		PBE2PARAM_free(pbe2);
+	}
+	else if (alg != NULL)
+	{
+		/* PKCS#5 v1.5 and PKCS#12 schemes: an iteration count of their own */
+		PBEPARAM   *pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM),
+													alg->parameter);
+
+		if (pbe != NULL)
+			iterations = asn1_int64(pbe->iter);
+		PBEPARAM_free(pbe);
+	}
+	X509_SIG_free(p8);
+	ERR_clear_error();
+
+	if (iterations > MAX_KEY_ITERATIONS)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("the private key of option \"%s\" asks for too many key derivation iterations", optname),
+				 errdetail("Its encryption asks for %lld iterations; at most %lld are accepted, since deriving the key cannot be interrupted.",
+						   (long long) iterations, (long long) MAX_KEY_ITERATIONS),
+				 errhint("Encrypt the key again with fewer iterations, for example: openssl pkcs8 -topk8 -v2 aes-256-cbc -iter 600000.")));
+	if (scrypt_cost > MAX_SCRYPT_COST)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("the private key of option \"%s\" asks for too costly a key derivation", optname),
+				 errdetail("Its scrypt parameters ask for N * r * p above %lld, and deriving the key cannot be interrupted.",
+						   (long long) MAX_SCRYPT_COST),
+				 errhint("Encrypt the key again with PBKDF2, for example: openssl pkcs8 -topk8 -v2 aes-256-cbc -iter 600000.")));
+}
+
+/* An ASN.1 INTEGER as int64; PG_INT64_MAX when it does not fit, 0 if absent. */
+static int64
+asn1_int64(const ASN1_INTEGER *i)
+{
+	int64_t		v;
+
+	if (i == NULL)
+		return 0;
+	if (ASN1_INTEGER_get_int64(&v, i) != 1)
+		return PG_INT64_MAX;
+	return (int64) v;
 }
 
 /* OpenSSL's reason for the last error, for a DETAIL (never key material). */

@@ -235,44 +235,10 @@ msgraph_json_text(struct json_object *obj)
 struct json_object *
 msgraph_parse_response(const char *method, const char *url, MsgraphHttpResponse *resp)
 {
-	struct json_tokener *tok;
-	struct json_object *doc;
-	enum json_tokener_error jerr;
-	size_t		consumed;
-
-	tok = json_tokener_new_ex(MODIFY_JSON_MAX_DEPTH);
-	if (tok == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	doc = json_tokener_parse_ex(tok, resp->body.data, resp->body.len);
-	jerr = json_tokener_get_error(tok);
-	consumed = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	doc = msgraph_json_own(CurrentMemoryContext, doc);
-
-	if (doc == NULL || jerr != json_tokener_success || consumed != (size_t) resp->body.len)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Graph sent a response that is not valid JSON"),
-				 errdetail("%s at byte %zu of %d; request: %s %s",
-						   doc == NULL || jerr != json_tokener_success
-						   ? json_tokener_error_desc(jerr) : "trailing data",
-						   consumed, resp->body.len, method, url)));
-
-	/* what json-c accepts but no JSON text holds, as for pages (jsoncheck.c) */
-	{
-		MsgraphJsonCheck check;
-
-		if (!msgraph_json_check(resp->body.data, resp->body.len, &check))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("Graph sent a response that is not valid JSON"),
-					 errdetail("%s at byte %zu of %d; request: %s %s",
-							   check.problem, check.offset, resp->body.len, method, url)));
-	}
-	return doc;
+	/* strict check first, bounded and interruptible (connection.c) */
+	return msgraph_json_own(CurrentMemoryContext,
+							msgraph_json_parse_dom(resp->body.data, resp->body.len,
+												   MODIFY_JSON_MAX_DEPTH, method, url));
 }
 
 /*
@@ -335,21 +301,12 @@ msgraph_report_write_error(MsgraphConnOptions *opts, const char *permission,
 char *
 msgraph_graph_error_message(MsgraphHttpResponse *resp)
 {
-	struct json_object *doc;
-	const char *message;
-	char	   *result = NULL;
+	const char *problem;
 
-	if (resp->body.data == NULL || resp->body.len == 0)
+	/* read without a DOM, escaped and cut short (connection.c) */
+	if (!msgraph_error_body_readable(resp, &problem))
 		return NULL;
-	doc = json_tokener_parse(resp->body.data);
-	message = msgraph_json_get_string(msgraph_json_get(doc, "error"), "message");
-	if (message)
-		result = pg_any_to_server(message, strlen(message), PG_UTF8);
-	if (result == message)
-		result = pstrdup(message);
-	if (doc)
-		json_object_put(doc);
-	return result;
+	return msgraph_error_body_string(resp, 1024, "error", "message", NULL);
 }
 
 
@@ -649,7 +606,7 @@ modify_state_create(Relation rel, Oid userid, List *attnums, bool has_returning,
 	st->res = graph_catalog_find_path(st->path);
 	/* plain EXPLAIN needs no credentials: it sends nothing */
 	msgraph_get_conn_options(server,
-							 explain_only ? NULL : GetUserMapping(userid, server->serverid),
+							 explain_only ? NULL : msgraph_get_user_mapping(userid, server->serverid),
 							 &st->opts);
 	st->has_returning = has_returning;
 	st->max_rows = msgraph_max_update_rows;

@@ -728,7 +728,7 @@ remote_count(ForeignServer *server, Oid userid, MsgraphRelInfo *info, Index reli
 	double		count;
 	char	   *url;
 
-	msgraph_get_conn_options(server, GetUserMapping(userid, server->serverid), &opts);
+	msgraph_get_conn_options(server, msgraph_get_user_mapping(userid, server->serverid), &opts);
 	memset(&env, 0, sizeof(env));
 	env.meta = info->meta;
 	env.relid = relid;
@@ -1308,7 +1308,7 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 	server = GetForeignServer(table->serverid);
 	/* plain EXPLAIN needs no credentials: it sends nothing */
 	user = (eflags & EXEC_FLAG_EXPLAIN_ONLY) ? NULL
-		: GetUserMapping(userid, server->serverid);
+		: msgraph_get_user_mapping(userid, server->serverid);
 	msgraph_get_conn_options(server, user, &st->opts);
 
 	st->spec.path = plan.path;

@@ -103,8 +103,16 @@ extern bool msgraph_use_remote_estimate(ForeignServer *server, ForeignTable *tab
 extern bool msgraph_url_is_loopback(const char *url);
 extern char *msgraph_default_property_name(const char *colname);
 extern char *msgraph_snake_case(const char *camel);
+extern UserMapping *msgraph_get_user_mapping(Oid userid, Oid serverid);
 
 /* in http.c */
+
+/*
+ * How much of the body of an answer that is not a 2xx is kept: Graph's and
+ * the identity platform's error objects take a few hundred bytes.
+ */
+#define MSGRAPH_ERROR_BODY_MAX	16384
+
 typedef struct MsgraphHttpRequest
 {
 	const char *method;			/* "GET", "POST", "PATCH" */
@@ -129,6 +137,9 @@ typedef struct MsgraphHttpResponse
 								 * body's and wire's memory */
 	int64		wire_bytes;		/* body bytes as received (compressed) */
 	bool		too_large;		/* body exceeded max_response_bytes */
+	bool		body_cut;		/* an answer that is no success, longer than
+								 * MSGRAPH_ERROR_BODY_MAX: body holds its
+								 * first bytes (none if it was gzipped) */
 	int			curl_code;		/* CURLcode of the transfer */
 	char	   *transport_error;	/* curl's message when curl_code != 0 */
 	char	   *request_id;		/* response header request-id */
@@ -170,6 +181,8 @@ extern void msgraph_check_private_key_pem(const char *optname, const char *pem,
 										  const char *password);
 
 /* in connection.c */
+struct json_object;
+
 typedef struct MsgraphRequestStats
 {
 	int64		requests;
@@ -197,6 +210,18 @@ extern void msgraph_report_graph_error(MsgraphConnOptions *opts,
 									   const GraphResource *res,
 									   const char *url,
 									   MsgraphHttpResponse *resp);
+extern char *msgraph_escape_text(const char *s, size_t len, bool utf8, int max_chars);
+extern bool msgraph_error_body_readable(MsgraphHttpResponse *resp, const char **problem);
+extern bool msgraph_error_body_has(MsgraphHttpResponse *resp, const char *name);
+extern char *msgraph_error_body_string(MsgraphHttpResponse *resp, int max_chars,
+									   const char *first,...);
+extern char *msgraph_error_body_decoded(MsgraphHttpResponse *resp, const char *name,
+										size_t *len);
+extern char *msgraph_error_body_raw(MsgraphHttpResponse *resp, const char *name);
+extern struct json_object *msgraph_json_parse_dom(const char *text, size_t len, int max_depth,
+												  const char *method, const char *url);
+extern void msgraph_report_bad_page(const char *url, MsgraphHttpResponse *resp,
+									const MsgraphJsonCheck *walk);
 
 /* in retry.c */
 

@@ -16,13 +16,17 @@
 
 #include <curl/curl.h>
 
+#include "access/relation.h"
 #include "access/reloptions.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_foreign_data_wrapper.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_foreign_table.h"
 #include "catalog/pg_user_mapping.h"
 #include "catalog/pg_attribute.h"
 #include "commands/defrem.h"
+#include "commands/event_trigger.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -39,6 +43,8 @@ typedef enum MsgraphOptionType
 {
 	OPT_STRING,					/* any non-empty string */
 	OPT_SECRET,					/* non-empty, never shown */
+	OPT_PEM_SECRET,				/* PEM key text: lines, never shown */
+	OPT_PASSWORD,				/* pass phrase of a key: never shown, any bytes */
 	OPT_URL,					/* https://, or http:// on loopback */
 	OPT_POSITIVE_INT,
 	OPT_BYTES,					/* positive int64 */
@@ -85,8 +91,8 @@ static const MsgraphOption msgraph_options[] = {
 	{"client_secret", UserMappingRelationId, OPT_SECRET},
 	{"access_token", UserMappingRelationId, OPT_SECRET},
 	{"certificate", UserMappingRelationId, OPT_CERTIFICATE},
-	{"private_key", UserMappingRelationId, OPT_SECRET},
-	{"private_key_password", UserMappingRelationId, OPT_SECRET},
+	{"private_key", UserMappingRelationId, OPT_PEM_SECRET},
+	{"private_key_password", UserMappingRelationId, OPT_PASSWORD},
 	{"certificate_file", UserMappingRelationId, OPT_FILE},
 	{"private_key_file", UserMappingRelationId, OPT_FILE},
 	{"jwt_algorithm", UserMappingRelationId, OPT_JWT_ALGORITHM},
@@ -120,6 +126,18 @@ static const MsgraphCloud msgraph_clouds[] = {
 #define DEFAULT_TIMEOUT_MS			30000
 #define DEFAULT_CONNECT_TIMEOUT_MS	10000
 #define DEFAULT_MAX_RESPONSE_BYTES	(INT64CONST(64) * 1024 * 1024)
+
+/*
+ * The largest max_response_bytes: half of PostgreSQL's 1 GB allocation
+ * limit (MaxAllocSize), so that a body of that size, the gzip bytes it was
+ * decoded from and its terminating NUL always fit in one allocation each,
+ * and an oversize answer is the clean ERROR of the cap rather than an
+ * allocation failure.
+ */
+#define MAX_MAX_RESPONSE_BYTES		(INT64CONST(512) * 1024 * 1024)
+
+/* How much of an option value an error message shows. */
+#define SHOWN_VALUE_CHARS			100
 #define DEFAULT_MAX_RETRIES			5
 #define MAX_MAX_RETRIES				100
 
@@ -128,6 +146,7 @@ static const MsgraphCloud msgraph_clouds[] = {
 #define METADATA_ADDRESS			"169.254.169.254"
 
 PG_FUNCTION_INFO_V1(msgraph_security_fdw_validator);
+PG_FUNCTION_INFO_V1(msgraph_check_foreign_tables);
 
 static void validate_option_value(const MsgraphOption *opt, DefElem *def);
 static void validate_url(const char *optname, const char *value);
@@ -145,6 +164,15 @@ static char *strip_trailing_slash(const char *url);
 static int	parse_nonneg_int(const char *optname, const char *value, int max);
 static void validate_proxy(const char *value);
 static char *secret_copy(char *value);
+static const char *shown(const char *value);
+static bool has_control_character(const char *value);
+static void validate_resource(const char *value);
+static void validate_destinations(List *options);
+static const char *server_option(List *options, const char *name);
+static bool same_url(const char *a, const char *b);
+static bool is_version_segment(const char *seg);
+static void check_table_columns(Oid relid, Oid extnamespace);
+static const char *similar_property(const GraphResource *res, const char *colname);
 static void wipe_at_reset(char *s);
 static void wipe_secret(void *arg);
 
@@ -194,6 +222,8 @@ msgraph_security_fdw_validator(PG_FUNCTION_ARGS)
 
 	if (catalog == UserMappingRelationId)
 		validate_credentials(options_list);
+	if (catalog == ForeignServerRelationId)
+		validate_destinations(options_list);
 
 	if (catalog == ForeignTableRelationId && !have_resource)
 		ereport(ERROR,
@@ -218,10 +248,26 @@ validate_option_value(const MsgraphOption *opt, DefElem *def)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must not be empty", def->defname)));
 
+	/*
+	 * Values end up in request headers (tokens), URLs (hosts, paths, ids,
+	 * property names) and form fields (client ids, secrets): a CR or LF
+	 * there would start a header of its own.  Only PEM texts, which are
+	 * lines, and the key's pass phrase, which only OpenSSL reads, may hold
+	 * control characters.
+	 */
+	if (opt->type != OPT_CERTIFICATE && opt->type != OPT_PEM_SECRET &&
+		opt->type != OPT_PASSWORD && has_control_character(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must not contain control characters", def->defname),
+				 errdetail("Option values reach HTTP headers, URLs and forms, where a line break would start a header of its own.")));
+
 	switch (opt->type)
 	{
 		case OPT_STRING:
 		case OPT_SECRET:
+		case OPT_PEM_SECRET:
+		case OPT_PASSWORD:
 			break;
 		case OPT_URL:
 			validate_url(def->defname, value);
@@ -239,14 +285,14 @@ validate_option_value(const MsgraphOption *opt, DefElem *def)
 			if (find_cloud(value) == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for option \"cloud\": \"%s\"", value),
+						 errmsg("invalid value for option \"cloud\": \"%s\"", shown(value)),
 						 errhint("Valid values are global, usgov, dod and china.")));
 			break;
 		case OPT_API_VERSION:
 			if (strcmp(value, "v1.0") != 0 && strcmp(value, "beta") != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for option \"api_version\": \"%s\"", value),
+						 errmsg("invalid value for option \"api_version\": \"%s\"", shown(value)),
 						 errhint("Valid values are v1.0 and beta.")));
 			break;
 		case OPT_TENANT:
@@ -259,7 +305,7 @@ validate_option_value(const MsgraphOption *opt, DefElem *def)
 					if (!(isalnum((unsigned char) *p) || *p == '-' || *p == '.'))
 						ereport(ERROR,
 								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-								 errmsg("invalid value for option \"tenant_id\": \"%s\"", value),
+								 errmsg("invalid value for option \"tenant_id\": \"%s\"", shown(value)),
 								 errhint("Give the tenant's GUID or one of its domain names, such as contoso.onmicrosoft.com.")));
 				}
 				break;
@@ -277,7 +323,7 @@ validate_option_value(const MsgraphOption *opt, DefElem *def)
 			if (!is_absolute_path(value))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, value),
+						 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, shown(value)),
 						 errdetail("The value must be an absolute path.")));
 			break;
 		case OPT_PROXY:
@@ -296,16 +342,11 @@ validate_option_value(const MsgraphOption *opt, DefElem *def)
 			if (strcmp(value, "PS256") != 0 && strcmp(value, "RS256") != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for option \"jwt_algorithm\": \"%s\"", value),
+						 errmsg("invalid value for option \"jwt_algorithm\": \"%s\"", shown(value)),
 						 errhint("Valid values are PS256 (RSASSA-PSS, the default) and RS256 (RSASSA-PKCS1-v1_5).")));
 			break;
 		case OPT_RESOURCE:
-			if (value[0] == '/' || strstr(value, "?") != NULL ||
-				strstr(value, "://") != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for option \"resource\": \"%s\"", value),
-						 errhint("Give a path under the version without a query, for example security/alerts_v2.")));
+			validate_resource(value);
 			break;
 	}
 }
@@ -339,7 +380,7 @@ validate_url(const char *optname, const char *value)
 		curl_url_cleanup(u);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", optname, value),
+				 errmsg("invalid value for option \"%s\": \"%s\"", optname, shown(value)),
 				 errdetail("The value is not an absolute URL without a query.")));
 	}
 
@@ -351,13 +392,76 @@ validate_url(const char *optname, const char *value)
 		curl_url_cleanup(u);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", optname, value),
+				 errmsg("invalid value for option \"%s\": \"%s\"", optname, shown(value)),
 				 errdetail("Only https:// URLs are allowed, and http:// only for loopback hosts.")));
+	}
+
+	/*
+	 * graph_url is the base under which the version goes: one that already
+	 * ends in a version ("https://graph.microsoft.com/v1.0") would make
+	 * every request ".../v1.0/v1.0/...", which Graph answers with a 400.
+	 */
+	if (strcmp(optname, "graph_url") == 0)
+	{
+		char	   *path = NULL;
+		const char *last = NULL;
+
+		if (curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK)
+		{
+			char	   *trimmed = strip_trailing_slash(path);
+
+			last = strrchr(trimmed, '/');
+			last = last ? last + 1 : trimmed;
+			if (!is_version_segment(last))
+				last = NULL;
+		}
+		curl_free(path);
+		if (last != NULL)
+		{
+			curl_free(scheme);
+			curl_free(host);
+			curl_url_cleanup(u);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for option \"graph_url\": \"%s\"", shown(value)),
+					 errdetail("The URL ends in the version segment \"%s\"; the version is the server's api_version option.",
+							   shown(last)),
+					 errhint("Give the URL without the version, for example graph_url 'https://graph.microsoft.com' with api_version 'v1.0' or 'beta'.")));
+		}
 	}
 
 	curl_free(scheme);
 	curl_free(host);
 	curl_url_cleanup(u);
+}
+
+/*
+ * Whether a path segment is a Graph API version: "v1.0", "beta", or any
+ * "v<digits>[.<digits>]" a future version may be.
+ */
+static bool
+is_version_segment(const char *seg)
+{
+	const char *p = seg;
+
+	if (pg_strcasecmp(seg, "beta") == 0)
+		return true;
+	if (*p != 'v' && *p != 'V')
+		return false;
+	p++;
+	if (!isdigit((unsigned char) *p))
+		return false;
+	while (isdigit((unsigned char) *p))
+		p++;
+	if (*p == '.')
+	{
+		p++;
+		if (!isdigit((unsigned char) *p))
+			return false;
+		while (isdigit((unsigned char) *p))
+			p++;
+	}
+	return *p == '\0';
 }
 
 /*
@@ -425,7 +529,7 @@ validate_identity_endpoint(const char *value)
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"identity_endpoint\": \"%s\"", value),
+				 errmsg("invalid value for option \"identity_endpoint\": \"%s\"", shown(value)),
 				 errdetail("The managed identity endpoint must be an http:// or https:// URL without a query on a loopback host or on the instance metadata address " METADATA_ADDRESS "."),
 				 errhint("The default is " DEFAULT_IDENTITY_ENDPOINT ".")));
 }
@@ -433,9 +537,9 @@ validate_identity_endpoint(const char *value)
 /*
  * A user mapping holds exactly one kind of credential: a client secret, a
  * certificate (as PEM text or files), the host's managed identity, or a
- * bearer token.  A mapping without any is accepted here (CREATE USER
- * MAPPING without OPTIONS is common while setting up) and refused when a
- * query needs a token.
+ * bearer token.  A mapping without any is refused now, with a HINT listing
+ * the kinds, rather than at the first query (postgres_fdw's habit of an
+ * empty mapping would otherwise surface as a token error much later).
  *
  * Two kinds of option act with the database server's own powers rather
  * than the user's, so only a superuser may create or change a mapping that
@@ -517,6 +621,14 @@ validate_credentials(List *options)
 					 errhint("Drop one of the two options.")));
 		first = kinds[i];
 	}
+	if (first == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("a user mapping for msgraph_security_fdw needs a credential"),
+				 client_id
+				 ? errdetail("Option \"client_id\" names the application; its secret or certificate must come with it.")
+				 : errdetail("The mapping has no option that authenticates to Graph."),
+				 errhint("Give client_id with client_secret, client_id with certificate and private_key, or access_token; a superuser may give managed_identity 'true'.")));
 
 	if (secret && !client_id)
 		ereport(ERROR,
@@ -643,7 +755,7 @@ parse_positive_int(const char *optname, const char *value)
 	if (errno != 0 || *end != '\0' || end == value || v <= 0 || v > INT_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", optname, value),
+				 errmsg("invalid value for option \"%s\": \"%s\"", optname, shown(value)),
 				 errdetail("The value must be a positive integer.")));
 	return (int) v;
 }
@@ -659,8 +771,15 @@ parse_bytes(const char *optname, const char *value)
 	if (errno != 0 || *end != '\0' || end == value || v <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", optname, value),
+				 errmsg("invalid value for option \"%s\": \"%s\"", optname, shown(value)),
 				 errdetail("The value must be a positive number of bytes.")));
+	if (v > MAX_MAX_RESPONSE_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", optname, shown(value)),
+				 errdetail("The value must be at most %lld bytes (512 MiB).",
+						   (long long) MAX_MAX_RESPONSE_BYTES),
+				 errhint("A response is held in memory whole; PostgreSQL allocates at most 1 GB at once.")));
 	return (int64) v;
 }
 
@@ -718,9 +837,188 @@ parse_nonneg_int(const char *optname, const char *value, int max)
 	if (errno != 0 || *end != '\0' || end == value || v < 0 || v > max)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", optname, value),
+				 errmsg("invalid value for option \"%s\": \"%s\"", optname, shown(value)),
 				 errdetail("The value must be an integer from 0 to %d.", max)));
 	return (int) v;
+}
+
+/*
+ * An option value as an error message shows it: a short prefix, control
+ * characters escaped (msgraph_escape_text), so that a message never
+ * quotes a whole value that did not fit, nor breaks a log line.
+ */
+static const char *
+shown(const char *value)
+{
+	return msgraph_escape_text(value, strlen(value), false, SHOWN_VALUE_CHARS);
+}
+
+/* Whether a value holds a C0 control character or DEL. */
+static bool
+has_control_character(const char *value)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *) value; *p; p++)
+	{
+		if (*p < 0x20 || *p == 0x7F)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The resource option: a relative path of plain segments, put after the
+ * version as it is.  No segment may be empty, "." or ".." (libcurl would
+ * resolve those, and the request would leave the version's tree: "../"
+ * reaches any path of the host), and only the characters RFC 3986 lets a
+ * path segment hold literally are allowed: no "?" or "#" (a query or a
+ * fragment), no "%" (an escape that could spell any of those), no spaces.
+ */
+static void
+validate_resource(const char *value)
+{
+	const char *seg = value;
+	const char *problem = NULL;
+
+	for (;;)
+	{
+		size_t		len = strcspn(seg, "/");
+		size_t		i;
+
+		if (len == 0)
+			problem = "The path has an empty segment (a leading, trailing or doubled \"/\").";
+		else if ((len == 1 && seg[0] == '.') ||
+				 (len == 2 && seg[0] == '.' && seg[1] == '.'))
+			problem = "Segments \".\" and \"..\" would lead out of the version's resources.";
+		for (i = 0; problem == NULL && i < len; i++)
+		{
+			unsigned char c = (unsigned char) seg[i];
+
+			if (!(isalnum(c) && c < 0x80) && strchr("-._~!$&'()*+,;=:@", c) == NULL)
+				problem = "A segment may hold only ASCII letters, digits and - . _ ~ ! $ & ' ( ) * + , ; = : @ (no \"?\", \"#\", \"%\" or spaces).";
+		}
+		if (problem != NULL || seg[len] == '\0')
+			break;
+		seg += len + 1;
+	}
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"resource\": \"%s\"", shown(value)),
+				 errdetail("%s", problem),
+				 errhint("Give the Graph path under the version, for example security/alerts_v2.")));
+}
+
+/* The value of a server option in a validator's list, or NULL. */
+static const char *
+server_option(List *options, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, name) == 0)
+			return defGetString(def);
+	}
+	return NULL;
+}
+
+/* Whether two URLs are the same but for trailing slashes and letter case. */
+static bool
+same_url(const char *a, const char *b)
+{
+	return pg_strcasecmp(strip_trailing_slash(a), strip_trailing_slash(b)) == 0;
+}
+
+/*
+ * Where a server sends credentials.  Every request to graph_url carries a
+ * bearer token, login_url receives client secrets and signed assertions,
+ * identity_endpoint hands out the host's own identity, and a proxy sees
+ * (for plain http://, reads) all of it.  A server owner is not trusted
+ * with the credentials of the roles whose mappings use the server, nor
+ * with the host's managed identity, so only a superuser may create or
+ * alter a server whose graph_url, login_url or identity_endpoint is not
+ * the cloud's default, or that has a proxy.  The check is on the complete
+ * resulting option list (a validator sees no other): a non-superuser can
+ * neither set such a value nor alter any option of a server a superuser
+ * gave one, so a URL a non-superuser changed is never used with anybody's
+ * credentials.  Pointing a server back to the defaults (dropping the
+ * option, or naming the cloud's own URL) stays open to its owner, as does
+ * choosing another national cloud: those hosts are Microsoft's.  Plain
+ * http:// (the emulator on loopback) follows, since no default is one,
+ * except the instance metadata endpoint's, which is plain HTTP by design.
+ */
+static void
+validate_destinations(List *options)
+{
+	static const char *const names[] = {"graph_url", "login_url", "identity_endpoint", "proxy"};
+	const char *cloud_name = server_option(options, "cloud");
+	const MsgraphCloud *cloud = find_cloud(cloud_name ? cloud_name : "global");
+	int			i;
+
+	if (superuser())
+		return;
+	if (cloud == NULL)
+		cloud = &msgraph_clouds[0];
+	for (i = 0; i < lengthof(names); i++)
+	{
+		const char *value = server_option(options, names[i]);
+		const char *def;
+
+		if (value == NULL)
+			continue;
+		if (strcmp(names[i], "graph_url") == 0)
+			def = cloud->graph_url;
+		else if (strcmp(names[i], "login_url") == 0)
+			def = cloud->login_url;
+		else if (strcmp(names[i], "identity_endpoint") == 0)
+			def = DEFAULT_IDENTITY_ENDPOINT;
+		else
+			def = NULL;
+		if (def != NULL && same_url(value, def))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 def != NULL
+				 ? errmsg("only a superuser may set option \"%s\" to anything but the cloud's default",
+						  names[i])
+				 : errmsg("only a superuser may set option \"%s\"", names[i]),
+				 errdetail("Requests sent there carry the credentials of the roles with a user mapping on the server; a server with such an option can only be created or altered by a superuser."),
+				 def != NULL
+				 ? errhint("The default of cloud \"%s\" is %s: drop the option to use it.", cloud->name, def)
+				 : errhint("Drop the option, or ask a superuser to make this change.")));
+	}
+}
+
+/*
+ * The user mapping of a role on a server, as GetUserMapping() finds it
+ * (the role's own, else PUBLIC's).  Where there is none, an ERROR that
+ * names the server and shows how to create one: PostgreSQL's own message
+ * names only the role.
+ */
+UserMapping *
+msgraph_get_user_mapping(Oid userid, Oid serverid)
+{
+	if (!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
+							   ObjectIdGetDatum(serverid)) &&
+		!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
+							   ObjectIdGetDatum(serverid)))
+	{
+		ForeignServer *server = GetForeignServer(serverid);
+		const char *role = GetUserNameFromId(userid, false);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" has no user mapping for server \"%s\"",
+						role, server->servername),
+				 errdetail("Graph requests are made with the credential in the querying role's user mapping for the server, or in the PUBLIC one."),
+				 errhint("Create one, for example: CREATE USER MAPPING FOR %s SERVER %s OPTIONS (client_id '...', client_secret '...');",
+						 quote_identifier(role), quote_identifier(server->servername))));
+	}
+	return GetUserMapping(userid, serverid);
 }
 
 static char *
@@ -999,4 +1297,153 @@ msgraph_snake_case(const char *camel)
 			appendStringInfoChar(&buf, *p);
 	}
 	return buf.data;
+}
+
+
+/*
+ * Event trigger at the end of CREATE FOREIGN TABLE, ALTER (FOREIGN) TABLE
+ * and IMPORT FOREIGN SCHEMA: every column of a msgraph_security_fdw table
+ * over a resource the catalog knows must read a property the catalog
+ * lists.  The usual slip is a column named in camelCase without quotes:
+ * createdDateTime becomes createddatetime, whose default property
+ * "createddatetime" Graph would refuse with a 400 at the first query.
+ * Columns with a property option are the user's explicit word (a beta
+ * property, a dotted path) and are not checked; neither are tables over
+ * resources the catalog does not know.
+ */
+Datum
+msgraph_check_foreign_tables(PG_FUNCTION_ARGS)
+{
+	Oid			extnamespace = get_func_namespace(fcinfo->flinfo->fn_oid);
+	List	   *relids = NIL;
+	MemoryContext cxt = CurrentMemoryContext;
+	ListCell   *lc;
+	uint64		i;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("msgraph_check_foreign_tables() must be called as an event trigger")));
+
+	SPI_connect();
+	if (SPI_execute("SELECT DISTINCT objid FROM pg_catalog.pg_event_trigger_ddl_commands()"
+					" WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+					" AND object_type IN ('foreign table', 'foreign table column')",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the commands of the event");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		if (!isnull)
+			relids = lappend_oid(relids, DatumGetObjectId(d));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+
+	foreach(lc, relids)
+		check_table_columns(lfirst_oid(lc), extnamespace);
+	PG_RETURN_VOID();
+}
+
+/* The check of msgraph_check_foreign_tables() for one foreign table. */
+static void
+check_table_columns(Oid relid, Oid extnamespace)
+{
+	ForeignTable *table;
+	ForeignServer *server;
+	ForeignDataWrapper *fdw;
+	const GraphResource *res;
+	Relation	rel;
+	TupleDesc	tupdesc;
+	int			i;
+
+	if (get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE)
+		return;
+	table = GetForeignTable(relid);
+	server = GetForeignServer(table->serverid);
+	fdw = GetForeignDataWrapper(server->fdwid);
+	/* a wrapper of this extension's handler, whatever its name */
+	if (!OidIsValid(fdw->fdwhandler) ||
+		get_func_namespace(fdw->fdwhandler) != extnamespace ||
+		strcmp(get_func_name(fdw->fdwhandler), "msgraph_security_fdw_handler") != 0)
+		return;
+	res = graph_catalog_find_path(msgraph_table_resource(table));
+	if (res == NULL)
+		return;
+
+	rel = relation_open(relid, AccessShareLock);
+	tupdesc = RelationGetDescr(rel);
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
+		const char *colname = NameStr(attr->attname);
+		char	   *property;
+		const char *similar;
+		ListCell   *lc;
+		bool		given = false;
+
+		if (attr->attisdropped)
+			continue;
+		foreach(lc, GetForeignColumnOptions(relid, attr->attnum))
+		{
+			if (strcmp(((DefElem *) lfirst(lc))->defname, "property") == 0)
+				given = true;
+		}
+		if (given)
+			continue;
+		property = msgraph_default_property_name(colname);
+		if (graph_catalog_find_property(res, property) != NULL ||
+			graph_catalog_find_derived(res, property) != NULL)
+			continue;
+
+		similar = similar_property(res, colname);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+				 errmsg("column \"%s\" of foreign table \"%s\" reads no property of %s",
+						colname, RelationGetRelationName(rel), res->path),
+				 errdetail("A column without a property option reads the property named after it in lowerCamelCase, here \"%s\", which %s does not have.",
+						   property, res->path),
+				 similar != NULL
+				 ? errhint("Property \"%s\" is the column %s (an unquoted camelCase name is folded to lower case), or give the column OPTIONS (property '%s').",
+						   similar, quote_identifier(msgraph_snake_case(similar)), similar)
+				 : strcmp(colname, "raw") == 0
+				 ? errhint("For the whole entity as Graph sends it, give the column OPTIONS (property '$').")
+				 : errhint("Columns are named after properties in snake_case (created_date_time reads createdDateTime); for a property the catalog does not list, such as a beta one, give OPTIONS (property '...').")));
+	}
+	relation_close(rel, AccessShareLock);
+}
+
+/*
+ * The property (or derived column) of res whose name matches colname but
+ * for letter case and underscores (createddatetime, created_datetime:
+ * createdDateTime), or NULL.
+ */
+static const char *
+similar_property(const GraphResource *res, const char *colname)
+{
+	char	   *want = palloc(strlen(colname) + 1);
+	char	   *w = want;
+	const char *p;
+	int			i;
+
+	for (p = colname; *p; p++)
+	{
+		if (*p != '_')
+			*w++ = pg_tolower((unsigned char) *p);
+	}
+	*w = '\0';
+	for (i = 0; i < res->nproperties; i++)
+	{
+		if (pg_strcasecmp(res->properties[i].name, want) == 0)
+			return res->properties[i].name;
+	}
+	for (i = 0; i < res->nderived; i++)
+	{
+		if (pg_strcasecmp(res->derived[i].name, want) == 0)
+			return res->derived[i].name;
+	}
+	return NULL;
 }

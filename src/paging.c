@@ -171,9 +171,10 @@ page_alloc(void *arg, size_t size)
  * Check a list page and index it for the scan's columns (the body stays:
  * the index points into it), into page (a window's, whose arrays are
  * reused) or, when page is NULL, into a new one in the current memory
- * context.  Whatever the walk refuses, and a body that is no JSON object,
- * goes through msgraph_parse_body() as every other response does, so that
- * the messages are the same.  Returns a page with a "value" array, or
+ * context.  Whatever the walk refuses is an ERROR in the walk's words, and
+ * a body that is no JSON object is checked alone (msgraph_report_bad_page):
+ * a refused page is never parsed into a json-c tree, which would cost
+ * hundreds of times its size.  Returns a page with a "value" array, or
  * ERRORs.
  */
 MsgraphJsonPage *
@@ -193,13 +194,14 @@ msgraph_page_read(MsgraphPager *pg, const char *url, MsgraphHttpResponse *resp,
 	page->items_hint = pg->index_items;
 	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
 		p++;
-	if (*p != '{' ||
-		!msgraph_json_index_page(resp->body.data, resp->body.len, pg->names, page, &check))
+	if (*p != '{')
 	{
-		/* an ERROR, unless the body is JSON that is no object */
-		json_object_put(msgraph_parse_body(url, resp));
+		/* an ERROR, unless the body is JSON that is no object; no DOM */
+		msgraph_report_bad_page(url, resp, NULL);
 		page->value.len = 0;
 	}
+	else if (!msgraph_json_index_page(resp->body.data, resp->body.len, pg->names, page, &check))
+		msgraph_report_bad_page(url, resp, &check);
 	if (page->value.len == 0 || page->text[page->value.off] != '[')
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),

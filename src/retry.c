@@ -114,6 +114,7 @@ msgraph_parse_retry_after(const char *value)
 	const char *end;
 	char	   *copy;
 	time_t		when;
+	time_t		now;
 	int64		ms;
 
 	if (value == NULL)
@@ -169,8 +170,19 @@ msgraph_parse_retry_after(const char *value)
 	pfree(copy);
 	if (when == (time_t) -1)
 		return -1;
-	ms = ((int64) when - (int64) time(NULL)) * 1000;
-	return Min(Max(ms, 0), RETRY_AFTER_MAX_MS);
+
+	/*
+	 * Clamp before any arithmetic: a date some billions of years ahead
+	 * (curl_getdate() takes them) would overflow the multiplication and
+	 * come out negative, i.e. "no wait".
+	 */
+	now = time(NULL);
+	if ((int64) when >= (int64) now + RETRY_AFTER_MAX_MS / 1000)
+		return RETRY_AFTER_MAX_MS;
+	if ((int64) when <= (int64) now)
+		return 0;
+	ms = ((int64) when - (int64) now) * 1000;
+	return Min(ms, RETRY_AFTER_MAX_MS);
 }
 
 /*

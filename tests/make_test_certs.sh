@@ -6,6 +6,8 @@
 #                          the test run registers app.crt with the emulator
 #   app-enc.key            app.key encrypted (PKCS#8, AES-256) with the pass
 #                          phrase in app-enc.pass
+#   app-costly.key         the same with 2,000,001 PBKDF2 iterations, one
+#                          more than the extension accepts
 #   other.crt, other.key   a second pair, never registered
 #   expired.crt, .key      a pair whose certificate was valid only in 2020
 #                          (registered, so that its expiry is what fails)
@@ -26,6 +28,8 @@ done
 
 openssl rand -hex 24 > app-enc.pass
 openssl pkcs8 -topk8 -v2 aes-256-cbc -in app.key -out app-enc.key \
+    -passout "file:app-enc.pass"
+openssl pkcs8 -topk8 -v2 aes-256-cbc -iter 2000001 -in app.key -out app-costly.key \
     -passout "file:app-enc.pass"
 
 mkdir -p ca

@@ -3,7 +3,8 @@
 # Debian 12 machine as root: installs what is missing, builds and installs
 # the extension, then runs the catalog check, the emulator's self-tests,
 # the unit test of the JSON check, the pg_regress suites against the
-# emulator, the pushdown check, the memory check, a short protocol fuzzing
+# emulator, the pushdown check, the memory checks (also of hostile answers:
+# tests/security_memory.sh), a short protocol fuzzing
 # run (tests/fuzz; `make fuzz` is the long one), the cancel timings and a
 # 10-second version of the load test (`make load` is the long one).
 
@@ -34,6 +35,7 @@ step jsoncheck bash -c "gcc -O1 -Wall -I '$TOP/src' -o '$JC/jsoncheck_test' '$TO
 step regress bash "$TOP/tests/run_regress.sh"
 step pushdown bash "$TOP/tests/pushdown_check.sh" 50000
 step memory bash "$TOP/tests/memcheck.sh" 2000 50000
+step security_memory bash "$TOP/tests/security_memory.sh" 1 12
 step fuzz bash "$TOP/tests/fuzz/run_fuzz.sh" 400
 step cancel bash "$TOP/tests/cancel_timing.sh" 3
 step load bash "$TOP/tests/load/run_load.sh" 10

@@ -17,7 +17,10 @@ undecoded query string), method (case-insensitive), path_prefix
 "managed_identity").  Control requests never fault.
 
 The actions "body", "inject", "cut", "reverse" and "empty_run" send broken
-pages of one precise kind; hostile.py builds them.
+pages of one precise kind; hostile.py builds them.  "flood" sends a large
+body made of a head, one unit repeated and a tail (megabytes of empty
+objects as an error body or a page), built here without a control request
+of that size.
 """
 
 import base64
@@ -27,7 +30,9 @@ import threading
 
 ACTIONS = ("status", "reset", "slow", "hang", "truncate", "malformed", "html",
            "wrong_host_nextlink", "loop_nextlink", "body", "inject", "cut", "reverse",
-           "empty_run")
+           "empty_run", "flood")
+# the largest body a flood fault may send
+FLOOD_MAX_BYTES = 256 << 20
 _MATCH_KEYS = ("method", "path_prefix", "kind", "query_contains")
 
 
@@ -55,7 +60,7 @@ class Fault:
         unknown = set(spec) - {"match", "after", "times", "action", "status", "code",
                                "message", "retry_after", "delay_ms", "body", "body_b64",
                                "content_type", "pad", "entity", "field", "raw", "raw_b64",
-                               "duplicate", "bytes"}
+                               "duplicate", "bytes", "head", "unit", "tail", "gzip"}
         _require(not unknown, "unknown fault field(s): %s" % ", ".join(sorted(unknown)))
         match = spec.get("match", {})
         _require(isinstance(match, dict) and set(match) <= set(_MATCH_KEYS),
@@ -73,7 +78,7 @@ class Fault:
         self.after = _check_int(spec, "after", 0, 0)
         self.times = _check_int(spec, "times", 1, 1)
         self.status = None
-        if self.action in ("status", "body"):
+        if self.action in ("status", "body", "flood"):
             self.status = _check_int(spec, "status", None if self.action == "status" else 200,
                                      100)
             _require(self.status <= 599, "'status' must be an HTTP status code")
@@ -88,6 +93,32 @@ class Fault:
         self.delay_ms = (_check_int(spec, "delay_ms", None, 0)
                          if self.action == "slow" else None)
         self._hostile_fields(spec)
+        self._flood_fields(spec)
+
+    def _flood_fields(self, spec):
+        """Fields of flood: head, unit, tail (text), bytes (the body's size,
+        at most FLOOD_MAX_BYTES), gzip (whether it may be compressed)."""
+        for name in ("head", "unit", "tail"):
+            _require(spec.get(name) is None or isinstance(spec[name], str),
+                     "'%s' must be a string" % name)
+        self.head = spec.get("head")
+        self.unit = spec.get("unit")
+        self.tail = spec.get("tail")
+        self.gzip = spec.get("gzip", True)
+        _require(isinstance(self.gzip, bool), "'gzip' must be a boolean")
+        if self.action == "flood":
+            _require(self.unit, "'flood' needs a non-empty 'unit'")
+            _require(self.cut_bytes is not None and self.cut_bytes <= FLOOD_MAX_BYTES,
+                     "'flood' needs 'bytes', at most %d" % FLOOD_MAX_BYTES)
+
+    def flood_bytes(self):
+        """The body of a flood fault: head, as many units as fit in bytes
+        with the tail, tail (at least one unit)."""
+        head = (self.head or "").encode("utf-8")
+        unit = self.unit.encode("utf-8")
+        tail = (self.tail or "").encode("utf-8")
+        count = max(1, (self.cut_bytes - len(head) - len(tail)) // len(unit))
+        return head + unit * count + tail
 
     def _hostile_fields(self, spec):
         """Fields of body (body | body_b64, content_type, pad), inject (entity,
@@ -137,7 +168,7 @@ class Fault:
         out = {"id": self.id, "match": self.match, "after": self.after,
                "times": self.times, "action": self.action}
         for name in ("status", "code", "message", "retry_after", "delay_ms", "content_type",
-                     "field", "raw", "raw_b64", "body_b64"):
+                     "field", "raw", "raw_b64", "body_b64", "head", "unit", "tail"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
@@ -149,6 +180,8 @@ class Fault:
             out["pad"] = self.pad
         if self.cut_bytes is not None:
             out["bytes"] = self.cut_bytes
+        if self.action == "flood":
+            out["gzip"] = self.gzip
         return out
 
 

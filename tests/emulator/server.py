@@ -324,7 +324,7 @@ class Handler(BaseHTTPRequestHandler):
             return 0, 0, 0
         if action == "slow":
             time.sleep(fault.delay_ms / 1000.0)
-        if action in ("status", "malformed", "html", "body"):
+        if action in ("status", "malformed", "html", "body", "flood"):
             response = self.fault_response(kind, fault)
         elif kind == "token":
             response = self.token_response(token_match, body, path)
@@ -501,7 +501,12 @@ class Handler(BaseHTTPRequestHandler):
             raise graph.GraphError(400, "BadRequest", "The path is not valid UTF-8.") from None
 
     def fault_response(self, kind, fault):
-        """The response of a status / malformed / html / body fault."""
+        """The response of a status / malformed / html / body / flood fault."""
+        if fault.action == "flood":
+            extra = [("Retry-After", fault.retry_after)] if fault.retry_after is not None else []
+            return Response(fault.status, render.Body.of(fault.flood_bytes()),
+                            fault.content_type or GRAPH_CONTENT_TYPE,
+                            self.graph_headers() + extra, compressible=fault.gzip)
         if fault.action == "body":
             return Response(fault.status, render.Body.of(fault.body_bytes()),
                             fault.content_type or GRAPH_CONTENT_TYPE, self.graph_headers())

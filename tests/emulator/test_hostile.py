@@ -99,6 +99,23 @@ class TestHostileFaults(EmulatorCase):
         reply = self.get(ALERTS)
         self.assertEqual((reply.status, reply.body), (200, b"\xff\xfe"))
 
+    def test_flood(self):
+        self.fault(action="flood", status=400, head='{"error":{"code":"x","filler":[',
+                   unit="{},", tail="{}]}}", bytes=1000, gzip=False)
+        reply = self.get(ALERTS, headers={"Accept-Encoding": "gzip"})
+        self.assertEqual(reply.status, 400)
+        self.assertNotIn("content-encoding", {k.lower() for k in reply.headers})
+        self.assertLessEqual(len(reply.body), 1000)
+        self.assertGreater(len(reply.body), 990)
+        self.assertTrue(reply.body.startswith(b'{"error":{"code":"x","filler":[{},{},'))
+        doc = json.loads(reply.body)
+        self.assertEqual(doc["error"]["filler"], [{}] * ((1000 - 30 - 5) // 3 + 1))
+        # a page of empty objects, gzip allowed
+        self.fault(action="flood", head='{"value":[', unit="{},", tail="{}]}", bytes=3000)
+        reply = self.get(ALERTS)
+        self.assertEqual(reply.status, 200)
+        self.assertEqual(len(json.loads(reply.body)["value"]), (3000 - 10 - 4) // 3 + 1)
+
     def test_inject(self):
         first = self.get_json(ALERTS + "?$top=2")["value"]
         self.fault(action="inject", field="title", raw="NaN")
@@ -152,6 +169,9 @@ class TestHostileFaults(EmulatorCase):
         for spec in ({"action": "inject", "raw": "1"}, {"action": "inject", "field": "a"},
                      {"action": "inject", "field": "a", "raw": "1", "raw_b64": "MQ=="},
                      {"action": "body"}, {"action": "body", "body_b64": "***"},
+                     {"action": "flood", "bytes": 10}, {"action": "flood", "unit": "{},"},
+                     {"action": "flood", "unit": "{},", "bytes": (256 << 20) + 1},
+                     {"action": "flood", "unit": "{},", "bytes": 10, "gzip": "no"},
                      {"action": "cut", "bytes": -1}, {"action": "inject", "field": "a",
                                                       "raw": "1", "duplicate": "yes"}):
             self.assertEqual(self.control("POST", "faults", spec).status, 400, spec)

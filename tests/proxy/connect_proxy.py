@@ -6,7 +6,12 @@
 Listens on 127.0.0.1 and prints the bound port alone on the first line of
 stdout (that line means ready).  It tunnels `CONNECT host:port` to loopback
 targets only (anything else is 403) and remembers every request it gets,
-so that a test can tell which connections went through it:
+so that a test can tell which connections went through it.  The extension
+never sends requests for loopback hosts through a proxy, so the proxy also
+knows one name of its own, ALIAS (under the reserved .invalid domain, which
+no resolver answers): it tunnels it to 127.0.0.1, and only a request that
+went through the proxy can reach the emulators under that name.
+
 
     GET  /_proxy/log     NDJSON, one line per request since the last reset:
                          {"seq", "method", "target", "status"}
@@ -28,6 +33,7 @@ import sys
 import threading
 
 MAX_HEAD = 64 << 10
+ALIAS = "graph.proxy-test.invalid"
 RELAY_CHUNK = 64 << 10
 
 
@@ -88,6 +94,8 @@ class Handler(socketserver.BaseRequestHandler):
             self.reply(405, "Method Not Allowed")
             return
         host, _, port = target.rpartition(":")
+        if host == ALIAS:
+            host = "127.0.0.1"
         if not loopback(host) or not port.isdigit():
             self.server.log.add(method, target, 403)
             self.reply(403, "Forbidden")

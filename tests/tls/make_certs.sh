@@ -5,8 +5,9 @@
 #
 #   DIR/ca.crt                 a test CA (basicConstraints CA:TRUE)
 #   DIR/server.crt, server.key a server certificate it signed, valid for the
-#                              IP address 127.0.0.1 only: a URL naming the
-#                              host "localhost" does not match it
+#                              IP address 127.0.0.1 and for the name only the
+#                              test proxy resolves (tests/proxy), not for
+#                              "localhost": a URL naming it does not match
 #   DIR/other-ca.crt           an unrelated CA, which did not sign it
 #
 # Keys are P-256 (fast to make); certificates are valid for two days.
@@ -30,7 +31,7 @@ cat > server.ext <<EXT
 basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature
 extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1
+subjectAltName=IP:127.0.0.1,DNS:graph.proxy-test.invalid
 EXT
 openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
     -extfile server.ext -out server.crt 2>/dev/null
