@@ -1439,10 +1439,19 @@ scan_start(ForeignScanState *node, MsgraphScanState *st)
 	{
 		MsgraphRuntimeValue *rv = st->lookup_value;
 
+		/*
+		 * An id that cannot be a path segment ("", ".", "..") names no
+		 * entity: it is dropped here, so no request is sent for it.
+		 */
 		st->ids = NIL;
 		st->next_id = 0;
 		if (!rv->isnull && st->lookup == 1)
-			st->ids = list_make1(TextDatumGetCString(rv->value));
+		{
+			char	   *id = TextDatumGetCString(rv->value);
+
+			if (msgraph_path_segment_valid(id))
+				st->ids = list_make1(id);
+		}
 		else if (!rv->isnull)
 		{
 			ArrayType  *arr = DatumGetArrayTypeP(rv->value);
@@ -1461,6 +1470,8 @@ scan_start(ForeignScanState *node, MsgraphScanState *st)
 				if (nulls[i])
 					continue;
 				id = TextDatumGetCString(elems[i]);
+				if (!msgraph_path_segment_valid(id))
+					continue;
 				foreach(lc, st->ids)
 					dup |= (strcmp((char *) lfirst(lc), id) == 0);
 				if (!dup)
@@ -2395,6 +2406,13 @@ attach_navigation(MsgraphScanState *st, struct json_object *entity)
 
 	if (id == NULL)
 		return;
+	/* the id becomes a path segment: one that cannot be is a bad answer */
+	if (!msgraph_path_segment_valid(id))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Graph sent an entity whose id cannot be a path segment"),
+				 errdetail("An entity of %s has the id \"%s\"; its %s would have been fetched by that id.",
+						   st->spec.path, id, d->source)));
 	array = json_object_new_array();
 	json_object_object_add(entity, d->source, array);
 
@@ -2762,32 +2780,60 @@ msgraphExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		bool		resolved = es->analyze && st->started;
 		MsgraphRequestSpec spec = st->spec;
 		char	   *url;
+		char	   *none = NULL;	/* why no request goes out, if none does */
 
 		if (st->lookup)
 		{
 			Node	   *v = st->lookup_value->expr;
 
+			/* ids that cannot be path segments are never sent (scan_start) */
 			spec.id = "?";
 			if (resolved && list_length(st->ids) > 0)
 				spec.id = (char *) linitial(st->ids);
 			else if (IsA(v, Const) && !((Const *) v)->constisnull && st->lookup == 1)
+			{
 				spec.id = TextDatumGetCString(((Const *) v)->constvalue);
+				if (!msgraph_path_segment_valid(spec.id))
+					none = psprintf("none (the id \"%s\" cannot be a path segment)", spec.id);
+			}
 			else if (IsA(v, Const) && !((Const *) v)->constisnull)
 			{
 				Datum	   *elems;
 				bool	   *nulls;
 				int			n;
+				int			i;
+				bool		refused = false;
 
 				deconstruct_array(DatumGetArrayTypeP(((Const *) v)->constvalue),
 								  TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-				if (n > 0 && !nulls[0])
-					spec.id = TextDatumGetCString(elems[0]);
+				/* the first id that is sent */
+				for (i = 0; i < n; i++)
+				{
+					char	   *id;
+
+					if (nulls[i])
+						continue;
+					id = TextDatumGetCString(elems[i]);
+					if (msgraph_path_segment_valid(id))
+					{
+						spec.id = id;
+						break;
+					}
+					refused = true;
+				}
+				if (i == n && refused)
+					none = "none (no id of the list can be a path segment)";
 			}
 		}
 		else if (!resolved)
 			spec.filter = render_filter(st, st->mode, true, NULL);
-		url = msgraph_build_url(&st->opts, &spec, true, resolved, st->snapshot);
-		ExplainPropertyText("Graph Request", psprintf("GET %s", url), es);
+		if (none != NULL)
+			ExplainPropertyText("Graph Request", none, es);
+		else
+		{
+			url = msgraph_build_url(&st->opts, &spec, true, resolved, st->snapshot);
+			ExplainPropertyText("Graph Request", psprintf("GET %s", url), es);
+		}
 	}
 	if (es->analyze)
 	{
