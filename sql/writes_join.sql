@@ -135,6 +135,33 @@ RETURNING a.id;
 RESET msgraph_security_fdw.dry_run;
 SELECT count(*) AS patches FROM patches();
 
+--
+-- an uncorrelated subquery in the WHERE clause or a SET value (an initplan
+-- of the UPDATE): the rows are found and counted with its value too
+--
+SELECT NULL::void FROM emu('POST', 'restore');
+SELECT d->>'incidentId' AS inc FROM emu_data('security/alerts_v2') d
+ WHERE d->>'id' = :'one' \gset
+SELECT emu_reset();
+UPDATE graph.incidents SET custom_tags = array_append(custom_tags, 'triaged')
+ WHERE id = (SELECT incident_id FROM graph.alerts WHERE id = :'one')
+RETURNING id = :'inc' AS its_incident, custom_tags[cardinality(custom_tags)] AS last_tag;
+-- the subquery's GET and the incident's GET, once to count, once to send
+SELECT r->>'method' AS method, r->>'target' LIKE '%/incidents/%' AS incident, count(*)
+  FROM emu_requests() r WHERE r->>'kind' = 'graph' GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT emu_reset();
+WITH u AS (
+  UPDATE graph.alerts
+     SET assigned_to = (SELECT 'soc-' || count(*) FROM graph.incidents WHERE status = 'redirected')
+   WHERE status = 'unknown'
+  RETURNING id, assigned_to)
+SELECT count(*) AS updated,
+       count(*) = (SELECT count(*) FROM local_alerts WHERE status = 'unknown') AS all_unknown,
+       bool_and(assigned_to = 'soc-' || (SELECT count(*) FROM emu_data('security/incidents') d
+                                          WHERE d->>'status' = 'redirected')) AS the_count
+  FROM u;
+SELECT count(*) AS patches FROM patches();
+
 -- the emulator's data back as generated, for the suites that follow
 SELECT e->>'ok' AS restored FROM emu('POST', 'restore') e;
 DROP FUNCTION patches();

@@ -49,6 +49,7 @@
 #include "commands/explain.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
+#include "executor/nodeSubplan.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "mb/pg_wchar.h"
@@ -926,6 +927,22 @@ count_rows_first(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	int64		found = 0;
 	ErrorContextCallback errcb;
 
+	List	   *initplans = NIL;
+	ListCell   *lc;
+
+	/*
+	 * The ModifyTable's own initplans (an uncorrelated subquery in the
+	 * WHERE clause or a SET value, "WHERE id = (SELECT ...)") are set up
+	 * by the executor only once BeginForeignModify has returned, yet this
+	 * pass runs the subplan, which reads their values: set them up here
+	 * for this pass.  They are rescanned after it, so that the executor's
+	 * own set-up runs them again for the real pass, as the subplan runs
+	 * again.
+	 */
+	foreach(lc, mtstate->ps.plan->initPlan)
+		initplans = lappend(initplans,
+							ExecInitSubPlan(lfirst_node(SubPlan, lc), &mtstate->ps));
+
 	errcb.callback = modify_error_callback;
 	errcb.arg = st;
 	errcb.previous = error_context_stack;
@@ -990,6 +1007,8 @@ count_rows_first(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	MemoryContextReset(st->temp_cxt);
 	error_context_stack = errcb.previous;
 	ExecReScan(sub);
+	foreach(lc, initplans)
+		ExecReScan(((SubPlanState *) lfirst(lc))->planstate);
 }
 
 /*
