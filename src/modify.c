@@ -10,14 +10,21 @@
  * rules below are built to fail before anything is sent wherever that can
  * be known in advance, and to say what was done when it cannot:
  *
- * - One PATCH per row, carrying only the SET columns' properties, and only
- *   properties the catalog marks updatable (graph-api.md section 5).  A SET
- *   of any other column, an INSERT or a DELETE is refused at plan time,
- *   with the reason, before any request.
+ * - One PATCH per target row, carrying only the SET columns' properties,
+ *   and only properties the catalog marks updatable (those Graph documents
+ *   for its update requests).  A row that an UPDATE ... FROM joins to
+ *   several rows arrives once per match; it is sent once, with the values
+ *   of the first, as PostgreSQL updates a row once.  A SET of any other
+ *   column, an INSERT or a DELETE is refused at plan time, with the
+ *   reason, before any request; so is a constant that is not a member of
+ *   an enum property (values computed per row are checked as each body is
+ *   built).
+ * - The id is one path segment (http.c): a row whose id cannot be one
+ *   ("", ".", "..") names no entity and is not sent.
  * - msgraph_security_fdw.max_update_rows: the rows are found first.
- *   BeginForeignModify runs the UPDATE's subplan to the end once, counting
- *   the rows and checking every row's new values as its PATCH body, and
- *   rescans it; only then does the executor start the real pass.  Past the
+ *   BeginForeignModify runs the UPDATE's subplan to the end once,
+ *   counting the target rows and checking every row's new values as its
+ *   PATCH body, and rescans it; only then does the executor start the real pass.  Past the
  *   cap, or on a value Graph's schema cannot take, the ERROR comes before
  *   any PATCH.  The price is a second scan of the resource (the cap -1
  *   turns the check and the first pass off); the real pass still counts,
