@@ -19,9 +19,12 @@ $$;
 SELECT q($$SELECT id FROM graph.alerts WHERE severity = 'high'$$);
 SELECT q($$SELECT id FROM graph.alerts WHERE status <> 'resolved'$$);
 SELECT q($$SELECT id FROM graph.alerts WHERE severity IN ('high', 'medium')$$);
+-- a member in other letter case ('High') matches nothing: left out, exactly
 SELECT q($$SELECT id FROM graph.alerts WHERE severity = ANY (ARRAY['low', 'High', 'informational'])$$);
 -- ne on a nullable enum and non-member literals stay local
 SELECT q($$SELECT id FROM graph.alerts WHERE classification <> 'truePositive'$$);
+SELECT q($$SELECT id FROM graph.alerts WHERE severity = 'nosuch'$$);
+-- ... but = 'High' selects no row: nothing is sent
 SELECT q($$SELECT id FROM graph.alerts WHERE severity = 'High'$$);
 -- evolvable members are members
 SELECT q($$SELECT id FROM graph.alerts WHERE service_source = 'microsoftSentinel'$$);
@@ -151,7 +154,7 @@ SELECT q($$EXECUTE sev2('low')$$);
 SELECT emu_reset();
 EXECUTE sev2('low');
 EXECUTE sev2('Low');
--- a value that is no member ('Low') is not sent, and evaluated locally
+-- a member in other letter case ('Low') selects no row: nothing is sent
 SELECT regexp_replace(r->'params'->>'$filter', 'le \S+$', 'le <scan start>') AS filter, count(*) AS requests
   FROM emu_requests() r WHERE r->>'kind' = 'graph' GROUP BY 1 ORDER BY 1 DESC;
 RESET plan_cache_mode;
@@ -183,10 +186,11 @@ SELECT r->'params'->>'$count' AS count, r->'params'->>'$top' AS top,
   FROM emu_requests() r WHERE r->>'kind' = 'graph';
 SELECT count(*), count(*) FROM graph.incidents WHERE severity IN ('high', 'low') AND created_date_time >= '2026-03-01';
 SELECT count(*) FROM incidents_local WHERE severity IN ('high', 'low') AND created_date_time >= '2026-03-01';
+-- values known at scan start count as constants do
+SELECT q($$SELECT count(*) FROM graph.alerts WHERE created_date_time > now() - interval '30 days'$$);
 -- not exact, or not countable: counted locally
 SELECT q($$SELECT count(*) FROM graph.alerts WHERE assigned_to = 'x'$$);
 SELECT q($$SELECT count(*) FROM graph.risk_detections WHERE risk_level = 'high'$$);
-SELECT q($$SELECT count(*) FROM graph.alerts WHERE created_date_time > now() - interval '30 days'$$);
 SELECT q($$SELECT severity, count(*) FROM graph.alerts GROUP BY 1$$);
 
 -- when Graph says 400: narrower filter, then none; remembered for the session

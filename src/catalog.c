@@ -34,6 +34,13 @@
 /* PostgreSQL's c.h has this, but we may not include it here. */
 #define lengthof(array) ((int) (sizeof(array) / sizeof((array)[0])))
 
+/* ASCII lower case, independent of the locale */
+static inline char
+ascii_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char) (c + ('a' - 'A')) : c;
+}
+
 
 /*
  * Enum types
@@ -701,6 +708,37 @@ graph_enum_has_member(const GraphEnum *e, const char *member)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * graph_enum_case_variant
+ *		The member of "e" that "literal" spells in other letter case, or NULL
+ *		when there is none (the literal is a member, or no member at all).
+ *
+ * Graph sends and compares members exactly as the schema spells them, so
+ * a condition "col = 'High'" can never match: the caller knows that no row
+ * qualifies and which member the user probably meant.  ASCII case folding
+ * only: every member name is ASCII.
+ */
+const char *
+graph_enum_case_variant(const GraphEnum *e, const char *literal)
+{
+	const char *const *m;
+
+	if (e == NULL || literal == NULL || graph_enum_has_member(e, literal))
+		return NULL;
+
+	for (m = e->members; *m != NULL; m++)
+	{
+		const char *a = *m;
+		const char *b = literal;
+
+		while (*a && *b && ascii_lower(*a) == ascii_lower(*b))
+			a++, b++;
+		if (*a == '\0' && *b == '\0')
+			return *m;
+	}
+	return NULL;
 }
 
 /*

@@ -142,6 +142,7 @@ extern const GraphProperty *graph_catalog_find_property(const GraphResource *res
 extern const GraphDerived *graph_catalog_find_derived(const GraphResource *res,
 													  const char *name);
 extern bool graph_enum_has_member(const GraphEnum *e, const char *member);
+extern const char *graph_enum_case_variant(const GraphEnum *e, const char *literal);
 extern GraphColumnKind graph_property_column_kind(const GraphProperty *prop);
 extern const char *graph_column_kind_sql(GraphColumnKind kind);
 extern bool graph_catalog_known_schema(const char *schema);

@@ -25,10 +25,13 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
+#include "parser/scansup.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/float.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -149,18 +152,30 @@ append_option(StringInfo buf, bool *first, const char *name, const char *value,
  * Conditions to $filter
  *
  * One walker decides what may be sent and writes it, so that the two can
- * never disagree.  It renders a condition into buf and returns true, or
- * returns false when nothing of it can be sent.  *exact says whether Graph
- * selects exactly the rows PostgreSQL would (interface.md, "Exact
- * conditions"); a condition that is not exact is also evaluated locally.
+ * never disagree.  Given a buffer it renders the condition there; given
+ * none it only classifies.  Its answer is a MsgraphCondKind:
  *
- * Rendering may widen but never narrow: an AND may drop the parts it
- * cannot send (it then is no longer exact), an OR or NOT is sent whole or
- * not at all.  The same walker runs at plan time (EXPLAIN shows values
- * known only at run time as "?") and at scan start with the run-time
- * values; if a condition that was planned exact cannot be rendered exactly
- * at run time (say a parameter holds a value that is no enum member), the
- * executor evaluates it locally.
+ *	LOCAL	nothing of the condition can be sent: it is evaluated locally;
+ *	SENT	sent, but Graph may select more rows than PostgreSQL would (a
+ *			rendering may widen, never narrow): also evaluated locally;
+ *	EXACT	sent, and Graph selects exactly the rows PostgreSQL would
+ *			(README, "Exact conditions"): no local recheck;
+ *	NEVER	selects no row whatever Graph holds (an enum literal that
+ *			differs from a member only in letter case): nothing needs to
+ *			be asked at all.
+ *
+ * A part that is not sent leaves nothing in the buffer: every level cuts
+ * the buffer back to where it started when it gives up, so that text of a
+ * refused condition can never be mistaken for a sent one.  An AND may
+ * drop the parts it cannot send (it is SENT then); an OR or a NOT is sent
+ * whole or not at all.  NEVER goes up as logic allows: an AND with a
+ * NEVER part is NEVER, an OR drops its NEVER branches (NEVER when all are),
+ * a NOT over one is left local.
+ *
+ * The same walker runs at plan time (values known only at run time are
+ * written "?") and at scan start with the run-time values; a condition
+ * planned EXACT that is not rendered exactly at run time (a parameter
+ * holding a non-member, say) is then rechecked by the executor.
  * ----------------------------------------------------------------
  */
 
@@ -172,27 +187,56 @@ typedef enum CmpOp
 
 static const char *const cmp_odata[] = {"eq", "ne", "lt", "le", "gt", "ge", NULL};
 
-static bool deparse_node(Node *node, MsgraphDeparseEnv *env, StringInfo buf,
-						 bool *exact, bool *nonnullable);
-static bool deparse_bool(BoolExpr *b, MsgraphDeparseEnv *env, StringInfo buf,
-						 bool *exact, bool *nonnullable);
-static bool deparse_opexpr(OpExpr *op, MsgraphDeparseEnv *env, StringInfo buf,
-						   bool *exact, bool *nonnullable);
-static bool deparse_saop(ScalarArrayOpExpr *saop, MsgraphDeparseEnv *env,
-						 StringInfo buf, bool *exact, bool *nonnullable);
-static bool deparse_nulltest(NullTest *nt, MsgraphDeparseEnv *env, StringInfo buf,
-							 bool *exact, bool *nonnullable);
+/* What an element of an array compared with a column is, for Graph. */
+typedef enum ElemKind
+{
+	ELEM_MEMBER,				/* a value that can be sent */
+	ELEM_NULL,					/* SQL NULL: equals nothing */
+	ELEM_CASE_VARIANT,			/* an enum member in other letter case */
+	ELEM_NON_MEMBER				/* no member of the enum: not sent */
+} ElemKind;
+
+/* Write into buf, if there is one. */
+#define EMIT(buf, ...) \
+	do { if ((buf) != NULL) appendStringInfo((buf), __VA_ARGS__); } while (0)
+
+static MsgraphCondKind deparse_node(Node *node, MsgraphDeparseEnv *env,
+									StringInfo buf, bool *nonnullable);
+static MsgraphCondKind deparse_bool(BoolExpr *b, MsgraphDeparseEnv *env,
+									StringInfo buf, bool *nonnullable);
+static MsgraphCondKind deparse_opexpr(OpExpr *op, MsgraphDeparseEnv *env,
+									  StringInfo buf, bool *nonnullable);
+static MsgraphCondKind deparse_truncated_cmp(MsgraphColumnMeta *col, const char *unit,
+											 CmpOp cmp, Oid ltype, Oid rtype,
+											 Node *valexpr, MsgraphDeparseEnv *env,
+											 StringInfo buf, bool *nonnullable);
+static MsgraphCondKind deparse_saop(ScalarArrayOpExpr *saop, MsgraphDeparseEnv *env,
+									StringInfo buf, bool *nonnullable);
+static MsgraphCondKind deparse_in_list(ScalarArrayOpExpr *saop, MsgraphColumnMeta *col,
+									   Oid elemtype, bool negated, MsgraphDeparseEnv *env,
+									   StringInfo buf, bool *nonnullable);
+static MsgraphCondKind deparse_evidence(ScalarArrayOpExpr *saop, MsgraphColumnMeta *col,
+										MsgraphDeparseEnv *env, StringInfo buf,
+										bool *nonnullable);
+static MsgraphCondKind deparse_nulltest(NullTest *nt, MsgraphDeparseEnv *env,
+										StringInfo buf, bool *nonnullable);
 static bool deparse_timestamp_cmp(const char *name, CmpOp cmp, Datum value,
 								  bool known, StringInfo buf);
 static MsgraphColumnMeta *column_of(Node *node, MsgraphDeparseEnv *env, AttrNumber *attnum);
+static MsgraphColumnMeta *truncated_column_of(Node *node, MsgraphDeparseEnv *env,
+											  const char **unit);
 static bool column_filterable(MsgraphColumnMeta *col, MsgraphDeparseEnv *env,
 							  GraphType *type, bool *nullable);
+static bool enum_column(MsgraphColumnMeta *col);
 static CmpOp operator_kind(Oid opno, Oid *lefttype, Oid *righttype);
 static bool value_of(Node *expr, MsgraphDeparseEnv *env, Datum *value, bool *isnull,
 					 bool *known);
+static ElemKind element_kind(MsgraphColumnMeta *col, GraphType gtype, Datum value,
+							 bool isnull, MsgraphDeparseEnv *env);
 static bool append_literal(StringInfo buf, GraphType type, const GraphProperty *prop,
-						   Oid typid, Datum value, bool *member);
+						   Oid typid, Datum value);
 static bool type_fits(GraphType gtype, Oid typid);
+static void rollback(StringInfo buf, int len);
 
 /*
  * Describe every column of a foreign table for the deparser: its
@@ -263,116 +307,189 @@ msgraph_is_value_expr(Node *node, Index relid)
 	return true;
 }
 
-bool
-msgraph_deparse_condition(Node *cond, MsgraphDeparseEnv *env, StringInfo buf,
-						  bool *exact)
+
+/*
+ * Classify a condition without rendering it: whether, and how exactly, it
+ * can be sent (see the section comment).
+ */
+MsgraphCondKind
+msgraph_classify_condition(Node *cond, MsgraphDeparseEnv *env)
 {
 	bool		nonnullable;
 
-	if (env->mode == MSGRAPH_FILTER_NONE)
-		return false;
-	*exact = true;
-	return deparse_node(cond, env, buf, exact, &nonnullable);
+	return deparse_node(cond, env, NULL, &nonnullable);
 }
 
-static bool
-deparse_node(Node *node, MsgraphDeparseEnv *env, StringInfo buf, bool *exact,
-			 bool *nonnullable)
+/*
+ * The $filter text of a list of conditions (ANDed, as a relation's
+ * restrictions are), or NULL when none is sent.  kinds, if given, receives
+ * the kind of each condition as rendered now; the caller tests for
+ * MSGRAPH_COND_NEVER, which makes the whole list select no row.  This is
+ * where every condition's text is written: the scan's filter, EXPLAIN's
+ * and the planner's $count request all come from here.
+ */
+char *
+msgraph_deparse_filter(List *conds, MsgraphDeparseEnv *env, MsgraphCondKind *kinds)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	int			i = 0;
+
+	initStringInfo(&buf);
+	foreach(lc, conds)
+	{
+		int			start = buf.len;
+		bool		nonnullable;
+		MsgraphCondKind kind;
+
+		if (buf.len > 0)
+			appendStringInfoString(&buf, " and ");
+		kind = deparse_node((Node *) lfirst(lc), env, &buf, &nonnullable);
+		if (kind == MSGRAPH_COND_LOCAL || kind == MSGRAPH_COND_NEVER)
+			rollback(&buf, start);
+		if (kinds)
+			kinds[i] = kind;
+		i++;
+	}
+	if (buf.len == 0)
+	{
+		pfree(buf.data);
+		return NULL;
+	}
+	return buf.data;
+}
+
+/* Cut buf (if any) back to len: a part that is not sent leaves nothing. */
+static void
+rollback(StringInfo buf, int len)
+{
+	if (buf != NULL)
+	{
+		buf->len = len;
+		buf->data[len] = '\0';
+	}
+}
+
+static MsgraphCondKind
+deparse_node(Node *node, MsgraphDeparseEnv *env, StringInfo buf, bool *nonnullable)
 {
 	*nonnullable = true;
 	if (node == NULL)
-		return false;
+		return MSGRAPH_COND_LOCAL;
 	switch (nodeTag(node))
 	{
 		case T_BoolExpr:
-			return deparse_bool((BoolExpr *) node, env, buf, exact, nonnullable);
+			return deparse_bool((BoolExpr *) node, env, buf, nonnullable);
 		case T_OpExpr:
-			return deparse_opexpr((OpExpr *) node, env, buf, exact, nonnullable);
+			return deparse_opexpr((OpExpr *) node, env, buf, nonnullable);
 		case T_ScalarArrayOpExpr:
-			return deparse_saop((ScalarArrayOpExpr *) node, env, buf, exact, nonnullable);
+			return deparse_saop((ScalarArrayOpExpr *) node, env, buf, nonnullable);
 		case T_NullTest:
-			return deparse_nulltest((NullTest *) node, env, buf, exact, nonnullable);
+			return deparse_nulltest((NullTest *) node, env, buf, nonnullable);
 		case T_RestrictInfo:
 			return deparse_node((Node *) ((RestrictInfo *) node)->clause, env, buf,
-								exact, nonnullable);
+								nonnullable);
 		default:
-			return false;
+			return MSGRAPH_COND_LOCAL;
 	}
 }
 
-static bool
-deparse_bool(BoolExpr *b, MsgraphDeparseEnv *env, StringInfo buf, bool *exact,
-			 bool *nonnullable)
+static MsgraphCondKind
+deparse_bool(BoolExpr *b, MsgraphDeparseEnv *env, StringInfo buf, bool *nonnullable)
 {
+	int			start = buf ? buf->len : 0;
 	ListCell   *lc;
 	int			sent = 0;
-	bool		all_exact = true;
+	bool		widened = false;
 
 	if (b->boolop == AND_EXPR)
 	{
-		StringInfoData part;
-
-		initStringInfo(&part);
 		foreach(lc, b->args)
 		{
-			bool		e = true;
+			int			mark = buf ? buf->len : 0;
 			bool		nn;
+			MsgraphCondKind k;
 
-			resetStringInfo(&part);
-			if (!deparse_node((Node *) lfirst(lc), env, &part, &e, &nn))
+			if (sent > 0)
+				EMIT(buf, " and ");
+			k = deparse_node((Node *) lfirst(lc), env, buf, &nn);
+			if (k == MSGRAPH_COND_NEVER)
 			{
-				all_exact = false;	/* a dropped part widens the AND */
+				/* false (or null) whatever the other parts are */
+				rollback(buf, start);
+				*nonnullable = nn;
+				return MSGRAPH_COND_NEVER;
+			}
+			if (k == MSGRAPH_COND_LOCAL)
+			{
+				rollback(buf, mark);
+				widened = true; /* a dropped part widens the AND */
 				continue;
 			}
-			all_exact &= e;
+			widened |= (k == MSGRAPH_COND_SENT);
 			*nonnullable &= nn;
-			appendStringInfo(buf, "%s%s", sent++ > 0 ? " and " : "", part.data);
+			sent++;
 		}
-		*exact = *exact && all_exact;
-		return sent > 0;
+		if (sent == 0)
+			return MSGRAPH_COND_LOCAL;
+		return widened ? MSGRAPH_COND_SENT : MSGRAPH_COND_EXACT;
 	}
-
-	/* OR and NOT are not in the fallback set */
-	if (env->mode != MSGRAPH_FILTER_FULL)
-		return false;
 
 	if (b->boolop == OR_EXPR)
 	{
-		StringInfoData part;
-		StringInfoData all;
-
-		initStringInfo(&part);
-		initStringInfo(&all);
+		EMIT(buf, "(");
 		foreach(lc, b->args)
 		{
-			bool		e = true;
+			int			mark = buf ? buf->len : 0;
 			bool		nn;
+			MsgraphCondKind k;
 
-			resetStringInfo(&part);
-			/* every branch must be sent, or the OR would narrow */
-			if (!deparse_node((Node *) lfirst(lc), env, &part, &e, &nn))
-				return false;
-			all_exact &= e;
+			if (sent > 0)
+				EMIT(buf, " or ");
+			EMIT(buf, "(");
+			k = deparse_node((Node *) lfirst(lc), env, buf, &nn);
+			/* a dropped NEVER branch still decides whether the OR can be null */
 			*nonnullable &= nn;
-			appendStringInfo(&all, "%s(%s)", sent++ > 0 ? " or " : "", part.data);
+			if (k == MSGRAPH_COND_NEVER)
+			{
+				rollback(buf, mark);
+				continue;
+			}
+			/* every other branch must be sent, or the OR would narrow */
+			if (k == MSGRAPH_COND_LOCAL || env->mode != MSGRAPH_FILTER_FULL)
+			{
+				rollback(buf, start);
+				return MSGRAPH_COND_LOCAL;
+			}
+			EMIT(buf, ")");
+			widened |= (k == MSGRAPH_COND_SENT);
+			sent++;
 		}
-		appendStringInfo(buf, "(%s)", all.data);
-		*exact = *exact && all_exact;
-		return true;
+		if (sent == 0)
+		{
+			rollback(buf, start);
+			return MSGRAPH_COND_NEVER;
+		}
+		EMIT(buf, ")");
+		return widened ? MSGRAPH_COND_SENT : MSGRAPH_COND_EXACT;
 	}
-	else
-	{
-		/* NOT: only over exact conditions on non-nullable properties */
-		StringInfoData part;
-		bool		e = true;
-		bool		nn;
 
-		initStringInfo(&part);
-		if (!deparse_node((Node *) linitial(b->args), env, &part, &e, &nn) ||
-			!e || !nn)
-			return false;
-		appendStringInfo(buf, "not (%s)", part.data);
-		return true;
+	/* NOT: only over exact conditions on non-nullable properties */
+	{
+		bool		nn;
+		MsgraphCondKind k;
+
+		if (env->mode != MSGRAPH_FILTER_FULL)
+			return MSGRAPH_COND_LOCAL;
+		EMIT(buf, "not (");
+		k = deparse_node((Node *) linitial(b->args), env, buf, &nn);
+		if (k != MSGRAPH_COND_EXACT || !nn)
+		{
+			rollback(buf, start);
+			return MSGRAPH_COND_LOCAL;
+		}
+		EMIT(buf, ")");
+		return MSGRAPH_COND_EXACT;
 	}
 }
 
@@ -557,31 +674,127 @@ value_of(Node *expr, MsgraphDeparseEnv *env, Datum *value, bool *isnull, bool *k
 }
 
 /*
- * Write a literal for Graph.  Strings are single-quoted with quotes
- * doubled, so that no value can change the shape of the filter.  Returns
- * false for a value that cannot be written (NaN, a GUID that is not one);
- * *member is false for an enum literal that is not a member.
+ * The column a node truncates to a calendar unit, if it does: "col::date"
+ * (the day in the session's time zone; *unit NULL) or date_trunc('unit',
+ * col) for a unit of one fixed step (*unit set).  NULL for anything else.
+ */
+static MsgraphColumnMeta *
+truncated_column_of(Node *node, MsgraphDeparseEnv *env, const char **unit)
+{
+	static const char *const units[] = {
+		"second", "minute", "hour", "day", "week", "month", "quarter", "year", NULL
+	};
+	FuncExpr   *f;
+	Const	   *c;
+	char	   *name;
+	int			i;
+
+	if (node == NULL || !IsA(node, FuncExpr))
+		return NULL;
+	f = (FuncExpr *) node;
+	if (f->funcid == F_DATE_TIMESTAMPTZ && list_length(f->args) == 1)
+	{
+		*unit = NULL;
+		return column_of(linitial(f->args), env, NULL);
+	}
+	if (f->funcid != F_DATE_TRUNC_TEXT_TIMESTAMPTZ || list_length(f->args) != 2 ||
+		!IsA(linitial(f->args), Const))
+		return NULL;
+	c = (Const *) linitial(f->args);
+	if (c->constisnull)
+		return NULL;
+	name = downcase_truncate_identifier(TextDatumGetCString(c->constvalue),
+										VARSIZE_ANY_EXHDR(DatumGetPointer(c->constvalue)),
+										false);
+	for (i = 0; units[i] != NULL; i++)
+	{
+		if (strcmp(name, units[i]) == 0)
+		{
+			*unit = units[i];
+			return column_of(lsecond(f->args), env, NULL);
+		}
+	}
+	return NULL;
+}
+
+/* Whether the column holds members of an enum the catalog knows, as text. */
+static bool
+enum_column(MsgraphColumnMeta *col)
+{
+	return col->prop != NULL && col->prop->type == GRAPH_ENUM &&
+		col->prop->enumtype != NULL && type_fits(GRAPH_ENUM, col->typid);
+}
+
+/*
+ * Tell the user that a literal can never match, naming the member it
+ * spells in other letter case (once per rendering that is sent).
+ */
+static void
+notice_case_variant(MsgraphColumnMeta *col, const char *literal, const char *member,
+					MsgraphDeparseEnv *env)
+{
+	const char *enumname;
+
+	if (env == NULL || !env->notify)
+		return;
+	enumname = strrchr(col->prop->enumtype->name, '.');
+	enumname = enumname ? enumname + 1 : col->prop->enumtype->name;
+	ereport(NOTICE,
+			(errmsg("'%s' is not a member of %s; did you mean '%s'?",
+					literal, enumname, member),
+			 errdetail("Graph spells enum members exactly as the schema does: \"%s\" never holds '%s', so no row matches it and nothing is sent for it.",
+					   col->prop->name, literal)));
+}
+
+/*
+ * What an element compared with the column is: a value that can be sent,
+ * or one that matches no row (NULL, an enum member in other letter case,
+ * which is noticed), or a literal that is no member of the column's enum
+ * (Graph refuses it; it may be a member the catalog does not know yet).
+ */
+static ElemKind
+element_kind(MsgraphColumnMeta *col, GraphType gtype, Datum value, bool isnull,
+			 MsgraphDeparseEnv *env)
+{
+	char	   *s;
+	const char *member;
+
+	if (isnull)
+		return ELEM_NULL;
+	if (gtype != GRAPH_ENUM)
+		return ELEM_MEMBER;
+	s = TextDatumGetCString(value);
+	if (graph_enum_has_member(col->prop->enumtype, s))
+		return ELEM_MEMBER;
+	member = graph_enum_case_variant(col->prop->enumtype, s);
+	if (member != NULL)
+	{
+		notice_case_variant(col, s, member, env);
+		return ELEM_CASE_VARIANT;
+	}
+	return ELEM_NON_MEMBER;
+}
+
+/*
+ * Write a literal for Graph (into buf, if there is one).  Strings are
+ * single-quoted with quotes doubled, so that no value can change the
+ * shape of the filter.  Returns false for a value that cannot be written
+ * (NaN, infinity).
  */
 static bool
 append_literal(StringInfo buf, GraphType type, const GraphProperty *prop, Oid typid,
-			   Datum value, bool *member)
+			   Datum value)
 {
-	*member = true;
 	switch (type)
 	{
 		case GRAPH_ENUM:
 		case GRAPH_STRING:
 		case GRAPH_GUID:
+			if (buf != NULL)
 			{
 				char	   *s = TextDatumGetCString(value);
 				const char *p;
 
-				if (type == GRAPH_ENUM && prop && prop->enumtype &&
-					!graph_enum_has_member(prop->enumtype, s))
-				{
-					*member = false;
-					return false;
-				}
 				appendStringInfoChar(buf, '\'');
 				for (p = s; *p; p++)
 				{
@@ -590,14 +803,14 @@ append_literal(StringInfo buf, GraphType type, const GraphProperty *prop, Oid ty
 					appendStringInfoChar(buf, *p);
 				}
 				appendStringInfoChar(buf, '\'');
-				return true;
 			}
+			return true;
 		case GRAPH_INT32:
 		case GRAPH_INT64:
 			if (typid == INT4OID)
-				appendStringInfo(buf, "%d", DatumGetInt32(value));
+				EMIT(buf, "%d", DatumGetInt32(value));
 			else
-				appendStringInfo(buf, INT64_FORMAT, DatumGetInt64(value));
+				EMIT(buf, INT64_FORMAT, DatumGetInt64(value));
 			return true;
 		case GRAPH_DOUBLE:
 			{
@@ -605,61 +818,56 @@ append_literal(StringInfo buf, GraphType type, const GraphProperty *prop, Oid ty
 
 				if (isnan(d) || isinf(d))
 					return false;
-				appendStringInfoString(buf, float8out_internal(d));
+				EMIT(buf, "%s", float8out_internal(d));
 				return true;
 			}
 		case GRAPH_BOOLEAN:
-			appendStringInfoString(buf, DatumGetBool(value) ? "true" : "false");
+			EMIT(buf, "%s", DatumGetBool(value) ? "true" : "false");
 			return true;
 		default:
 			return false;
 	}
 }
 
-/* Append an unknown value ("?" for EXPLAIN) or a literal. */
-static bool
-append_value(StringInfo buf, bool known, GraphType type, const GraphProperty *prop,
-			 Oid typid, Datum value, bool *member)
-{
-	*member = true;
-	if (!known)
-	{
-		appendStringInfoChar(buf, '?');
-		return true;
-	}
-	return append_literal(buf, type, prop, typid, value, member);
-}
-
-static bool
-deparse_opexpr(OpExpr *op, MsgraphDeparseEnv *env, StringInfo buf, bool *exact,
-			   bool *nonnullable)
+/*
+ * col <op> value, value <op> col, and the same over a truncated column
+ * (deparse_truncated_cmp).  Enum equality with a member is exact; with
+ * the member in other letter case it is NEVER, whether or not the
+ * property could be sent.
+ */
+static MsgraphCondKind
+deparse_opexpr(OpExpr *op, MsgraphDeparseEnv *env, StringInfo buf, bool *nonnullable)
 {
 	Node	   *left;
 	Node	   *right;
 	Node	   *valexpr;
 	MsgraphColumnMeta *col;
+	const char *unit = NULL;
+	bool		truncated = false;
 	CmpOp		cmp;
 	Oid			ltype;
 	Oid			rtype;
 	GraphType	gtype;
 	bool		nullable;
+	bool		sendable;
 	Datum		value;
 	bool		isnull;
 	bool		known;
-	bool		member;
 	static const CmpOp flipped[] = {CMP_EQ, CMP_NE, CMP_GT, CMP_GE, CMP_LT, CMP_LE, CMP_OTHER};
 
 	if (list_length(op->args) != 2)
-		return false;
+		return MSGRAPH_COND_LOCAL;
 	cmp = operator_kind(op->opno, &ltype, &rtype);
 	if (cmp == CMP_OTHER)
-		return false;
+		return MSGRAPH_COND_LOCAL;
 	left = linitial(op->args);
 	right = lsecond(op->args);
 
-	if ((col = column_of(left, env, NULL)) != NULL)
+	if ((col = column_of(left, env, NULL)) != NULL ||
+		(truncated = (col = truncated_column_of(left, env, &unit)) != NULL))
 		valexpr = right;
-	else if ((col = column_of(right, env, NULL)) != NULL)
+	else if ((col = column_of(right, env, NULL)) != NULL ||
+			 (truncated = (col = truncated_column_of(right, env, &unit)) != NULL))
 	{
 		Oid			t = ltype;
 
@@ -669,67 +877,215 @@ deparse_opexpr(OpExpr *op, MsgraphDeparseEnv *env, StringInfo buf, bool *exact,
 		rtype = t;
 	}
 	else
-		return false;
+		return MSGRAPH_COND_LOCAL;
 
 	/* ltype is now the column's side of the operator, rtype the value's */
-	if (!column_filterable(col, env, &gtype, &nullable))
-		return false;
+	if (truncated)
+		return deparse_truncated_cmp(col, unit, cmp, ltype, rtype, valexpr, env, buf,
+									 nonnullable);
+
+	sendable = env->mode != MSGRAPH_FILTER_NONE &&
+		column_filterable(col, env, &gtype, &nullable);
+	if (!sendable && !(enum_column(col) && (cmp == CMP_EQ || cmp == CMP_NE)))
+		return MSGRAPH_COND_LOCAL;
 	if (!value_of(valexpr, env, &value, &isnull, &known) || isnull)
-		return false;
+		return MSGRAPH_COND_LOCAL;
 	if (exprType(valexpr) != rtype)
-		return false;
+		return MSGRAPH_COND_LOCAL;
+
+	/* an enum literal in other letter case: "=" never holds, "<>" always */
+	if (enum_column(col) && known && ltype == rtype &&
+		element_kind(col, GRAPH_ENUM, value, false, env) == ELEM_CASE_VARIANT)
+	{
+		*nonnullable = !col->prop->nullable;
+		return (cmp == CMP_EQ) ? MSGRAPH_COND_NEVER : MSGRAPH_COND_LOCAL;
+	}
+	if (!sendable)
+		return MSGRAPH_COND_LOCAL;
 	*nonnullable = !nullable;
 
 	if (gtype == GRAPH_DATETIME)
 	{
 		if (cmp == CMP_NE || ltype != TIMESTAMPTZOID)
-			return false;
+			return MSGRAPH_COND_LOCAL;
 		/* timestamptz compared with a date or timestamp: as PostgreSQL does */
 		if (known && rtype == DATEOID)
 			value = DirectFunctionCall1(date_timestamptz, value);
 		else if (known && rtype == TIMESTAMPOID)
 			value = DirectFunctionCall1(timestamp_timestamptz, value);
 		else if (rtype != TIMESTAMPTZOID && rtype != DATEOID && rtype != TIMESTAMPOID)
-			return false;
+			return MSGRAPH_COND_LOCAL;
 		return deparse_timestamp_cmp(col->prop ? col->prop->name : col->property,
-									 cmp, value, known, buf);
+									 cmp, value, known, buf)
+			? MSGRAPH_COND_EXACT : MSGRAPH_COND_LOCAL;
 	}
 	if (ltype != rtype)
-		return false;
-
+		return MSGRAPH_COND_LOCAL;
 	if (env->mode == MSGRAPH_FILTER_BASIC && (cmp != CMP_EQ || col->prop == NULL))
-		return false;
+		return MSGRAPH_COND_LOCAL;
 
 	switch (gtype)
 	{
 		case GRAPH_ENUM:
 			/* eq, and ne on non-nullable properties; exact with members */
 			if (cmp != CMP_EQ && !(cmp == CMP_NE && !nullable))
-				return false;
+				return MSGRAPH_COND_LOCAL;
+			if (known && !graph_enum_has_member(col->prop->enumtype,
+												TextDatumGetCString(value)))
+				return MSGRAPH_COND_LOCAL;	/* maybe a member not known yet */
 			break;
 		case GRAPH_STRING:
 		case GRAPH_GUID:
 		case GRAPH_BOOLEAN:
 			/* Graph's string semantics (case) are not documented: recheck */
 			if (cmp != CMP_EQ)
-				return false;
-			*exact = false;
+				return MSGRAPH_COND_LOCAL;
 			break;
 		case GRAPH_INT32:
 		case GRAPH_INT64:
 		case GRAPH_DOUBLE:
 			if (cmp == CMP_NE)
-				return false;
-			*exact = false;
+				return MSGRAPH_COND_LOCAL;
 			break;
 		default:
-			return false;
+			return MSGRAPH_COND_LOCAL;
+	}
+	if (known && !append_literal(NULL, gtype, col->prop, ltype, value))
+		return MSGRAPH_COND_LOCAL;
+
+	EMIT(buf, "%s %s ", col->property, cmp_odata[cmp]);
+	if (!known)
+		EMIT(buf, "?");
+	else
+		(void) append_literal(buf, gtype, col->prop, ltype, value);
+	return (gtype == GRAPH_ENUM) ? MSGRAPH_COND_EXACT : MSGRAPH_COND_SENT;
+}
+
+/*
+ * A comparison of a timestamp truncated to a calendar unit ("col::date",
+ * date_trunc('unit', col)) as the range of the column it selects, exact.
+ * With floor(v) the start of v's unit, next(s) the start of the unit after
+ * s and ceil(v) = v when v starts a unit, else next(floor(v)):
+ *   trunc(col) = v   is  col >= v and col < next(v)   (no row if v starts
+ *                                                      no unit)
+ *   trunc(col) >= v  is  col >= ceil(v)    trunc(col) > v   is  col >= next(floor(v))
+ *   trunc(col) <= v  is  col < next(floor(v))   trunc(col) < v  is  col < ceil(v)
+ * The units are those of the session's time zone, as PostgreSQL's own
+ * casts and date_trunc() read them; the bounds are computed at scan start
+ * in the same session, so they agree with a local evaluation.
+ */
+static MsgraphCondKind
+deparse_truncated_cmp(MsgraphColumnMeta *col, const char *unit, CmpOp cmp, Oid ltype,
+					  Oid rtype, Node *valexpr, MsgraphDeparseEnv *env, StringInfo buf,
+					  bool *nonnullable)
+{
+	const char *name;
+	GraphType	gtype;
+	bool		nullable;
+	Datum		value;
+	bool		isnull;
+	bool		known;
+	TimestampTz floor_v = 0;
+	TimestampTz next_v = 0;
+	bool		starts = true;
+	int			start = buf ? buf->len : 0;
+
+	if (env->mode == MSGRAPH_FILTER_NONE || !column_filterable(col, env, &gtype, &nullable) ||
+		gtype != GRAPH_DATETIME || col->typid != TIMESTAMPTZOID || cmp == CMP_NE ||
+		cmp == CMP_OTHER)
+		return MSGRAPH_COND_LOCAL;
+	/* a day compares with a date; date_trunc()'s timestamptz as plain ones do */
+	if (unit == NULL ? (ltype != DATEOID || rtype != DATEOID)
+		: (ltype != TIMESTAMPTZOID ||
+		   (rtype != TIMESTAMPTZOID && rtype != DATEOID && rtype != TIMESTAMPOID)))
+		return MSGRAPH_COND_LOCAL;
+	if (!value_of(valexpr, env, &value, &isnull, &known) || isnull ||
+		exprType(valexpr) != rtype)
+		return MSGRAPH_COND_LOCAL;
+	if (known && unit != NULL && rtype == DATEOID)
+		value = DirectFunctionCall1(date_timestamptz, value);
+	else if (known && unit != NULL && rtype == TIMESTAMPOID)
+		value = DirectFunctionCall1(timestamp_timestamptz, value);
+	*nonnullable = !nullable;
+	name = col->prop ? col->prop->name : col->property;
+
+	if (known && unit == NULL)
+	{
+		DateADT		d = DatumGetDateADT(value);
+
+		if (DATE_NOT_FINITE(d) || d >= PG_INT32_MAX - 1)
+			return MSGRAPH_COND_LOCAL;
+		floor_v = DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz, value));
+		next_v = DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz,
+														 DateADTGetDatum(d + 1)));
+	}
+	else if (known)
+	{
+		Datum		unit_text = CStringGetTextDatum(unit);
+		Interval	step;
+		TimestampTz v = DatumGetTimestampTz(value);
+
+		if (TIMESTAMP_NOT_FINITE(v))
+			return MSGRAPH_COND_LOCAL;
+		memset(&step, 0, sizeof(step));
+		if (strcmp(unit, "second") == 0)
+			step.time = USECS_PER_SEC;
+		else if (strcmp(unit, "minute") == 0)
+			step.time = USECS_PER_MINUTE;
+		else if (strcmp(unit, "hour") == 0)
+			step.time = USECS_PER_HOUR;
+		else if (strcmp(unit, "day") == 0)
+			step.day = 1;
+		else if (strcmp(unit, "week") == 0)
+			step.day = 7;
+		else if (strcmp(unit, "month") == 0)
+			step.month = 1;
+		else if (strcmp(unit, "quarter") == 0)
+			step.month = 3;
+		else
+			step.month = 12;
+		floor_v = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_trunc, unit_text,
+														  value));
+		next_v = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_trunc, unit_text,
+														 DirectFunctionCall2(timestamptz_pl_interval,
+																			 TimestampTzGetDatum(floor_v),
+																			 IntervalPGetDatum(&step))));
+		starts = (floor_v == v);
 	}
 
-	appendStringInfo(buf, "%s %s ", col->property, cmp_odata[cmp]);
-	if (!append_value(buf, known, gtype, col->prop, ltype, value, &member))
-		return false;
-	return true;
+	switch (cmp)
+	{
+		case CMP_EQ:
+			if (!starts)
+				return MSGRAPH_COND_NEVER;
+			if (!deparse_timestamp_cmp(name, CMP_GE, TimestampTzGetDatum(floor_v), known, buf))
+				return MSGRAPH_COND_LOCAL;
+			EMIT(buf, " and ");
+			if (!deparse_timestamp_cmp(name, CMP_LT, TimestampTzGetDatum(next_v), known, buf))
+			{
+				rollback(buf, start);
+				return MSGRAPH_COND_LOCAL;
+			}
+			return MSGRAPH_COND_EXACT;
+		case CMP_GE:
+			return deparse_timestamp_cmp(name, CMP_GE,
+										 TimestampTzGetDatum(starts ? floor_v : next_v),
+										 known, buf)
+				? MSGRAPH_COND_EXACT : MSGRAPH_COND_LOCAL;
+		case CMP_GT:
+			return deparse_timestamp_cmp(name, CMP_GE, TimestampTzGetDatum(next_v), known, buf)
+				? MSGRAPH_COND_EXACT : MSGRAPH_COND_LOCAL;
+		case CMP_LE:
+			return deparse_timestamp_cmp(name, CMP_LT, TimestampTzGetDatum(next_v), known, buf)
+				? MSGRAPH_COND_EXACT : MSGRAPH_COND_LOCAL;
+		case CMP_LT:
+			return deparse_timestamp_cmp(name, CMP_LT,
+										 TimestampTzGetDatum(starts ? floor_v : next_v),
+										 known, buf)
+				? MSGRAPH_COND_EXACT : MSGRAPH_COND_LOCAL;
+		default:
+			return MSGRAPH_COND_LOCAL;
+	}
 }
 
 /*
@@ -787,6 +1143,9 @@ deparse_timestamp_cmp(const char *name, CmpOp cmp, Datum value, bool known,
 	if (known && (TIMESTAMP_NOT_FINITE(b) || b <= MIN_TIMESTAMP + USECS_PER_DAY ||
 				  b >= END_TIMESTAMP - USECS_PER_DAY))
 		return false;
+	if (buf == NULL)
+		return cmp == CMP_GE || cmp == CMP_LT || cmp == CMP_GT || cmp == CMP_LE ||
+			cmp == CMP_EQ;
 
 	switch (cmp)
 	{
@@ -824,86 +1183,110 @@ deparse_timestamp_cmp(const char *name, CmpOp cmp, Datum value, bool known,
 }
 
 /*
- * col = ANY(array) and col IN (...) to "in", and 'x' = ANY(derived
- * evidence column) to the documented evidence lambda.
+ * col = ANY(array) and col IN (...) to "in"; col <> ALL(array) and col NOT
+ * IN (...) on an enum to "not (col in ...)"; 'x' = ANY(derived evidence
+ * column) to the documented evidence lambda.
  */
-static bool
+static MsgraphCondKind
 deparse_saop(ScalarArrayOpExpr *saop, MsgraphDeparseEnv *env, StringInfo buf,
-			 bool *exact, bool *nonnullable)
+			 bool *nonnullable)
 {
-	Node	   *scalar = linitial(saop->args);
-	Node	   *array = lsecond(saop->args);
 	MsgraphColumnMeta *col;
 	CmpOp		cmp;
 	Oid			ltype;
 	Oid			rtype;
-	GraphType	gtype;
-	bool		nullable;
+
+	cmp = operator_kind(saop->opno, &ltype, &rtype);
+	if (ltype != rtype || list_length(saop->args) != 2)
+		return MSGRAPH_COND_LOCAL;
+	if (saop->useOr && cmp == CMP_EQ &&
+		(col = column_of(lsecond(saop->args), env, NULL)) != NULL)
+		return deparse_evidence(saop, col, env, buf, nonnullable);
+	col = column_of(linitial(saop->args), env, NULL);
+	if (col == NULL)
+		return MSGRAPH_COND_LOCAL;
+	if (saop->useOr && cmp == CMP_EQ)
+		return deparse_in_list(saop, col, ltype, false, env, buf, nonnullable);
+	if (!saop->useOr && cmp == CMP_NE)
+		return deparse_in_list(saop, col, ltype, true, env, buf, nonnullable);
+	return MSGRAPH_COND_LOCAL;
+}
+
+/* 'x' = ANY(evidence_device_names): the evidence lambdas, rechecked. */
+static MsgraphCondKind
+deparse_evidence(ScalarArrayOpExpr *saop, MsgraphColumnMeta *col, MsgraphDeparseEnv *env,
+				 StringInfo buf, bool *nonnullable)
+{
+	Node	   *scalar = linitial(saop->args);
 	Datum		value;
 	bool		isnull;
 	bool		known;
 
-	if (!saop->useOr)
-		return false;
-	cmp = operator_kind(saop->opno, &ltype, &rtype);
-	if (cmp != CMP_EQ || ltype != rtype)
-		return false;
-
-	/* 'x' = ANY(evidence_device_names): the evidence lambdas */
-	col = column_of(array, env, NULL);
-	if (col != NULL)
+	if (env->mode != MSGRAPH_FILTER_FULL || col->derived == NULL ||
+		col->derived->lambda_format == NULL || col->typid != TEXTARRAYOID)
+		return MSGRAPH_COND_LOCAL;
+	if (!value_of(scalar, env, &value, &isnull, &known) || isnull ||
+		exprType(scalar) != TEXTOID)
+		return MSGRAPH_COND_LOCAL;
+	*nonnullable = false;
+	if (buf != NULL)
 	{
-		bool		member;
+		StringInfoData lit;
 
-		if (env->mode != MSGRAPH_FILTER_FULL || col->derived == NULL ||
-			col->derived->lambda_format == NULL || ltype != TEXTOID ||
-			col->typid != TEXTARRAYOID)
-			return false;
-		if (!value_of(scalar, env, &value, &isnull, &known) || isnull ||
-			exprType(scalar) != TEXTOID)
-			return false;
-		{
-			StringInfoData lit;
-
-			initStringInfo(&lit);
-			if (!append_value(&lit, known, GRAPH_STRING, NULL,
-							  TEXTOID, value, &member))
-				return false;
-			appendStringInfo(buf, col->derived->lambda_format, lit.data);
-		}
-		*exact = false;
-		*nonnullable = false;
-		return true;
+		initStringInfo(&lit);
+		if (known)
+			(void) append_literal(&lit, GRAPH_STRING, NULL, TEXTOID, value);
+		else
+			appendStringInfoChar(&lit, '?');
+		appendStringInfo(buf, col->derived->lambda_format, lit.data);
+		pfree(lit.data);
 	}
+	return MSGRAPH_COND_SENT;
+}
 
-	/* col = ANY(array): in (...) */
-	col = column_of(scalar, env, NULL);
-	if (col == NULL || !column_filterable(col, env, &gtype, &nullable))
-		return false;
-	if (gtype != GRAPH_ENUM && gtype != GRAPH_STRING && gtype != GRAPH_GUID &&
-		gtype != GRAPH_INT32 && gtype != GRAPH_INT64)
-		return false;
-	if (env->mode == MSGRAPH_FILTER_BASIC && col->prop == NULL)
-		return false;
-	if (!value_of(array, env, &value, &isnull, &known) || isnull)
-		return false;
-	if (get_element_type(exprType(array)) != ltype)
-		return false;
-	*nonnullable = !nullable;
-	if (gtype != GRAPH_ENUM)
-		*exact = false;
+/*
+ * col IN (list) as "col in (...)", or, negated (col NOT IN (list), on a
+ * non-nullable enum only), as "not (col in (...))".  Elements that match
+ * no row are left out: NULLs, and enum members in other letter case (a
+ * list of nothing else is NEVER, whether or not the property can be
+ * sent).  A literal that is no member is left out too, but may be a member
+ * the catalog does not know yet: the condition is then rechecked.
+ */
+static MsgraphCondKind
+deparse_in_list(ScalarArrayOpExpr *saop, MsgraphColumnMeta *col, Oid elemtype,
+				bool negated, MsgraphDeparseEnv *env, StringInfo buf, bool *nonnullable)
+{
+	Node	   *array = lsecond(saop->args);
+	GraphType	gtype = GRAPH_ENUM;
+	bool		nullable = true;
+	bool		sendable;
+	Datum		value;
+	bool		isnull;
+	bool		known;
+	Datum	   *elems = NULL;
+	bool	   *elemnulls = NULL;
+	int			nelems = 0;
+	int			counts[ELEM_NON_MEMBER + 1] = {0};
+	int			sent = 0;
+	int			i;
 
-	appendStringInfo(buf, "%s in (", col->property);
-	if (!known)
-		appendStringInfoChar(buf, '?');
-	else
+	sendable = env->mode != MSGRAPH_FILTER_NONE &&
+		column_filterable(col, env, &gtype, &nullable) &&
+		(gtype == GRAPH_ENUM || gtype == GRAPH_STRING || gtype == GRAPH_GUID ||
+		 gtype == GRAPH_INT32 || gtype == GRAPH_INT64) &&
+		!(env->mode == MSGRAPH_FILTER_BASIC && (col->prop == NULL || negated)) &&
+		!(negated && (gtype != GRAPH_ENUM || nullable || env->mode != MSGRAPH_FILTER_FULL));
+	if (!sendable && !enum_column(col))
+		return MSGRAPH_COND_LOCAL;
+	if (!sendable)
+		gtype = GRAPH_ENUM;		/* only to find what can never match */
+	if (!value_of(array, env, &value, &isnull, &known) || isnull ||
+		get_element_type(exprType(array)) != elemtype)
+		return MSGRAPH_COND_LOCAL;
+
+	if (known)
 	{
 		ArrayType  *arr = DatumGetArrayTypeP(value);
-		Datum	   *elems;
-		bool	   *elemnulls;
-		int			nelems;
-		int			i;
-		int			sent = 0;
 		int16		typlen;
 		bool		typbyval;
 		char		typalign;
@@ -911,39 +1294,47 @@ deparse_saop(ScalarArrayOpExpr *saop, MsgraphDeparseEnv *env, StringInfo buf,
 		get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
 		deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign,
 						  &elems, &elemnulls, &nelems);
-		if (nelems > 100)
-			return false;		/* keep URLs reasonable; evaluate locally */
 		for (i = 0; i < nelems; i++)
+			counts[element_kind(col, gtype, elems[i], elemnulls[i], env)]++;
+		if (counts[ELEM_MEMBER] == 0)
 		{
-			StringInfoData lit;
-			bool		member;
-
-			if (elemnulls[i])
-				continue;		/* NULL equals nothing */
-			initStringInfo(&lit);
-			if (!append_literal(&lit, gtype, col->prop, ltype, elems[i], &member))
+			/* nothing left that could match: "in" is NEVER, "not in" local */
+			if (!negated && counts[ELEM_NON_MEMBER] == 0 && nelems > 0 &&
+				counts[ELEM_CASE_VARIANT] > 0)
 			{
-				/* a non-member matches nothing in Graph: drop it, recheck */
-				if (!member)
-				{
-					*exact = false;
-					continue;
-				}
-				return false;
+				*nonnullable = !col->prop->nullable;
+				return MSGRAPH_COND_NEVER;
 			}
-			appendStringInfo(buf, "%s%s", sent++ > 0 ? "," : "", lit.data);
+			return MSGRAPH_COND_LOCAL;
 		}
-		if (sent == 0)
-			return false;
+		/* keep URLs reasonable; NOT IN with a NULL is never true: local */
+		if (nelems > 100 || (negated && counts[ELEM_NULL] > 0))
+			return MSGRAPH_COND_LOCAL;
 	}
-	appendStringInfoChar(buf, ')');
-	return true;
+	if (!sendable)
+		return MSGRAPH_COND_LOCAL;
+	*nonnullable = !nullable && counts[ELEM_NULL] == 0;
+
+	EMIT(buf, "%s%s in (", negated ? "not (" : "", col->property);
+	if (!known)
+		EMIT(buf, "?");
+	for (i = 0; i < nelems && buf != NULL; i++)
+	{
+		if (elemnulls[i] || element_kind(col, gtype, elems[i], false, NULL) != ELEM_MEMBER)
+			continue;
+		if (sent++ > 0)
+			appendStringInfoChar(buf, ',');
+		(void) append_literal(buf, gtype, col->prop, elemtype, elems[i]);
+	}
+	EMIT(buf, ")%s", negated ? ")" : "");
+	if (gtype != GRAPH_ENUM || counts[ELEM_NON_MEMBER] > 0)
+		return MSGRAPH_COND_SENT;
+	return MSGRAPH_COND_EXACT;
 }
 
 /* col IS [NOT] NULL to eq null / ne null: exact. */
-static bool
-deparse_nulltest(NullTest *nt, MsgraphDeparseEnv *env, StringInfo buf, bool *exact,
-				 bool *nonnullable)
+static MsgraphCondKind
+deparse_nulltest(NullTest *nt, MsgraphDeparseEnv *env, StringInfo buf, bool *nonnullable)
 {
 	MsgraphColumnMeta *col = column_of((Node *) nt->arg, env, NULL);
 	GraphType	gtype;
@@ -951,12 +1342,13 @@ deparse_nulltest(NullTest *nt, MsgraphDeparseEnv *env, StringInfo buf, bool *exa
 
 	if (env->mode != MSGRAPH_FILTER_FULL || nt->argisrow || col == NULL ||
 		!column_filterable(col, env, &gtype, &nullable))
-		return false;
+		return MSGRAPH_COND_LOCAL;
 	*nonnullable = true;		/* a null test is never null itself */
-	appendStringInfo(buf, "%s %s null", col->property,
-					 nt->nulltesttype == IS_NULL ? "eq" : "ne");
-	return true;
+	EMIT(buf, "%s %s null", col->property,
+		 nt->nulltesttype == IS_NULL ? "eq" : "ne");
+	return MSGRAPH_COND_EXACT;
 }
+
 
 /*
  * Whether cond is "id = value" or "id = ANY(value)", which the scan turns

@@ -69,13 +69,15 @@
 PG_MODULE_MAGIC;
 
 /*
- * Planner cost of one request (a round trip, about 100 ms against Graph)
- * and of fetching and converting one entity (some 2 kB on the wire): a
- * request costs as much as a few hundred rows, so that a handful of
- * filtered requests (a parameterized join) beats listing a whole tenant.
+ * Planner cost of one request and of fetching and converting one entity.
+ * A request is a round trip of 100 ms or more against Graph, and it is
+ * what Graph's throttling counts; an entity (some 2 kB on the wire) is
+ * read and converted in some 20 us.  So a request costs as much as a few
+ * thousand rows, and k requests of a parameterized join win over a full
+ * scan about when k is below the scan's pages.
  */
 #define MSGRAPH_REQUEST_COST	100.0
-#define MSGRAPH_ROW_COST		(cpu_tuple_cost * 20)
+#define MSGRAPH_ROW_COST		(cpu_tuple_cost * 2)
 /* row estimate for a resource the catalog does not know */
 #define MSGRAPH_DEFAULT_ROWS	1000.0
 /*
@@ -100,11 +102,12 @@ typedef struct MsgraphRelInfo
 	Bitmapset  *attrs_used;
 	int			page_size;		/* $top to send, 0 for none */
 	double		tuples;			/* estimated entities of the resource */
-	bool		all_exact;		/* every restriction is sent exactly */
+	bool		all_exact;		/* nothing is evaluated locally */
 	Selectivity remote_sel;		/* selectivity of what is sent */
 	bool		lookup;			/* a restriction is a lookup by id */
 	int			lookup_ids;		/* ids looked up (estimate) */
 	bool		consts_only;	/* every sent condition compares with constants */
+	bool		never;			/* a restriction selects no row: nothing is sent */
 
 	/* for count(*) pushed down: the upper rel's copy */
 	bool		count;
@@ -112,23 +115,70 @@ typedef struct MsgraphRelInfo
 	List	   *input_conds;	/* its restrictions, all sent exactly */
 } MsgraphRelInfo;
 
-/* Slots of a ForeignScan's fdw_private list. */
-enum MsgraphScanPrivate
+/* A relation's conditions as split_clauses() sorts them. */
+typedef struct ClauseSplit
 {
-	FdwScanPrivatePath,			/* String */
-	FdwScanPrivateSelect,		/* String, "" for none */
-	FdwScanPrivateSnapshotProp, /* String, "" for none */
-	FdwScanPrivateTop,			/* Integer */
-	FdwScanPrivateExpand,		/* String, "" for none */
-	FdwScanPrivateOrderBy,		/* String, "" for none */
-	FdwScanPrivateRetrievedAttrs,	/* List of Integer attnums */
-	FdwScanPrivateExact,		/* List of Integer, one per pushed condition */
-	FdwScanPrivateLookup,		/* Integer: 0 none, 1 scalar, 2 array */
-	FdwScanPrivateCount,		/* Integer: 1 for count(*) by $count */
-	FdwScanPrivateCountRelid,	/* Integer: varno of the conditions' Vars */
-	FdwScanPrivateCountConds,	/* List of the conditions, for count(*) */
-	FdwScanPrivateStreams,		/* Integer: time windows to fetch at once */
-	FdwScanPrivatePrefetch		/* Integer: 1 to fetch a page ahead */
+	RestrictInfo *lookup;		/* id = value or id = ANY(value), or NULL */
+	Node	   *lookup_value;	/* its value expression */
+	bool		lookup_array;	/* ... an array */
+	List	   *remote;			/* RestrictInfos sent to Graph */
+	List	   *remote_exact;	/* per remote one: 1 if Graph applies it exactly */
+	List	   *local;			/* RestrictInfos evaluated locally */
+	bool		all_exact;		/* nothing is evaluated locally */
+	bool		never;			/* some condition selects no row */
+	bool		consts_only;	/* the sent conditions hold only constants */
+} ClauseSplit;
+
+/*
+ * What the planner decided for a scan, carried to the executor in the
+ * ForeignScan's fdw_private.  GetForeignPlan fills one and stores it with
+ * scan_plan_to_list(); BeginForeignScan reads it back with
+ * scan_plan_from_list().  The conditions themselves travel in fdw_exprs,
+ * so that the executor sets up their Params and nestloop parameters; for
+ * count(*), which has no scan tuple, fdw_exprs holds only the run-time
+ * values of the conditions, in the order the deparser meets them.
+ */
+typedef struct MsgraphScanPlan
+{
+	char	   *path;			/* resource path under the version */
+	char	   *select;			/* $select, NULL for none */
+	char	   *snapshot_property;	/* pinned to the scan start, NULL for none */
+	char	   *orderby;		/* $orderby, NULL for none */
+	char	   *expand;			/* $expand, NULL for none */
+	int			top;			/* $top of the first request, 0 for none */
+	int			page_size;		/* $top when a LIMIT hint cannot hold */
+	List	   *retrieved_attrs;	/* attnums the scan fills */
+	List	   *exact;			/* per pushed condition: 1 if planned exact */
+	int			lookup;			/* 0 none, 1 get by one id, 2 by an array */
+	bool		count;			/* count(*) by $count */
+	int			count_relid;	/* count: varno of the conditions' Vars */
+	List	   *count_conds;	/* count: the conditions */
+	int			streams;		/* time windows fetched at once */
+	bool		prefetch;		/* fetch a page ahead */
+} MsgraphScanPlan;
+
+/*
+ * Slots of a ForeignScan's fdw_private list, one per MsgraphScanPlan
+ * field, in that order: strings as String ("" for NULL), numbers and flags
+ * as Integer, lists as themselves.
+ */
+enum FdwScanPrivateIndex
+{
+	FdwScanPrivatePath,
+	FdwScanPrivateSelect,
+	FdwScanPrivateSnapshotProp,
+	FdwScanPrivateOrderBy,
+	FdwScanPrivateExpand,
+	FdwScanPrivateTop,
+	FdwScanPrivatePageSize,
+	FdwScanPrivateRetrievedAttrs,
+	FdwScanPrivateExact,
+	FdwScanPrivateLookup,
+	FdwScanPrivateCount,
+	FdwScanPrivateCountRelid,
+	FdwScanPrivateCountConds,
+	FdwScanPrivateStreams,
+	FdwScanPrivatePrefetch
 };
 
 /*
@@ -221,6 +271,9 @@ typedef struct MsgraphScanState
 	List	   *cond_states;	/* ExprState per condition (for exact ones) */
 	List	   *values;			/* MsgraphRuntimeValue of the conditions */
 	List	   *recheck;		/* exact conditions not sent exactly this time */
+	bool		never;			/* the conditions select no row: send nothing */
+	int			planned_top;	/* $top planned (a LIMIT hint, maybe) */
+	int			page_size;		/* $top when the hint cannot hold */
 	MsgraphFilterMode mode;
 	char	   *fallback;		/* EXPLAIN ANALYZE note, NULL if none */
 
@@ -348,8 +401,10 @@ static List *retrieved_attrs_of(Relation rel, Bitmapset *attrs_used);
 static Selectivity condition_selectivity(Node *node, MsgraphTableMeta *meta, Index relid);
 static double remote_count(ForeignServer *server, Oid userid, MsgraphRelInfo *info,
 						   Index relid, List *remote);
+static void split_clauses(MsgraphRelInfo *info, Index relid, List *clauses,
+						  bool allow_lookup, ClauseSplit *split);
 static void add_paths_for(PlannerInfo *root, RelOptInfo *baserel, MsgraphRelInfo *info,
-						  Relids required_outer, List *param_clauses, double rows,
+						  Relids required_outer, bool by_id, double rows,
 						  List *pathkeys, const char *orderby, int top);
 static char *orderby_for_pathkeys(PlannerInfo *root, RelOptInfo *baserel,
 								  MsgraphRelInfo *info, List *pathkeys);
@@ -358,8 +413,14 @@ static void add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel,
 static bool ec_member_matches_var(PlannerInfo *root, RelOptInfo *rel,
 								  EquivalenceClass *ec, EquivalenceMember *em,
 								  void *arg);
+static List *scan_plan_to_list(const MsgraphScanPlan *plan);
+static void scan_plan_from_list(List *l, MsgraphScanPlan *plan);
+static List *condition_values(MsgraphTableMeta *meta, Index relid, List *conds);
+static ForeignScan *count_plan(PlannerInfo *root, MsgraphRelInfo *info, List *tlist,
+							   Plan *outer_plan);
 static char *render_filter(MsgraphScanState *st, MsgraphFilterMode mode, bool display,
-						   List **not_exact);
+						   bool notify, List **not_exact, bool *never);
+static void set_scan_filter(MsgraphScanState *st, bool notify);
 static void scan_start(ForeignScanState *node, MsgraphScanState *st);
 static void evaluate_values(ForeignScanState *node, MsgraphScanState *st);
 static void scan_free_page(MsgraphScanState *st);
@@ -563,9 +624,76 @@ condition_selectivity(Node *node, MsgraphTableMeta *meta, Index relid)
 }
 
 /*
+ * Sort conditions (RestrictInfos) of the scanned table into the lookup by
+ * id, if allowed and there is one, those sent to Graph and those
+ * evaluated locally, as the deparser classifies them with the values
+ * known now.  Conditions sent widened are both sent and local.  A
+ * condition that selects no row (NEVER) makes the scan send nothing: it
+ * is sent (as nothing) and exact, and no lookup is made then.
+ */
+static void
+split_clauses(MsgraphRelInfo *info, Index relid, List *clauses, bool allow_lookup,
+			  ClauseSplit *split)
+{
+	MsgraphDeparseEnv env;
+	ListCell   *lc;
+
+	memset(split, 0, sizeof(ClauseSplit));
+	memset(&env, 0, sizeof(env));
+	env.meta = info->meta;
+	env.relid = relid;
+	env.mode = info->mode;
+	env.collecting = true;
+	split->all_exact = true;
+	foreach(lc, clauses)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		MsgraphCondKind kind;
+		Node	   *value;
+		bool		is_array;
+
+		if (ri->pseudoconstant)
+		{
+			/* a gating Result evaluates it, above this scan only */
+			split->all_exact = false;
+			continue;
+		}
+		if (allow_lookup && split->lookup == NULL &&
+			msgraph_id_lookup_value((Node *) ri->clause, &env, &value, &is_array))
+		{
+			split->lookup = ri;
+			split->lookup_value = value;
+			split->lookup_array = is_array;
+			continue;
+		}
+		kind = msgraph_classify_condition((Node *) ri->clause, &env);
+		if (kind == MSGRAPH_COND_NEVER)
+			split->never = true;
+		if (kind != MSGRAPH_COND_LOCAL)
+		{
+			split->remote = lappend(split->remote, ri);
+			split->remote_exact = lappend_int(split->remote_exact,
+											  kind != MSGRAPH_COND_SENT);
+		}
+		if (kind == MSGRAPH_COND_LOCAL || kind == MSGRAPH_COND_SENT)
+		{
+			split->local = lappend(split->local, ri);
+			split->all_exact = false;
+		}
+	}
+	if (split->lookup != NULL && split->never)
+	{
+		split->local = lappend(split->local, split->lookup);
+		split->lookup = NULL;
+	}
+	if (split->lookup != NULL)
+		split->all_exact = false;
+	split->consts_only = (env.collect == NIL);
+}
+
+/*
  * Estimate the relation's size, decide what of its restrictions can be
- * sent (the same walker renders them in GetForeignPlan) and note which
- * columns the query needs (they decide $select).
+ * sent and note which columns the query needs (they decide $select).
  */
 static void
 msgraphGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
@@ -574,9 +702,7 @@ msgraphGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 	ForeignServer *server = GetForeignServer(table->serverid);
 	MsgraphRelInfo *info = palloc0(sizeof(MsgraphRelInfo));
 	Relation	rel;
-	MsgraphDeparseEnv env;
-	List	   *remote = NIL;
-	List	   *local = NIL;
+	ClauseSplit split;
 	ListCell   *lc;
 	int			page_size;
 	double		sel;
@@ -611,49 +737,33 @@ msgraphGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 	info->page_size = page_size;
 
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &info->attrs_used);
-
-	memset(&env, 0, sizeof(env));
-	env.meta = info->meta;
-	env.relid = baserel->relid;
-	env.mode = info->mode;
-	env.collecting = true;
-	info->all_exact = true;
 	foreach(lc, baserel->baserestrictinfo)
-	{
-		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
-		StringInfoData buf;
-		bool		exact;
-		Node	   *value;
-		bool		is_array;
+		pull_varattnos((Node *) lfirst_node(RestrictInfo, lc)->clause, baserel->relid,
+					   &info->attrs_used);
 
-		pull_varattnos((Node *) ri->clause, baserel->relid, &info->attrs_used);
-		if (!info->lookup && msgraph_id_lookup_value((Node *) ri->clause, &env, &value, &is_array))
-		{
-			info->lookup = true;
-			info->lookup_ids = 1;
-			if (is_array && IsA(value, Const))
-				info->lookup_ids = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(((Const *) value)->constvalue)),
-												  ARR_DIMS(DatumGetArrayTypeP(((Const *) value)->constvalue)));
-			else if (is_array)
-				info->lookup_ids = 10;
-			info->all_exact = false;
-			continue;
-		}
-		initStringInfo(&buf);
-		if (msgraph_deparse_condition((Node *) ri->clause, &env, &buf, &exact))
-			remote = lappend(remote, ri);
-		else
-			local = lappend(local, ri);
-		if (!exact || buf.len == 0)
-			info->all_exact = false;
+	split_clauses(info, baserel->relid, baserel->baserestrictinfo, true, &split);
+	info->all_exact = split.all_exact;
+	info->never = split.never;
+	info->consts_only = split.consts_only;
+	info->lookup = (split.lookup != NULL);
+	if (info->lookup)
+	{
+		Node	   *value = split.lookup_value;
+
+		info->lookup_ids = 1;
+		if (split.lookup_array && IsA(value, Const))
+			info->lookup_ids = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(((Const *) value)->constvalue)),
+											  ARR_DIMS(DatumGetArrayTypeP(((Const *) value)->constvalue)));
+		else if (split.lookup_array)
+			info->lookup_ids = 10;
 	}
-	/* values known only at run time were collected by the walker */
-	info->consts_only = (env.collect == NIL);
 
 	info->remote_sel = 1.0;
-	foreach(lc, remote)
+	foreach(lc, split.remote)
 		info->remote_sel *= condition_selectivity(lfirst(lc), info->meta, baserel->relid);
-	sel = info->remote_sel * clauselist_selectivity(root, local, 0, JOIN_INNER, NULL);
+	sel = info->remote_sel *
+		clauselist_selectivity(root, list_difference_ptr(split.local, split.remote),
+							   0, JOIN_INNER, NULL);
 
 	/*
 	 * With use_remote_estimate, ask Graph how many entities the conditions
@@ -661,19 +771,23 @@ msgraphGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 	 * conditions hold only constants.
 	 */
 	if (msgraph_use_remote_estimate(server, table) && info->res &&
-		info->res->allows_count && info->consts_only && !info->lookup)
+		info->res->allows_count && info->consts_only && !info->lookup && !info->never)
 	{
 		RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
 		double		count = remote_count(server, rte->checkAsUser ? rte->checkAsUser : GetUserId(),
-										 info, baserel->relid, remote);
+										 info, baserel->relid, split.remote);
 
 		/* rows = count * (local selectivity) = tuples * sel */
 		if (count >= 0)
 			info->tuples = Max(count, 1) / Max(info->remote_sel, 1e-6);
 	}
 	baserel->tuples = info->tuples;
-	baserel->rows = info->lookup ? Min(info->lookup_ids, clamp_row_est(info->tuples * sel))
-		: clamp_row_est(info->tuples * sel);
+	if (info->never)
+		baserel->rows = 1;		/* the least the planner accepts */
+	else if (info->lookup)
+		baserel->rows = Min(info->lookup_ids, clamp_row_est(info->tuples * sel));
+	else
+		baserel->rows = clamp_row_est(info->tuples * sel);
 	baserel->fdw_private = info;
 }
 
@@ -690,12 +804,10 @@ remote_count(ForeignServer *server, Oid userid, MsgraphRelInfo *info, Index reli
 	MsgraphRequestSpec spec;
 	MsgraphDeparseEnv env;
 	MsgraphHttpResponse resp;
-	StringInfoData filter;
 	struct json_tokener *tok;
 	struct json_object *doc;
 	struct json_object *count;
 	double		result = -1;
-	ListCell   *lc;
 	char	   *url;
 
 	msgraph_get_conn_options(server, GetUserMapping(userid, server->serverid), &opts);
@@ -703,21 +815,10 @@ remote_count(ForeignServer *server, Oid userid, MsgraphRelInfo *info, Index reli
 	env.meta = info->meta;
 	env.relid = relid;
 	env.mode = info->mode;
-	initStringInfo(&filter);
-	foreach(lc, remote)
-	{
-		StringInfoData part;
-		bool		exact;
-
-		initStringInfo(&part);
-		if (msgraph_deparse_condition((Node *) ((RestrictInfo *) lfirst(lc))->clause,
-									  &env, &part, &exact))
-			appendStringInfo(&filter, "%s%s", filter.len > 0 ? " and " : "", part.data);
-	}
 	memset(&spec, 0, sizeof(spec));
 	spec.path = info->path;
 	spec.select = "id";
-	spec.filter = filter.len > 0 ? filter.data : NULL;
+	spec.filter = msgraph_deparse_filter(extract_actual_clauses(remote, false), &env, NULL);
 	spec.top = 1;
 	spec.count = true;
 	url = msgraph_build_url(&opts, &spec, false, false, 0);
@@ -744,7 +845,7 @@ static void
 path_cost(MsgraphRelInfo *info, double fetched, double requests, double rows,
 		  Cost *startup, Cost *total)
 {
-	*startup = MSGRAPH_REQUEST_COST;
+	*startup = requests > 0 ? MSGRAPH_REQUEST_COST : 0;
 	*total = requests * MSGRAPH_REQUEST_COST + fetched * MSGRAPH_ROW_COST +
 		rows * cpu_tuple_cost;
 }
@@ -761,15 +862,17 @@ msgraphGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 	char	   *orderby;
 
 	/*
-	 * LIMIT n as a $top hint when the scan alone feeds the limit and
-	 * nothing is filtered locally: paging still goes on until the executor
-	 * stops asking, so this only saves bytes.
+	 * LIMIT n as a $top hint when the scan alone feeds the limit and every
+	 * condition is sent exactly (else Graph's first rows may all fail a
+	 * local condition, and pages of n would crawl through the tenant):
+	 * paging still goes on until the executor stops asking, so this only
+	 * saves bytes.
 	 */
 	if (root->limit_tuples > 0 && info->all_exact && !info->lookup &&
 		bms_membership(root->all_baserels) == BMS_SINGLETON &&
 		!root->parse->hasAggs && root->parse->groupClause == NIL &&
 		root->parse->distinctClause == NIL && !root->parse->hasWindowFuncs &&
-		root->parse->setOperations == NULL &&
+		root->parse->setOperations == NULL && !root->hasPseudoConstantQuals &&
 		(root->query_pathkeys == NIL ||
 		 orderby_for_pathkeys(root, baserel, info, root->query_pathkeys) != NULL))
 	{
@@ -777,21 +880,26 @@ msgraphGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 			top = (int) Max(1, root->limit_tuples);
 	}
 
-	add_paths_for(root, baserel, info, NULL, NIL, baserel->rows, NIL, NULL,
+	add_paths_for(root, baserel, info, NULL, false, baserel->rows, NIL, NULL,
 				  root->query_pathkeys == NIL ? top : info->page_size);
 
 	orderby = orderby_for_pathkeys(root, baserel, info, root->query_pathkeys);
-	if (orderby && !info->lookup)
-		add_paths_for(root, baserel, info, NULL, NIL, baserel->rows,
+	if (orderby && !info->lookup && !info->never)
+		add_paths_for(root, baserel, info, NULL, false, baserel->rows,
 					  root->query_pathkeys, orderby, top);
 
-	if (!info->lookup)
+	if (!info->lookup && !info->never)
 		add_parameterized_paths(root, baserel, info);
 }
 
+/*
+ * Add a path: unparameterized, or parameterized by required_outer, which
+ * sends one request per outer row (by_id: a get by id, else a filtered
+ * list request).
+ */
 static void
 add_paths_for(PlannerInfo *root, RelOptInfo *baserel, MsgraphRelInfo *info,
-			  Relids required_outer, List *param_clauses, double rows,
+			  Relids required_outer, bool by_id, double rows,
 			  List *pathkeys, const char *orderby, int top)
 {
 	double		per_page = info->page_size > 0 ? info->page_size : 100;
@@ -801,16 +909,24 @@ add_paths_for(PlannerInfo *root, RelOptInfo *baserel, MsgraphRelInfo *info,
 	Cost		total;
 	List	   *priv;
 
-	if (info->lookup && required_outer == NULL)
+	if (info->never && required_outer == NULL)
+	{
+		fetched = 0;
+		requests = 0;
+	}
+	else if (info->lookup && required_outer == NULL)
 	{
 		fetched = info->lookup_ids;
 		requests = info->lookup_ids;
 	}
+	else if (required_outer != NULL)
+	{
+		fetched = Max(rows, 1);
+		requests = by_id ? 1 : Max(1.0, ceil(fetched / per_page));
+	}
 	else
 	{
 		fetched = clamp_row_est(info->tuples * info->remote_sel);
-		if (required_outer != NULL)
-			fetched = Max(rows, 1);
 		requests = Max(1.0, ceil(fetched / per_page));
 	}
 	path_cost(info, fetched, requests, rows, &startup, &total);
@@ -880,15 +996,20 @@ orderby_for_pathkeys(PlannerInfo *root, RelOptInfo *baserel, MsgraphRelInfo *inf
 }
 
 /*
- * Parameterized paths for joins: a join clause "col = outer value" (or
- * "outer value = ANY(evidence column)") that can be sent becomes part of
- * the filter, one request per outer row, which the planner picks when the
- * outer side is small.
+ * Parameterized paths for joins, for every join clause the planner can use
+ * with this table on the inner side of a nested loop, in inner, left, semi
+ * and anti joins alike (an outer join's ON clause is in joininfo; an inner
+ * join's "t.col = x" is an equivalence class): "t.id = outer value" is a
+ * get by id per outer row, any other clause that can be sent ("t.col =
+ * outer value", "outer value = ANY(t.evidence column)") the filter of one
+ * request per outer row.  Each costs a request, against the pages of a
+ * full scan: the planner picks them when the outer side is small.
  */
 static void
 add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, MsgraphRelInfo *info)
 {
 	MsgraphDeparseEnv env;
+	List	   *clauses = list_copy(baserel->joininfo);
 	ListCell   *lc;
 
 	memset(&env, 0, sizeof(env));
@@ -896,31 +1017,6 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, MsgraphRelInfo *
 	env.relid = baserel->relid;
 	env.mode = info->mode;
 
-	foreach(lc, baserel->joininfo)
-	{
-		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
-		Relids		outer;
-		StringInfoData buf;
-		bool		exact;
-		ParamPathInfo *ppi;
-		double		rows;
-
-		if (!join_clause_is_movable_to(ri, baserel))
-			continue;
-		outer = bms_difference(ri->clause_relids, baserel->relids);
-		if (bms_is_empty(outer) || bms_overlap(outer, baserel->relids))
-			continue;
-		initStringInfo(&buf);
-		if (!msgraph_deparse_condition((Node *) ri->clause, &env, &buf, &exact))
-			continue;
-		ppi = get_baserel_parampathinfo(root, baserel, outer);
-		/* a lookup per outer row returns few entities */
-		rows = Max(1.0, Min(ppi->ppi_rows, info->tuples * 0.001));
-		add_paths_for(root, baserel, info, outer, list_make1(ri), rows, NIL, NULL,
-					  info->page_size);
-	}
-
-	/* equivalence classes: t.col = outer.x written as a join condition */
 	if (baserel->has_eclass_joins)
 	{
 		int			i;
@@ -928,38 +1024,44 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, MsgraphRelInfo *
 		for (i = 0; i < info->meta->natts; i++)
 		{
 			MsgraphColumnMeta *col = &info->meta->cols[i];
-			List	   *clauses;
-			ListCell   *lc2;
 			Var		   *var;
 
 			if (col->property == NULL || col->derived != NULL)
 				continue;
 			var = makeVar(baserel->relid, i + 1, col->typid, -1, InvalidOid, 0);
-			clauses = generate_implied_equalities_for_column(root, baserel,
-															 ec_member_matches_var,
-															 (void *) var,
-															 baserel->lateral_referencers);
-			foreach(lc2, clauses)
-			{
-				RestrictInfo *ri = lfirst_node(RestrictInfo, lc2);
-				Relids		outer = bms_difference(ri->clause_relids, baserel->relids);
-				StringInfoData buf;
-				bool		exact;
-				ParamPathInfo *ppi;
-				double		rows;
-
-				if (bms_is_empty(outer) || !join_clause_is_movable_to(ri, baserel))
-					continue;
-				initStringInfo(&buf);
-				if (!msgraph_deparse_condition((Node *) ri->clause, &env, &buf, &exact) &&
-					strcmp(col->property, "id") != 0)
-					continue;
-				ppi = get_baserel_parampathinfo(root, baserel, outer);
-				rows = Max(1.0, Min(ppi->ppi_rows, info->tuples * 0.001));
-				add_paths_for(root, baserel, info, outer, list_make1(ri), rows, NIL, NULL,
-							  info->page_size);
-			}
+			clauses = list_concat(clauses,
+								  generate_implied_equalities_for_column(root, baserel,
+																		 ec_member_matches_var,
+																		 (void *) var,
+																		 baserel->lateral_referencers));
 		}
+	}
+
+	foreach(lc, clauses)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		Relids		outer;
+		Node	   *value;
+		bool		is_array;
+		bool		by_id;
+		ParamPathInfo *ppi;
+		double		rows;
+
+		if (!join_clause_is_movable_to(ri, baserel))
+			continue;
+		outer = bms_difference(ri->clause_relids, baserel->relids);
+		if (bms_is_empty(outer))
+			continue;
+		by_id = msgraph_id_lookup_value((Node *) ri->clause, &env, &value, &is_array);
+		if (!by_id &&
+			msgraph_classify_condition((Node *) ri->clause, &env) == MSGRAPH_COND_LOCAL)
+			continue;
+		ppi = get_baserel_parampathinfo(root, baserel, outer);
+		/* a get by id returns one entity; a filter per outer row few */
+		rows = by_id && !is_array ? 1.0
+			: Max(1.0, Min(ppi->ppi_rows, info->tuples * 0.001));
+		add_paths_for(root, baserel, info, outer, by_id && !is_array, rows, NIL, NULL,
+					  info->page_size);
 	}
 }
 
@@ -981,8 +1083,8 @@ ec_member_matches_var(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
 /*
  * count(*) of a foreign table as one request with $count=true: only when
  * the query is a plain count(*) (no grouping, no HAVING, no other output)
- * of one table whose every condition is sent exactly with constants, on
- * an endpoint that allows $count.
+ * of one table whose every condition is sent exactly, with constants or
+ * values known at scan start, on an endpoint that allows $count.
  */
 static void
 msgraphGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
@@ -999,7 +1101,7 @@ msgraphGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 		input_rel->reloptkind != RELOPT_BASEREL || in == NULL)
 		return;
 	if (in->res == NULL || !in->res->allows_count || !in->all_exact ||
-		!in->consts_only || in->lookup || in->mode != MSGRAPH_FILTER_FULL)
+		in->lookup || in->mode != MSGRAPH_FILTER_FULL || root->hasPseudoConstantQuals)
 		return;
 	if (parse->groupClause || parse->groupingSets || parse->havingQual ||
 		parse->hasWindowFuncs || !parse->hasAggs || target == NULL ||
@@ -1023,9 +1125,110 @@ msgraphGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	output_rel->fdw_private = info;
 
 	add_path(output_rel, (Path *) create_foreign_upper_path(root, output_rel, target,
-															1, MSGRAPH_REQUEST_COST,
-															MSGRAPH_REQUEST_COST + cpu_tuple_cost,
+															1, in->never ? 0 : MSGRAPH_REQUEST_COST,
+															(in->never ? 0 : MSGRAPH_REQUEST_COST) + cpu_tuple_cost,
 															NIL, NULL, NIL));
+}
+
+/* The plan state as fdw_private, in the order of FdwScanPrivateIndex. */
+static List *
+scan_plan_to_list(const MsgraphScanPlan *plan)
+{
+	List	   *l = NIL;
+
+	l = lappend(l, makeString(pstrdup(plan->path)));
+	l = lappend(l, makeString(pstrdup(plan->select ? plan->select : "")));
+	l = lappend(l, makeString(pstrdup(plan->snapshot_property ? plan->snapshot_property : "")));
+	l = lappend(l, makeString(pstrdup(plan->orderby ? plan->orderby : "")));
+	l = lappend(l, makeString(pstrdup(plan->expand ? plan->expand : "")));
+	l = lappend(l, makeInteger(plan->top));
+	l = lappend(l, makeInteger(plan->page_size));
+	l = lappend(l, plan->retrieved_attrs);
+	l = lappend(l, plan->exact);
+	l = lappend(l, makeInteger(plan->lookup));
+	l = lappend(l, makeInteger(plan->count));
+	l = lappend(l, makeInteger(plan->count_relid));
+	l = lappend(l, plan->count_conds);
+	l = lappend(l, makeInteger(plan->streams));
+	l = lappend(l, makeInteger(plan->prefetch));
+	return l;
+}
+
+static char *
+nullable_string(Node *n)
+{
+	char	   *s = strVal(n);
+
+	return (s[0] == '\0') ? NULL : s;
+}
+
+/* The plan state back from fdw_private. */
+static void
+scan_plan_from_list(List *l, MsgraphScanPlan *plan)
+{
+	plan->path = strVal(list_nth(l, FdwScanPrivatePath));
+	plan->select = nullable_string(list_nth(l, FdwScanPrivateSelect));
+	plan->snapshot_property = nullable_string(list_nth(l, FdwScanPrivateSnapshotProp));
+	plan->orderby = nullable_string(list_nth(l, FdwScanPrivateOrderBy));
+	plan->expand = nullable_string(list_nth(l, FdwScanPrivateExpand));
+	plan->top = intVal(list_nth(l, FdwScanPrivateTop));
+	plan->page_size = intVal(list_nth(l, FdwScanPrivatePageSize));
+	plan->retrieved_attrs = (List *) list_nth(l, FdwScanPrivateRetrievedAttrs);
+	plan->exact = (List *) list_nth(l, FdwScanPrivateExact);
+	plan->lookup = intVal(list_nth(l, FdwScanPrivateLookup));
+	plan->count = intVal(list_nth(l, FdwScanPrivateCount)) != 0;
+	plan->count_relid = intVal(list_nth(l, FdwScanPrivateCountRelid));
+	plan->count_conds = (List *) list_nth(l, FdwScanPrivateCountConds);
+	plan->streams = intVal(list_nth(l, FdwScanPrivateStreams));
+	plan->prefetch = intVal(list_nth(l, FdwScanPrivatePrefetch)) != 0;
+}
+
+/*
+ * The run-time values of conditions, in the order the deparser meets them
+ * (with nothing known yet, as at scan start).
+ */
+static List *
+condition_values(MsgraphTableMeta *meta, Index relid, List *conds)
+{
+	MsgraphDeparseEnv env;
+	ListCell   *lc;
+
+	memset(&env, 0, sizeof(env));
+	env.meta = meta;
+	env.relid = relid;
+	env.mode = MSGRAPH_FILTER_FULL;
+	env.collecting = true;
+	foreach(lc, conds)
+		(void) msgraph_classify_condition((Node *) lfirst(lc), &env);
+	return env.collect;
+}
+
+/*
+ * The plan of count(*) by $count: the conditions (all sent exactly)
+ * travel in fdw_private, since an upper relation's fdw_exprs may only
+ * reference its output, and their run-time values in fdw_exprs.
+ */
+static ForeignScan *
+count_plan(PlannerInfo *root, MsgraphRelInfo *info, List *tlist, Plan *outer_plan)
+{
+	MsgraphScanPlan plan;
+	List	   *scan_tlist = add_to_flat_tlist(NIL, root->upper_targets[UPPERREL_GROUP_AGG]->exprs);
+	int			i;
+
+	memset(&plan, 0, sizeof(plan));
+	plan.path = info->path;
+	plan.select = "id";
+	plan.top = 1;
+	plan.page_size = 1;
+	plan.count = true;
+	plan.count_relid = info->input_relid;
+	plan.count_conds = info->input_conds;
+	plan.streams = 1;
+	for (i = 0; i < list_length(info->input_conds); i++)
+		plan.exact = lappend_int(plan.exact, 1);
+	return make_foreignscan(tlist, NIL, 0,
+							condition_values(info->meta, info->input_relid, info->input_conds),
+							scan_plan_to_list(&plan), scan_tlist, NIL, outer_plan);
 }
 
 /*
@@ -1040,160 +1243,89 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 					  Plan *outer_plan)
 {
 	MsgraphRelInfo *info = (MsgraphRelInfo *) baserel->fdw_private;
+	MsgraphScanPlan plan;
+	ClauseSplit split;
 	RangeTblEntry *rte;
 	Relation	rel;
 	Bitmapset  *attrs_used;
-	List	   *retrieved_attrs;
 	MsgraphColumn *cols;
 	int			ncols;
 	bool		need_raw;
 	bool		need_expand;
 	StringInfoData select;
-	List	   *fdw_private;
-	List	   *fdw_exprs = NIL;
-	List	   *exact_flags = NIL;
-	List	   *local = NIL;
-	const char *snapshot_prop = "";
-	MsgraphDeparseEnv env;
+	List	   *fdw_exprs;
+	List	   *local;
+	ForeignServer *server;
 	ListCell   *lc;
-	int			lookup = 0;
-	Node	   *lookup_value = NULL;
 
 	if (info->count)
-	{
-		/*
-		 * count(*): the conditions (constants only) travel in fdw_private,
-		 * since an upper relation's fdw_exprs may only reference its output.
-		 */
-		List	   *scan_tlist = add_to_flat_tlist(NIL, root->upper_targets[UPPERREL_GROUP_AGG]->exprs);
+		return count_plan(root, info, tlist, outer_plan);
 
-		fdw_private = list_make5(makeString(info->path), makeString("id"),
-								 makeString(""), makeInteger(1), makeString(""));
-		fdw_private = lappend(fdw_private, makeString(""));
-		fdw_private = lappend(fdw_private, NIL);
-		foreach(lc, info->input_conds)
-			exact_flags = lappend_int(exact_flags, 1);
-		fdw_private = lappend(fdw_private, exact_flags);
-		fdw_private = lappend(fdw_private, makeInteger(0));
-		fdw_private = lappend(fdw_private, makeInteger(1));
-		fdw_private = lappend(fdw_private, makeInteger(info->input_relid));
-		fdw_private = lappend(fdw_private, info->input_conds);
-		fdw_private = lappend(fdw_private, makeInteger(1));
-		fdw_private = lappend(fdw_private, makeInteger(0));
-		return make_foreignscan(tlist, NIL, 0, NIL, fdw_private, scan_tlist, NIL,
-								outer_plan);
-	}
-
-	rte = planner_rt_fetch(baserel->relid, root);
-	rel = table_open(rte->relid, NoLock);
-	attrs_used = bms_copy(info->attrs_used);
-
-	memset(&env, 0, sizeof(env));
-	env.meta = info->meta;
-	env.relid = baserel->relid;
-	env.mode = info->mode;
-
-	foreach(lc, scan_clauses)
-	{
-		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
-		StringInfoData buf;
-		bool		exact;
-		bool		is_array;
-		Node	   *value;
-
-		if (ri->pseudoconstant)
-			continue;			/* handled by a gating Result node */
-		if (lookup == 0 && msgraph_id_lookup_value((Node *) ri->clause, &env, &value, &is_array))
-		{
-			lookup = is_array ? 2 : 1;
-			lookup_value = value;
-			local = lappend(local, ri->clause);
-			continue;
-		}
-		initStringInfo(&buf);
-		if (msgraph_deparse_condition((Node *) ri->clause, &env, &buf, &exact))
-		{
-			fdw_exprs = lappend(fdw_exprs, ri->clause);
-			exact_flags = lappend_int(exact_flags, exact ? 1 : 0);
-			if (!exact)
-				local = lappend(local, ri->clause);
-		}
-		else
-			local = lappend(local, ri->clause);
-	}
+	memset(&plan, 0, sizeof(plan));
+	split_clauses(info, baserel->relid, scan_clauses, true, &split);
+	local = extract_actual_clauses(split.local, false);
+	fdw_exprs = extract_actual_clauses(split.remote, false);
+	plan.exact = split.remote_exact;
 
 	/* a get by id sends no filter: every other condition is local */
-	if (lookup)
+	if (split.lookup != NULL)
 	{
 		foreach(lc, fdw_exprs)
-		{
-			if (!list_member(local, lfirst(lc)))
-				local = lappend(local, lfirst(lc));
-		}
-		fdw_exprs = list_make1(lookup_value);
-		exact_flags = NIL;
+			local = list_append_unique_ptr(local, lfirst(lc));
+		local = lappend(local, split.lookup->clause);
+		fdw_exprs = list_make1(split.lookup_value);
+		plan.exact = NIL;
+		plan.lookup = split.lookup_array ? 2 : 1;
 	}
 
 	/* the columns the local quals read must be fetched too */
+	rte = planner_rt_fetch(baserel->relid, root);
+	rel = table_open(rte->relid, NoLock);
+	attrs_used = bms_copy(info->attrs_used);
 	pull_varattnos((Node *) local, baserel->relid, &attrs_used);
-	retrieved_attrs = retrieved_attrs_of(rel, attrs_used);
-	cols = msgraph_build_columns(rel, info->res, retrieved_attrs, &ncols);
+	plan.retrieved_attrs = retrieved_attrs_of(rel, attrs_used);
+	cols = msgraph_build_columns(rel, info->res, plan.retrieved_attrs, &ncols);
 	initStringInfo(&select);
 	msgraph_columns_needed(info->res, cols, ncols, &need_raw, &select, &need_expand);
 	table_close(rel, NoLock);
 
-	if (need_raw || (info->res && !info->res->allows_select))
-		resetStringInfo(&select);
-	if (info->res && info->res->snapshot_property && !lookup)
-		snapshot_prop = info->res->snapshot_property;
-
-	fdw_private = list_make5(makeString(info->path),
-							 makeString(select.data),
-							 makeString(pstrdup(snapshot_prop)),
-							 list_nth(best_path->fdw_private, FdwPathPrivateTop),
-							 makeString(need_expand ? "alerts" : ""));
-	fdw_private = lappend(fdw_private, list_nth(best_path->fdw_private, FdwPathPrivateOrderBy));
-	fdw_private = lappend(fdw_private, retrieved_attrs);
-	fdw_private = lappend(fdw_private, exact_flags);
-	fdw_private = lappend(fdw_private, makeInteger(lookup));
-	fdw_private = lappend(fdw_private, makeInteger(0));
-	fdw_private = lappend(fdw_private, makeInteger(0));
-	fdw_private = lappend(fdw_private, NIL);
+	plan.path = info->path;
+	if (!need_raw && !(info->res && !info->res->allows_select))
+		plan.select = select.data;
+	if (info->res && info->res->snapshot_property && !plan.lookup)
+		plan.snapshot_property = (char *) info->res->snapshot_property;
+	plan.expand = need_expand ? "alerts" : NULL;
+	plan.orderby = nullable_string(list_nth(best_path->fdw_private, FdwPathPrivateOrderBy));
+	plan.top = intVal(list_nth(best_path->fdw_private, FdwPathPrivateTop));
+	plan.page_size = info->page_size;
 
 	/*
 	 * Parallel time windows: for list scans pinned by the snapshot bound,
 	 * neither ordered by Graph nor cut short by a LIMIT hint.
 	 */
+	server = GetForeignServer(GetForeignTable(rte->relid)->serverid);
+	plan.streams = 1;
+	foreach(lc, server->options)
 	{
-		int			streams = 1;
-		ForeignServer *server = GetForeignServer(GetForeignTable(rte->relid)->serverid);
-		bool		limited = intVal(list_nth(best_path->fdw_private,
-											  FdwPathPrivateTop)) < info->page_size;
-		ListCell   *lc2;
+		DefElem    *def = (DefElem *) lfirst(lc);
 
-		foreach(lc2, server->options)
-		{
-			DefElem    *def = (DefElem *) lfirst(lc2);
-
-			if (strcmp(def->defname, "streams") == 0)
-				streams = Min(atoi(defGetString(def)), MSGRAPH_MAX_STREAMS);
-		}
-		if (lookup || snapshot_prop[0] == '\0' || !info->res->allows_orderby ||
-			strVal(list_nth(best_path->fdw_private, FdwPathPrivateOrderBy))[0] != '\0' ||
-			limited || best_path->path.param_info != NULL)
-			streams = 1;
-		fdw_private = lappend(fdw_private, makeInteger(Max(streams, 1)));
-
-		/*
-		 * A list scan that reads to its end fetches the next page while
-		 * the rows of the current one are returned; not under a LIMIT
-		 * hint, where the executor will likely stop within the first page.
-		 */
-		fdw_private = lappend(fdw_private, makeInteger(!lookup && !limited));
+		if (strcmp(def->defname, "streams") == 0)
+			plan.streams = Max(1, Min(atoi(defGetString(def)), MSGRAPH_MAX_STREAMS));
 	}
+	if (plan.lookup || plan.snapshot_property == NULL || !info->res->allows_orderby ||
+		plan.orderby != NULL || plan.top < info->page_size ||
+		best_path->path.param_info != NULL)
+		plan.streams = 1;
+
+	/*
+	 * A list scan that reads to its end fetches the next page while the
+	 * rows of the current one are returned; not under a LIMIT hint, where
+	 * the executor will likely stop within the first page.
+	 */
+	plan.prefetch = !plan.lookup && plan.top >= info->page_size;
 
 	return make_foreignscan(tlist, local, baserel->relid,
-							fdw_exprs, fdw_private, NIL, NIL, outer_plan);
+							fdw_exprs, scan_plan_to_list(&plan), NIL, NIL, outer_plan);
 }
 
 /*
@@ -1219,38 +1351,29 @@ retrieved_attrs_of(Relation rel, Bitmapset *attrs_used)
 	return result;
 }
 
-static char *
-nullable_string(Node *n)
-{
-	char	   *s = strVal(n);
-
-	return (s[0] == '\0') ? NULL : s;
-}
-
 static void
 msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
 	MsgraphScanState *st = palloc0(sizeof(MsgraphScanState));
+	MsgraphScanPlan plan;
 	RangeTblEntry *rte;
 	Oid			userid;
 	ForeignTable *table;
 	ForeignServer *server;
 	UserMapping *user;
 	MemoryContextCallback *cb;
-	List	   *priv = fsplan->fdw_private;
-	MsgraphDeparseEnv env;
 	ListCell   *lc;
-	ListCell   *lc2;
 
 	node->fdw_state = st;
-	st->count = intVal(list_nth(priv, FdwScanPrivateCount)) != 0;
+	scan_plan_from_list(fsplan->fdw_private, &plan);
+	st->count = plan.count;
 	st->scan_cxt = CurrentMemoryContext;
 	if (st->count)
 	{
 		/* an upper relation: the table is the one the conditions name */
-		st->relid = intVal(list_nth(priv, FdwScanPrivateCountRelid));
+		st->relid = plan.count_relid;
 		st->rel = ExecOpenScanRelation(estate, bms_next_member(fsplan->fs_relids, -1),
 									   eflags);
 	}
@@ -1269,17 +1392,19 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 		: GetUserMapping(userid, server->serverid);
 	msgraph_get_conn_options(server, user, &st->opts);
 
-	st->spec.path = strVal(list_nth(priv, FdwScanPrivatePath));
-	st->spec.select = nullable_string(list_nth(priv, FdwScanPrivateSelect));
-	st->spec.snapshot_property = nullable_string(list_nth(priv, FdwScanPrivateSnapshotProp));
-	st->spec.snapshot = (st->spec.snapshot_property != NULL);
-	st->spec.top = intVal(list_nth(priv, FdwScanPrivateTop));
-	st->spec.expand = nullable_string(list_nth(priv, FdwScanPrivateExpand));
-	st->spec.orderby = nullable_string(list_nth(priv, FdwScanPrivateOrderBy));
-	st->exact = (List *) list_nth(priv, FdwScanPrivateExact);
-	st->lookup = intVal(list_nth(priv, FdwScanPrivateLookup));
-	st->nstreams = intVal(list_nth(priv, FdwScanPrivateStreams));
-	st->prefetch = intVal(list_nth(priv, FdwScanPrivatePrefetch)) != 0;
+	st->spec.path = plan.path;
+	st->spec.select = plan.select;
+	st->spec.snapshot_property = plan.snapshot_property;
+	st->spec.snapshot = (plan.snapshot_property != NULL);
+	st->spec.top = plan.top;
+	st->spec.expand = plan.expand;
+	st->spec.orderby = plan.orderby;
+	st->planned_top = plan.top;
+	st->page_size = plan.page_size;
+	st->exact = plan.exact;
+	st->lookup = plan.lookup;
+	st->nstreams = plan.streams;
+	st->prefetch = plan.prefetch;
 	st->res = graph_catalog_find_path(st->spec.path);
 	st->meta = msgraph_table_meta(st->rel, st->res);
 	if (st->count)
@@ -1295,11 +1420,6 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 	 * start; exact conditions also get a local evaluator, used when they
 	 * cannot be sent exactly this time.
 	 */
-	memset(&env, 0, sizeof(env));
-	env.meta = st->meta;
-	env.relid = st->relid;
-	env.mode = MSGRAPH_FILTER_FULL;
-	env.collecting = true;
 	if (st->lookup)
 	{
 		st->lookup_value = palloc0(sizeof(MsgraphRuntimeValue));
@@ -1309,37 +1429,45 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 	}
 	else
 	{
-		st->conds = st->count ? (List *) list_nth(priv, FdwScanPrivateCountConds)
-			: fsplan->fdw_exprs;
+		List	   *found;
+		ListCell   *lc2;
+		int			i = 0;
+
+		st->conds = st->count ? plan.count_conds : fsplan->fdw_exprs;
 		forboth(lc, st->conds, lc2, st->exact)
 		{
-			StringInfoData buf;
-			bool		exact;
-
-			initStringInfo(&buf);
-			(void) msgraph_deparse_condition((Node *) lfirst(lc), &env, &buf, &exact);
 			/* count(*) has no scan tuple to evaluate conditions on */
 			st->cond_states = lappend(st->cond_states,
 									  lfirst_int(lc2) && !st->count
 									  ? ExecInitQual(list_make1(lfirst(lc)), (PlanState *) node)
 									  : NULL);
 		}
-		foreach(lc, env.collect)
+
+		/*
+		 * The values, as the deparser will look them up (by node).  For
+		 * count(*), the executor's copies are fdw_exprs, in the same order.
+		 */
+		found = condition_values(st->meta, st->relid, st->conds);
+		if (st->count && list_length(found) != list_length(fsplan->fdw_exprs))
+			elog(ERROR, "msgraph_security_fdw: %d run-time values planned, %d found",
+				 list_length(fsplan->fdw_exprs), list_length(found));
+		foreach(lc, found)
 		{
 			MsgraphRuntimeValue *rv = palloc0(sizeof(MsgraphRuntimeValue));
 
 			rv->expr = (Node *) lfirst(lc);
-			rv->state = ExecInitExpr((Expr *) rv->expr, (PlanState *) node);
+			rv->state = ExecInitExpr(st->count ? (Expr *) list_nth(fsplan->fdw_exprs, i)
+									 : (Expr *) rv->expr,
+									 (PlanState *) node);
 			st->values = lappend(st->values, rv);
+			i++;
 		}
 	}
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
-	st->cols = msgraph_build_columns(st->rel, st->res,
-									 (List *) list_nth(priv, FdwScanPrivateRetrievedAttrs),
-									 &st->ncols);
+	st->cols = msgraph_build_columns(st->rel, st->res, plan.retrieved_attrs, &st->ncols);
 	st->ts_slot = msgraph_columns_names(st->cols, st->ncols,
 										st->nstreams > 1 ? st->spec.snapshot_property : NULL,
 										&st->names);
@@ -1359,43 +1487,60 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 }
 
 /*
- * Render the pushed conditions as one $filter in the given mode.  Exact
- * conditions that are not sent exactly are listed in *not_exact (their
- * local evaluators), for the executor to check each row against.
+ * Render the pushed conditions as one $filter in the given mode (NULL for
+ * none).  Exact conditions that are not sent exactly are listed in
+ * *not_exact (their local evaluators), for the executor to check each row
+ * against; *never is set when the conditions select no row.  With notify,
+ * literals that can never match are NOTICEd.
  */
 static char *
-render_filter(MsgraphScanState *st, MsgraphFilterMode mode, bool display, List **not_exact)
+render_filter(MsgraphScanState *st, MsgraphFilterMode mode, bool display, bool notify,
+			  List **not_exact, bool *never)
 {
 	MsgraphDeparseEnv env;
-	StringInfoData filter;
+	MsgraphCondKind *kinds = palloc(sizeof(MsgraphCondKind) * (list_length(st->conds) + 1));
+	char	   *filter;
 	ListCell   *lc;
 	ListCell   *lc2;
-	ListCell   *lc3;
+	int			i = 0;
 
 	memset(&env, 0, sizeof(env));
 	env.meta = st->meta;
 	env.relid = st->relid;
 	env.mode = mode;
+	env.notify = notify;
 	/* EXPLAIN shows what is known at plan time: run-time values as "?" */
 	env.values = display ? NIL : st->values;
 
-	initStringInfo(&filter);
+	filter = msgraph_deparse_filter(st->conds, &env, kinds);
 	if (not_exact)
 		*not_exact = NIL;
-	forthree(lc, st->conds, lc2, st->exact, lc3, st->cond_states)
+	*never = false;
+	forboth(lc, st->exact, lc2, st->cond_states)
 	{
-		StringInfoData part;
-		bool		exact = false;
-		bool		sent;
-
-		initStringInfo(&part);
-		sent = msgraph_deparse_condition((Node *) lfirst(lc), &env, &part, &exact);
-		if (sent)
-			appendStringInfo(&filter, "%s%s", filter.len > 0 ? " and " : "", part.data);
-		if (lfirst_int(lc2) && !(sent && exact) && not_exact)
-			*not_exact = lappend(*not_exact, lfirst(lc3));
+		*never |= (kinds[i] == MSGRAPH_COND_NEVER);
+		if (lfirst_int(lc) && kinds[i] != MSGRAPH_COND_EXACT && not_exact)
+			*not_exact = lappend(*not_exact, lfirst(lc2));
+		i++;
 	}
-	return filter.len > 0 ? filter.data : NULL;
+	pfree(kinds);
+	return filter;
+}
+
+/*
+ * The filter of the scan in its current mode, with what follows from it:
+ * the conditions to recheck, whether any request is needed at all, and
+ * the $top: a LIMIT hint holds only while every condition is sent exactly
+ * (else full pages, or a local condition would make Graph page n rows at
+ * a time through the whole tenant).
+ */
+static void
+set_scan_filter(MsgraphScanState *st, bool notify)
+{
+	st->spec.filter = render_filter(st, st->mode, false, notify, &st->recheck, &st->never);
+	st->spec.top = st->planned_top;
+	if (st->recheck != NIL || st->mode != MSGRAPH_FILTER_FULL)
+		st->spec.top = Max(st->planned_top, st->page_size);
 }
 
 /* Evaluate the run-time values of the pushed conditions, in the scan's memory. */
@@ -1481,9 +1626,9 @@ scan_start(ForeignScanState *node, MsgraphScanState *st)
 	}
 	else
 	{
-		st->spec.filter = render_filter(st, st->mode, false, &st->recheck);
+		set_scan_filter(st, true);
 		st->first_url = msgraph_build_url(&st->opts, &st->spec, false, true, st->snapshot);
-		if (st->nstreams > 1)
+		if (st->nstreams > 1 && !st->never)
 			start_windows(st);
 	}
 	MemoryContextSwitchTo(oldcxt);
@@ -2165,6 +2310,12 @@ iterate_scan(ForeignScanState *node, MsgraphScanState *st)
 		st->count_done = true;
 		return slot;
 	}
+	if (st->never)
+	{
+		/* the conditions select no row: there is nothing to ask Graph */
+		st->started = true;
+		return ExecClearTuple(slot);
+	}
 
 	for (;;)
 	{
@@ -2338,7 +2489,7 @@ fetch_next_page(MsgraphScanState *st)
 
 		st->mode = narrower;
 		remember_fallback(st->opts.serverid, st->spec.path, narrower);
-		st->spec.filter = render_filter(st, narrower, false, &st->recheck);
+		set_scan_filter(st, false);
 		st->fallback = psprintf("Graph rejected $filter=%s; narrowed to %s",
 								before, st->spec.filter ? st->spec.filter : "no $filter");
 		st->first_url = msgraph_build_url(&st->opts, &st->spec, false, true, st->snapshot);
@@ -2527,6 +2678,16 @@ fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
 	int			i;
 
 	st->started = true;
+	if (st->never)
+	{
+		/* the conditions select no row: zero, without asking Graph */
+		for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+		{
+			slot->tts_values[i] = Int64GetDatum(0);
+			slot->tts_isnull[i] = false;
+		}
+		return true;
+	}
 	oldcxt = MemoryContextSwitchTo(st->page_cxt);
 	msgraph_graph_get(&st->opts, st->first_url, &resp, &st->stats);
 	if (resp.status != 200)
@@ -2779,6 +2940,7 @@ msgraphExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	{
 		bool		resolved = es->analyze && st->started;
 		MsgraphRequestSpec spec = st->spec;
+		bool		never = st->never;
 		char	   *url;
 		char	   *none = NULL;	/* why no request goes out, if none does */
 
@@ -2825,9 +2987,11 @@ msgraphExplainForeignScan(ForeignScanState *node, ExplainState *es)
 					none = "none (no id of the list can be a path segment)";
 			}
 		}
-		else if (!resolved)
-			spec.filter = render_filter(st, st->mode, true, NULL);
-		if (none != NULL)
+		if (!st->lookup && !resolved)
+			spec.filter = render_filter(st, st->mode, true, !es->analyze, NULL, &never);
+		if (never)
+			ExplainPropertyText("Graph Request", "none (the conditions select no row)", es);
+		else if (none != NULL)
 			ExplainPropertyText("Graph Request", none, es);
 		else
 		{

@@ -295,9 +295,23 @@ typedef struct MsgraphDeparseEnv
 	Index		relid;			/* varno of the foreign table's Vars */
 	MsgraphFilterMode mode;
 	List	   *values;			/* of MsgraphRuntimeValue *, at run time */
-	List	   *collect;		/* if not NULL: value exprs are appended here */
+	List	   *collect;		/* if collecting: value exprs are appended here */
 	bool		collecting;
+	bool		notify;			/* NOTICE literals that can never match */
 } MsgraphDeparseEnv;
+
+/*
+ * What sending a condition to Graph does (deparse.c explains each):
+ * nothing, widens it (local recheck), applies it exactly, or nothing is
+ * needed because no row can qualify.
+ */
+typedef enum MsgraphCondKind
+{
+	MSGRAPH_COND_LOCAL,
+	MSGRAPH_COND_SENT,
+	MSGRAPH_COND_EXACT,
+	MSGRAPH_COND_NEVER
+} MsgraphCondKind;
 
 /*
  * The first request of a scan, as the planner decided it.  The pushed
@@ -319,8 +333,9 @@ typedef struct MsgraphRequestSpec
 } MsgraphRequestSpec;
 
 extern MsgraphTableMeta *msgraph_table_meta(Relation rel, const GraphResource *res);
-extern bool msgraph_deparse_condition(Node *cond, MsgraphDeparseEnv *env,
-									  StringInfo buf, bool *exact);
+extern MsgraphCondKind msgraph_classify_condition(Node *cond, MsgraphDeparseEnv *env);
+extern char *msgraph_deparse_filter(List *conds, MsgraphDeparseEnv *env,
+									MsgraphCondKind *kinds);
 extern bool msgraph_id_lookup_value(Node *cond, MsgraphDeparseEnv *env,
 									Node **value, bool *is_array);
 extern bool msgraph_is_value_expr(Node *node, Index relid);
