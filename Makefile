@@ -27,6 +27,8 @@ OBJS = \
 	src/jsoncheck.o \
 	src/jsonpage.o \
 	src/retry.o \
+	src/paging.o \
+	src/response.o \
 	src/throttle.o
 
 EXTENSION = msgraph_security_fdw

@@ -11,10 +11,10 @@ CREATE TEMP TABLE l_alerts AS SELECT * FROM graph.alerts;
 CREATE TEMP TABLE l_incidents AS SELECT * FROM graph.incidents;
 CREATE TEMP TABLE l_risky_users AS SELECT * FROM graph.risky_users;
 
--- sent(query): what the query returned (a row count, or its count(*)) and
+-- run_logged(query): what the query returned (a row count, or its count(*)) and
 -- the Graph requests it made, one line each: $filter (the snapshot bound
 -- masked), $top and $count
-CREATE FUNCTION sent(query text, OUT result text, OUT requests text)
+CREATE FUNCTION run_logged(query text, OUT result text, OUT requests text)
 LANGUAGE plpgsql AS $$
 DECLARE
   n bigint;
@@ -53,7 +53,7 @@ BEGIN
 END $$;
 
 -- q(query): the Graph Request line of EXPLAIN VERBOSE, and the Filter left local
-CREATE FUNCTION q(query text) RETURNS SETOF text LANGUAGE sql AS $$
+CREATE OR REPLACE FUNCTION q(query text) RETURNS SETOF text LANGUAGE sql AS $$
   SELECT regexp_replace(trim(l), '^Graph Request: GET http://EMULATOR/v1.0/', '')
     FROM explain_filter('EXPLAIN (VERBOSE, COSTS OFF) ' || query) l
    WHERE l ~ '(Graph Request|Filter):'
@@ -62,27 +62,27 @@ $$;
 --
 -- 1. count(*) never counts a condition that is not sent
 --
-SELECT * FROM sent($$SELECT count(*) FROM graph.alerts WHERE severity = 'High'$$);
+SELECT * FROM run_logged($$SELECT count(*) FROM graph.alerts WHERE severity = 'High'$$);
 SELECT count(*) FROM l_alerts WHERE severity = 'High';
-SELECT * FROM sent($$SELECT count(*) FROM graph.alerts WHERE severity = 'High' AND status = 'new'$$);
-SELECT * FROM sent($$SELECT count(*) FROM graph.incidents WHERE status = 'Active'$$);
+SELECT * FROM run_logged($$SELECT count(*) FROM graph.alerts WHERE severity = 'High' AND status = 'new'$$);
+SELECT * FROM run_logged($$SELECT count(*) FROM graph.incidents WHERE status = 'Active'$$);
 SELECT count(*) FROM l_incidents WHERE status = 'Active';
-SELECT * FROM sent($$SELECT count(*) FROM graph.risky_users WHERE risk_level = 'High'$$);
+SELECT * FROM run_logged($$SELECT count(*) FROM graph.risky_users WHERE risk_level = 'High'$$);
 SELECT count(*) FROM l_risky_users WHERE risk_level = 'High';
 -- through a view
 CREATE TEMP VIEW high_alerts AS SELECT * FROM graph.alerts WHERE severity = 'High';
-SELECT * FROM sent($$SELECT count(*) FROM high_alerts$$);
+SELECT * FROM run_logged($$SELECT count(*) FROM high_alerts$$);
 -- a literal that is no member at all (maybe a new one): counted locally,
 -- from a scan without the condition, never from an unfiltered $count
-SELECT * FROM sent($$SELECT count(*) FROM graph.alerts WHERE severity = 'critical'$$) s
+SELECT * FROM run_logged($$SELECT count(*) FROM graph.alerts WHERE severity = 'critical'$$) s
  WHERE s.requests !~ 'count';
 SELECT count(*) FROM l_alerts WHERE severity = 'critical';
 -- a condition that stays local with one that is sent: no $count either
-SELECT result, requests !~ 'count' AS no_count FROM sent(
+SELECT result, requests !~ 'count' AS no_count FROM run_logged(
   $$SELECT count(*) FROM graph.alerts WHERE severity = 'high' AND title LIKE '%Suspicious%'$$);
 SELECT count(*) FROM l_alerts WHERE severity = 'high' AND title LIKE '%Suspicious%';
 -- exact conditions: one $count request, the same count
-SELECT * FROM sent($$SELECT count(*) FROM graph.alerts WHERE severity = 'high' AND status = 'new'$$);
+SELECT * FROM run_logged($$SELECT count(*) FROM graph.alerts WHERE severity = 'high' AND status = 'new'$$);
 SELECT count(*) FROM l_alerts WHERE severity = 'high' AND status = 'new';
 
 --
@@ -90,20 +90,20 @@ SELECT count(*) FROM l_alerts WHERE severity = 'high' AND status = 'new';
 -- (the server's page_size, 8), never $top=5
 --
 SELECT result, requests ~ '\$top=5' AS top5, requests ~ '\$top=8' AS full_pages
-  FROM sent($$SELECT id FROM graph.alerts WHERE title LIKE '%Suspicious%' LIMIT 5$$);
+  FROM run_logged($$SELECT id FROM graph.alerts WHERE title LIKE '%Suspicious%' LIMIT 5$$);
 SELECT result, requests ~ '\$top=5' AS top5, requests ~ '\$top=8' AS full_pages
-  FROM sent($$SELECT id FROM graph.alerts WHERE severity = 'critical' OR assigned_to = 'nobody' LIMIT 5$$);
+  FROM run_logged($$SELECT id FROM graph.alerts WHERE severity = 'critical' OR assigned_to = 'nobody' LIMIT 5$$);
 SELECT result, requests ~ '\$top=5' AS top5
-  FROM sent($$SELECT id FROM graph.alerts WHERE severity = 'high' AND description LIKE '%a%' LIMIT 5$$);
+  FROM run_logged($$SELECT id FROM graph.alerts WHERE severity = 'high' AND description LIKE '%a%' LIMIT 5$$);
 -- every condition exact: the hint holds
-SELECT * FROM sent($$SELECT id FROM graph.alerts WHERE severity = 'high' LIMIT 5$$);
+SELECT * FROM run_logged($$SELECT id FROM graph.alerts WHERE severity = 'high' LIMIT 5$$);
 -- a generic plan planned with the hint, run with a value that is no member:
 -- the condition is evaluated locally, so the pages are full again
 SET plan_cache_mode = force_generic_plan;
 PREPARE lim(text) AS SELECT id FROM graph.alerts WHERE severity = $1 LIMIT 5;
 SELECT q('EXECUTE lim(''high'')');
-SELECT result, requests ~ '\$top=5' AS top5 FROM sent($$EXECUTE lim('critical')$$);
-SELECT result, requests FROM sent($$EXECUTE lim('high')$$);
+SELECT result, requests ~ '\$top=5' AS top5 FROM run_logged($$EXECUTE lim('critical')$$);
+SELECT result, requests FROM run_logged($$EXECUTE lim('high')$$);
 RESET plan_cache_mode;
 DEALLOCATE lim;
 
@@ -111,15 +111,15 @@ DEALLOCATE lim;
 -- 3. a member in other letter case can never match: no row, no request, a
 -- NOTICE naming the member
 --
-SELECT * FROM sent($$SELECT id FROM graph.alerts WHERE severity = 'High'$$);
-SELECT * FROM sent($$SELECT id FROM graph.alerts WHERE status IN ('New', 'RESOLVED')$$);
-SELECT * FROM sent($$SELECT id FROM graph.alerts WHERE investigation_state = 'Running'$$);
+SELECT * FROM run_logged($$SELECT id FROM graph.alerts WHERE severity = 'High'$$);
+SELECT * FROM run_logged($$SELECT id FROM graph.alerts WHERE status IN ('New', 'RESOLVED')$$);
+SELECT * FROM run_logged($$SELECT id FROM graph.alerts WHERE investigation_state = 'Running'$$);
 SELECT q($$SELECT id FROM graph.alerts WHERE severity = 'High'$$);
 -- in an OR the branch is dropped; an IN keeps its members
-SELECT * FROM sent($$SELECT id FROM graph.alerts WHERE severity = 'High' OR status = 'new'$$);
+SELECT * FROM run_logged($$SELECT id FROM graph.alerts WHERE severity = 'High' OR status = 'new'$$);
 SELECT rows_of($$SELECT id FROM graph.alerts WHERE severity = 'High' OR status = 'new'$$) =
        rows_of($$SELECT id FROM l_alerts WHERE severity = 'High' OR status = 'new'$$) AS same_rows;
-SELECT * FROM sent($$SELECT id FROM graph.alerts WHERE severity IN ('High', 'low')$$);
+SELECT * FROM run_logged($$SELECT id FROM graph.alerts WHERE severity IN ('High', 'low')$$);
 SELECT count(*) FROM l_alerts WHERE severity IN ('High', 'low');
 -- <> and NOT hold for every row: evaluated locally, the same rows
 SELECT rows_of($$SELECT id FROM graph.alerts WHERE severity <> 'High'$$) =
@@ -129,12 +129,12 @@ SELECT rows_of($$SELECT id FROM graph.alerts WHERE NOT (classification = 'TruePo
 -- a parameter holding one, under a generic plan
 SET plan_cache_mode = force_generic_plan;
 PREPARE sev(text) AS SELECT id FROM graph.alerts WHERE severity = $1;
-SELECT * FROM sent($$EXECUTE sev('Medium')$$);
+SELECT * FROM run_logged($$EXECUTE sev('Medium')$$);
 RESET plan_cache_mode;
 DEALLOCATE sev;
 -- a lookup by id with one: nothing sent
 SELECT id AS some_id FROM l_alerts ORDER BY id LIMIT 1 \gset
-SELECT * FROM sent(format($$SELECT id FROM graph.alerts WHERE id = %L AND severity = 'HIGH'$$, :'some_id'));
+SELECT * FROM run_logged(format($$SELECT id FROM graph.alerts WHERE id = %L AND severity = 'HIGH'$$, :'some_id'));
 
 --
 -- 9. BI predicates: day casts, date_trunc and BETWEEN become the time range
@@ -150,7 +150,7 @@ SELECT q(format($$SELECT id FROM graph.alerts WHERE created_date_time::date BETW
 SELECT q($$SELECT id FROM graph.alerts WHERE date_trunc('month', last_update_date_time) >= '2026-04-15'$$);
 -- a value that starts no day: no row, nothing sent (the timestamp compares
 -- as timestamptz, in the session's time zone, as PostgreSQL does)
-SELECT * FROM sent(format($$SELECT id FROM graph.alerts WHERE date_trunc('day', created_date_time) = %L::date + time '12:00'$$,
+SELECT * FROM run_logged(format($$SELECT id FROM graph.alerts WHERE date_trunc('day', created_date_time) = %L::date + time '12:00'$$,
                           :'busy_day'));
 -- the same rows as locally, also in another time zone
 SELECT tz, w,
@@ -171,23 +171,23 @@ SET timezone = 'UTC';
 SELECT result = (SELECT 'count ' || count(*) FROM l_alerts WHERE created_date_time > now() - interval '60 days') AS same_count,
        requests ~ '\$count' AS by_count,
        regexp_replace(requests, '\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z', 'TIMESTAMP') AS requests
-  FROM sent($$SELECT count(*) FROM graph.alerts WHERE created_date_time > now() - interval '60 days'$$);
+  FROM run_logged($$SELECT count(*) FROM graph.alerts WHERE created_date_time > now() - interval '60 days'$$);
 SET plan_cache_mode = force_generic_plan;
 PREPARE cnt(text, timestamptz) AS
   SELECT count(*) FROM graph.alerts WHERE status = $1 AND created_date_time >= $2;
 SELECT q($$EXECUTE cnt('new', '2026-03-01')$$);
-SELECT * FROM sent($$EXECUTE cnt('new', '2026-03-01')$$);
+SELECT * FROM run_logged($$EXECUTE cnt('new', '2026-03-01')$$);
 EXECUTE cnt('new', '2026-03-01');
 SELECT count(*) FROM l_alerts WHERE status = 'new' AND created_date_time >= '2026-03-01';
-SELECT * FROM sent($$EXECUTE cnt('New', '2026-03-01')$$);
+SELECT * FROM run_logged($$EXECUTE cnt('New', '2026-03-01')$$);
 EXECUTE cnt('New', '2026-03-01');
 RESET plan_cache_mode;
 DEALLOCATE cnt;
-SELECT * FROM sent(format($$SELECT count(*) FROM graph.alerts WHERE created_date_time::date = %L$$, :'busy_day'));
+SELECT * FROM run_logged(format($$SELECT count(*) FROM graph.alerts WHERE created_date_time::date = %L$$, :'busy_day'));
 SELECT count(*) FROM l_alerts WHERE created_date_time::date = :'busy_day';
 -- NOT IN on an enum that is never null: "not (... in ...)", exact
 SELECT q($$SELECT id FROM graph.alerts WHERE severity NOT IN ('low', 'informational')$$);
-SELECT * FROM sent($$SELECT count(*) FROM graph.alerts WHERE severity <> ALL (ARRAY['low', 'informational'])$$);
+SELECT * FROM run_logged($$SELECT count(*) FROM graph.alerts WHERE severity <> ALL (ARRAY['low', 'informational'])$$);
 SELECT count(*) FROM l_alerts WHERE severity <> ALL (ARRAY['low', 'informational']);
 -- ... with a literal that is no member: sent without it, rechecked
 SELECT q($$SELECT id FROM graph.alerts WHERE severity NOT IN ('low', 'critical')$$);

@@ -10,10 +10,10 @@
 SET timezone = 'UTC';
 SELECT NULL::void FROM emu('POST', 'restore');
 
--- sent(statement): run it and say what it did (rows, or the ERROR's
+-- ids_sent(statement): run it and say what it did (rows, or the ERROR's
 -- SQLSTATE and message) and which Graph requests went out: method,
 -- request-target as received, status, and the body of a write
-CREATE FUNCTION sent(stmt text, OUT outcome text, OUT requests text)
+CREATE FUNCTION ids_sent(stmt text, OUT outcome text, OUT requests text)
 LANGUAGE plpgsql AS $$
 DECLARE
   n bigint;
@@ -48,11 +48,11 @@ SELECT d->>'id' AS real_id FROM emu_data('security/alerts_v2') d
 -- encoded segment ("/" "?" "#" "%" included), which no alert has
 --
 SELECT n, quote_literal(id) AS id, s.*
-  FROM odd_ids, sent(format('SELECT id FROM graph.alerts WHERE id = %L', id)) s
+  FROM odd_ids, ids_sent(format('SELECT id FROM graph.alerts WHERE id = %L', id)) s
  ORDER BY n;
-SELECT * FROM sent(format($q$SELECT id FROM graph.alerts
+SELECT * FROM ids_sent(format($q$SELECT id FROM graph.alerts
                               WHERE id = ANY (ARRAY['.', '..', '', 'a/b', %L])$q$, :'real_id'));
-SELECT * FROM sent($q$SELECT id FROM graph.incidents WHERE id IN ('..', '', '1/..')$q$);
+SELECT * FROM ids_sent($q$SELECT id FROM graph.incidents WHERE id IN ('..', '', '1/..')$q$);
 -- EXPLAIN says when no request goes out
 SELECT line FROM explain_filter($q$EXPLAIN (VERBOSE, COSTS OFF)
   SELECT id FROM graph.alerts WHERE id = '..'$q$) AS line;
@@ -67,7 +67,7 @@ SELECT line FROM explain_filter($q$EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING 
 SET plan_cache_mode = force_generic_plan;
 PREPARE by_id(text) AS SELECT id FROM graph.alerts WHERE id = $1;
 SELECT n, quote_literal(id) AS id, s.*
-  FROM odd_ids, sent(format('EXECUTE by_id(%L)', id)) s
+  FROM odd_ids, ids_sent(format('EXECUTE by_id(%L)', id)) s
  WHERE n IN (2, 3, 4, 7)
  ORDER BY n;
 DEALLOCATE by_id;
@@ -79,7 +79,7 @@ SET enable_mergejoin = off;
 SET enable_material = off;
 SELECT line FROM explain_filter($q$EXPLAIN (VERBOSE, COSTS OFF)
   SELECT o.n, a.id FROM odd_ids o JOIN graph.alerts a ON a.id = o.id$q$) AS line;
-SELECT * FROM sent('SELECT o.n, a.id FROM odd_ids o JOIN graph.alerts a ON a.id = o.id');
+SELECT * FROM ids_sent('SELECT o.n, a.id FROM odd_ids o JOIN graph.alerts a ON a.id = o.id');
 RESET enable_hashjoin;
 RESET enable_mergejoin;
 RESET enable_material;
@@ -91,7 +91,7 @@ RESET enable_material;
 -- straight to PATCH (WHERE id = c)
 SELECT n, quote_literal(id) AS id, s.*
   FROM odd_ids,
-       sent(format($q$UPDATE graph.alerts SET status = 'inProgress' WHERE id = %L$q$, id)) s
+       ids_sent(format($q$UPDATE graph.alerts SET status = 'inProgress' WHERE id = %L$q$, id)) s
  ORDER BY n;
 SELECT line FROM explain_filter($q$EXPLAIN (VERBOSE, COSTS OFF)
   UPDATE graph.alerts SET status = 'inProgress' WHERE id = ''$q$) AS line;
@@ -101,7 +101,7 @@ UPDATE graph.alerts SET status = 'inProgress' WHERE id = '..' RETURNING id;
 -- SET values that read the row: the rows are looked up first, none found
 SELECT n, quote_literal(id) AS id, s.*
   FROM odd_ids,
-       sent(format($q$UPDATE graph.alerts SET assigned_to = title WHERE id = %L$q$, id)) s
+       ids_sent(format($q$UPDATE graph.alerts SET assigned_to = title WHERE id = %L$q$, id)) s
  WHERE n IN (2, 3, 4)
  ORDER BY n;
 -- a join with the local table, one lookup per row of it
@@ -110,7 +110,7 @@ SET enable_mergejoin = off;
 SET enable_material = off;
 SELECT line FROM explain_filter($q$EXPLAIN (VERBOSE, COSTS OFF)
   UPDATE graph.alerts a SET status = 'inProgress' FROM odd_ids o WHERE a.id = o.id$q$) AS line;
-SELECT * FROM sent($q$UPDATE graph.alerts a SET status = 'inProgress'
+SELECT * FROM ids_sent($q$UPDATE graph.alerts a SET status = 'inProgress'
                         FROM odd_ids o WHERE a.id = o.id$q$);
 RESET enable_hashjoin;
 RESET enable_mergejoin;
@@ -119,7 +119,7 @@ RESET enable_material;
 SET plan_cache_mode = force_generic_plan;
 PREPARE take(text) AS UPDATE graph.alerts SET assigned_to = 'x@contoso.com' WHERE id = $1;
 SELECT n, quote_literal(id) AS id, s.*
-  FROM odd_ids, sent(format('EXECUTE take(%L)', id)) s
+  FROM odd_ids, ids_sent(format('EXECUTE take(%L)', id)) s
  WHERE n IN (1, 2, 3, 8)
  ORDER BY n;
 DEALLOCATE take;
@@ -132,20 +132,20 @@ RESET plan_cache_mode;
 --
 SELECT n, quote_literal(id) AS id, s.*
   FROM odd_ids,
-       sent(format($q$SELECT msgraph_add_comment('graph', 'alerts', %L, 'x')$q$, id)) s
+       ids_sent(format($q$SELECT msgraph_add_comment('graph', 'alerts', %L, 'x')$q$, id)) s
  ORDER BY n;
 SELECT n, quote_literal(id) AS id, s.*
   FROM odd_ids,
-       sent(format($q$SELECT msgraph_add_comment('graph', 'incidents', %L, 'x')$q$, id)) s
+       ids_sent(format($q$SELECT msgraph_add_comment('graph', 'incidents', %L, 'x')$q$, id)) s
  WHERE n IN (1, 2, 3, 4, 8)
  ORDER BY n;
 SELECT n, quote_literal(id) AS id, s.*
   FROM odd_ids,
-       sent(format($q$SELECT msgraph_dismiss_risky_users('graph', ARRAY['u1', %L])$q$, id)) s
+       ids_sent(format($q$SELECT msgraph_dismiss_risky_users('graph', ARRAY['u1', %L])$q$, id)) s
  ORDER BY n;
 SELECT n, quote_literal(id) AS id, s.*
   FROM odd_ids,
-       sent(format($q$SELECT msgraph_confirm_compromised('graph', ARRAY[%L])$q$, id)) s
+       ids_sent(format($q$SELECT msgraph_confirm_compromised('graph', ARRAY[%L])$q$, id)) s
  WHERE n IN (1, 2, 3, 4)
  ORDER BY n;
 SELECT * FROM try($q$SELECT msgraph_add_comment('graph', 'alerts', '..', 'x')$q$);
@@ -174,3 +174,4 @@ SELECT r->>'method' AS method, r->>'target' AS target, r->>'status' AS status
 -- nothing was changed
 SELECT e->>'ok' AS restored FROM emu('POST', 'restore') e;
 SELECT emu_reset();
+DROP FUNCTION ids_sent(text);

@@ -95,6 +95,19 @@ msgraph_build_url(MsgraphConnOptions *opts, const MsgraphRequestSpec *spec,
 	initStringInfo(&filter);
 	if (spec->filter)
 		appendStringInfoString(&filter, spec->filter);
+	if (spec->range)
+	{
+		/* a time window: whole microseconds, so that windows partition */
+		if (filter.len > 0)
+			appendStringInfoString(&filter, " and ");
+		appendStringInfo(&filter, "%s ge ", spec->snapshot_property);
+		msgraph_format_timestamp(&filter, spec->range_from);
+		if (spec->range_bounded)
+		{
+			appendStringInfo(&filter, " and %s lt ", spec->snapshot_property);
+			msgraph_format_timestamp(&filter, spec->range_to);
+		}
+	}
 	if (spec->snapshot)
 	{
 		if (filter.len > 0)

@@ -2,24 +2,29 @@
  *
  * msgraph_fdw.c
  *		  Foreign-data wrapper for the Microsoft Graph Security API: the
- *		  handler, planner and executor callbacks of a scan, and EXPLAIN.
+ *		  handler, the planner and executor callbacks of a scan, and EXPLAIN.
  *
- * A scan sends one list request and follows @odata.nextLink page by page
- * until a page has none.  Only the current page is held, so the memory a
- * scan needs is bounded by one page whatever the number of rows.  A list
- * page is kept as its body and the index the strict walk of jsoncheck.c
- * built while checking it (where each item and each member the query
- * needs are), all in the page's memory context, reset when the next page
- * arrives; convert.c reads the values from the body.  Single entities
- * (lookups by id) and the pages of a scan whose $expand failed are json-c
- * DOMs instead, freed when the next page arrives, when the scan ends, and
- * by a memory context callback when an ERROR or cancel ends the query.
+ * Planning sorts a table's conditions with deparse.c's classifier into
+ * those sent to Graph (exactly, or widened and rechecked locally), those
+ * evaluated locally, and those that select no row (then nothing is sent);
+ * it offers a list scan, an ordered one where Graph can sort, gets by id
+ * for "id = c", parameterized paths for joins (a get by id or a filtered
+ * request per outer row), and count(*) by $count as an upper path.  The
+ * plan's decisions travel in MsgraphScanPlan (fdw_private); the sent
+ * conditions in fdw_exprs, rendered at scan start when parameters and
+ * stable expressions have their values.
  *
- * Planning decides the first request (deparse.c renders it): $select of
- * the columns the query needs (none when the whole entity "raw" is
- * needed), $top from the page size, $expand for derived navigation
- * columns, and for alerts and incidents the snapshot bound
- * "createdDateTime le <scan start>".  Conditions are evaluated locally.
+ * Execution: a list scan sends the first request ($select, $filter with
+ * the snapshot bound "createdDateTime le <scan start>" on alerts and
+ * incidents, $orderby, $top) and follows the nextLinks; paging.c reads the
+ * pages, pages ahead and runs parallel time windows.  A 400 to a filter
+ * narrows it (remembered per server and resource for the session); a 5xx
+ * to $expand fetches the navigation per entity instead.  Lookups get each
+ * id by path (404: no row); count(*) reads @odata.count of one request.
+ * Only one or two pages are held whatever the number of rows: the memory
+ * of a scan is bounded by its pages.  json-c DOMs (single entities, pages
+ * after a failed $expand) are freed when the next page arrives, when the
+ * scan ends, and by a memory context callback on ERROR or cancel.
  *
  *-------------------------------------------------------------------------
  */
@@ -80,17 +85,6 @@ PG_MODULE_MAGIC;
 #define MSGRAPH_ROW_COST		(cpu_tuple_cost * 2)
 /* row estimate for a resource the catalog does not know */
 #define MSGRAPH_DEFAULT_ROWS	1000.0
-/*
- * Empty pages with a nextLink followed in a row before the scan gives up:
- * Graph sends one now and then, a stalled or hostile service any number.
- */
-#define MSGRAPH_MAX_EMPTY_RUN	100
-
-/*
- * Ids of rows sharing a window's newest timestamp kept for a split; a
- * window with more at one instant is not split there.
- */
-#define MSGRAPH_MAX_WINDOW_TIES	1000
 
 /* Planner state of a foreign table, in baserel->fdw_private. */
 typedef struct MsgraphRelInfo
@@ -191,143 +185,87 @@ enum MsgraphPathPrivate
 	FdwPathPrivateTop			/* Integer, the $top hint */
 };
 
-/*
- * One of a window's two pages: the one being returned, or the one being
- * fetched.  The body and the index arrays are kept from page to page (in
- * the window's bufs): fresh megabytes for every page would cost a page
- * fault every 4 kB.
- */
-typedef struct MsgraphPageSlot
+/* The pushed conditions of a list scan. */
+typedef struct MsgraphScanConds
 {
-	MemoryContext cxt;			/* the page's small allocations, reset for each */
-	MsgraphHttpResponse resp;	/* its response (keep_buffers) */
-	MsgraphJsonPage index;		/* its index */
-	bool	   *skip;			/* items returned before, or NULL for none */
-} MsgraphPageSlot;
+	List	   *list;			/* the conditions sent to Graph */
+	List	   *exact;			/* per condition: 1 if planned exact */
+	List	   *states;			/* per condition: its local evaluator, for
+								 * planned exact ones */
+	List	   *values;			/* MsgraphRuntimeValue of the conditions */
+	List	   *recheck;		/* planned exact, not sent exactly this time */
+	bool		never;			/* they select no row: nothing is sent */
+} MsgraphScanConds;
 
-/*
- * One time window of a scan fetched in parallel windows: its own paging,
- * at most one page waiting (ready) and one request in flight.  A window
- * pages its range [from, to) in the order of the snapshot timestamp, so
- * that the part it has not reached yet can be split off (split_windows).
- * Timestamps here are as PostgreSQL reads Graph's (whole microseconds).
- */
-typedef struct MsgraphWindow
+/* How a list scan pages. */
+typedef struct MsgraphScanPaging
 {
-	StringInfoData next_url;	/* the URL to fetch next */
-	bool		have_next;
-	MsgraphAsync *pending;		/* request in flight, or NULL */
-	MemoryContext bufs;			/* what the slots keep from page to page */
-	MsgraphPageSlot slots[2];
-	int			fill;			/* the slot of the request in flight or ready */
-	MsgraphThrottleTicket ticket;	/* how the request in flight was paced */
-	MsgraphJsonPage *ready;		/* a fetched page not yet returned */
+	MsgraphPager pager;			/* page reading, paging ahead, windows */
+	int			nstreams;		/* planned; 1 = sequential paging */
+	bool		prefetch;		/* sequential paging fetches a page ahead */
+	MsgraphJsonNames names;		/* the members list pages are indexed for */
+	char	   *first_url;		/* encoded, as sent */
+	bool		have_next;		/* next_url holds the link to follow */
+	StringInfoData cur_url;		/* the request being made */
+	StringInfoData next_url;	/* the last page's @odata.nextLink */
 	int			empty_run;		/* empty pages with a nextLink in a row */
+	const GraphDerived *expand_fallback;	/* $expand failed on Graph's side:
+											 * navigation fetched per entity */
+} MsgraphScanPaging;
 
-	TimestampTz from;			/* the range: from on */
-	TimestampTz to;				/* up to (not including) to */
-	bool		bounded;		/* "lt to" is in the filter (else to is past
-								 * the snapshot bound) */
-	TimestampTz floor;			/* the last row's timestamp: none may be older */
-	TimestampTz last_ts;		/* the newest timestamp of the rows returned */
-	StringInfoData ties;		/* ids of the rows returned at last_ts, each
-								 * after its length (an int) */
-	int			nties;
-	bool		many_ties;		/* too many to keep: no split at last_ts */
-	bool		restarted;		/* asked again from last_ts: skip the rows
-								 * returned before */
-	double		rows;			/* rows returned from the range */
-	double		sent;			/* rows sent since the range was asked for */
-	double		expected;		/* rows to send then, by @odata.count */
-	bool		counted;		/* expected is known */
-	bool		carved;			/* its first count was weighed (carve_window) */
-} MsgraphWindow;
-
-/* A part of a window's range cut off to be paged later (carve_window). */
-typedef struct MsgraphRange
+/* A scan that gets entities by id. */
+typedef struct MsgraphScanLookup
 {
-	TimestampTz from;
-	TimestampTz to;
-	bool		bounded;
-	double		rows;			/* rows it holds, as guessed */
-} MsgraphRange;
+	int			kind;			/* 0 none, 1 one id, 2 an array of them */
+	MsgraphRuntimeValue *value; /* the id or the array */
+	List	   *ids;			/* the ids to get, at run time */
+	int			next;			/* the next of them */
+} MsgraphScanLookup;
+
+/* The page (or entity) whose rows are being returned. */
+typedef struct MsgraphScanPage
+{
+	MemoryContext cxt;			/* its body and links (sequential paging) */
+	MsgraphJsonPage *index;		/* a list page as paging.c read it, or NULL */
+	bool	   *skip;			/* its items to skip (split windows), or NULL */
+	struct json_object *dom;	/* else a page or entity as a json-c DOM */
+	struct json_object *items;	/* the DOM's items */
+	size_t		nitems;
+	size_t		next;			/* the next item to return */
+} MsgraphScanPage;
 
 /* Executor state of a scan. */
 typedef struct MsgraphScanState
 {
+	/* what is scanned, for whom, and which columns */
 	Relation	rel;
+	Index		relid;			/* varno of the conditions' Vars */
 	const GraphResource *res;
 	MsgraphTableMeta *meta;
 	MsgraphConnOptions opts;
-	MsgraphRequestSpec spec;
-	Index		relid;
-
 	MsgraphColumn *cols;
 	int			ncols;
+	MemoryContext scan_cxt;		/* lives as long as the scan */
 
-	/* pushed conditions, their planned exactness and local evaluators */
-	List	   *conds;
-	List	   *exact;
-	List	   *cond_states;	/* ExprState per condition (for exact ones) */
-	List	   *values;			/* MsgraphRuntimeValue of the conditions */
-	List	   *recheck;		/* exact conditions not sent exactly this time */
-	bool		never;			/* the conditions select no row: send nothing */
+	/* the first request, and how it was narrowed */
+	MsgraphRequestSpec spec;
+	TimestampTz snapshot;		/* scan start, for the snapshot bound */
 	int			planned_top;	/* $top planned (a LIMIT hint, maybe) */
 	int			page_size;		/* $top when the hint cannot hold */
 	MsgraphFilterMode mode;
 	char	   *fallback;		/* EXPLAIN ANALYZE note, NULL if none */
 
-	/* parallel time windows */
-	int			nstreams;		/* planned; 1 = sequential paging */
-	bool		prefetch;		/* sequential paging fetches a page ahead */
-	MsgraphWindow *windows;		/* NULL when paging sequentially */
-	int			nwindows;
-	int			rows_since_progress;
-	MsgraphRequestSpec wspec;	/* a window's request but its range */
-	int			ts_slot;		/* the snapshot timestamp in names */
-	bool		splitting;		/* windows split while rows come in order */
-	int			nsplits;
-	double		share;			/* rows per stream, by the probe's count */
-	MsgraphRange *queued;		/* ranges cut off, waiting for a stream */
-	int			nqueued;
-	bool	   *skip;			/* of the current page: items to skip */
-
-	/* $expand failed on Graph's side: navigation fetched per entity */
-	const GraphDerived *expand_fallback;
+	MsgraphScanConds cond;
+	MsgraphScanPaging paging;
+	MsgraphScanLookup lookup;
+	MsgraphScanPage page;
 
 	/* count(*) by $count=true: one row, then done */
 	bool		count;
 	bool		count_done;
 
-	/* lookup by id */
-	int			lookup;			/* 0 none, 1 scalar, 2 array */
-	MsgraphRuntimeValue *lookup_value;
-	List	   *ids;
-	int			next_id;
-
-	TimestampTz snapshot;		/* scan start, for the snapshot bound */
-	char	   *first_url;		/* encoded, as sent */
 	bool		begun;			/* scan_start has run for this (re)scan */
 	bool		started;		/* the first request has been sent */
-	bool		have_next;		/* next_url holds the link to follow */
-	StringInfoData cur_url;		/* the request being made */
-	StringInfoData next_url;	/* the last page's @odata.nextLink */
-
-	MemoryContext scan_cxt;		/* lives as long as the scan */
-	MemoryContext page_cxt;		/* the current page's body and links */
-	MsgraphJsonNames names;		/* the members list pages are indexed for */
-	MsgraphJsonPage *index;		/* the current list page, or NULL */
-	size_t		index_items;	/* items of the last page indexed */
-	struct json_object *page;	/* or the current page as a json-c DOM */
-	struct json_object *items;	/* its "value" array */
-	size_t		nitems;
-	size_t		next_item;
-
-	uint64	   *seen_links;		/* hashes of followed links, to catch loops */
-	int			nseen;
-	int			maxseen;
-	int			empty_run;		/* empty pages with a nextLink in a row */
-
 	MsgraphRequestStats stats;
 } MsgraphScanState;
 
@@ -373,26 +311,6 @@ static void msgraphGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind sta
 										void *extra);
 static bool fetch_count(MsgraphScanState *st, TupleTableSlot *slot);
 static TupleTableSlot *iterate_scan(ForeignScanState *node, MsgraphScanState *st);
-static void start_windows(MsgraphScanState *st);
-static void window_request(MsgraphScanState *st, MsgraphWindow *w);
-static void window_finish(MsgraphScanState *st, MsgraphWindow *w);
-static bool fetch_next_window_page(MsgraphScanState *st);
-static void end_windows(MsgraphScanState *st, bool free_memory);
-static void start_prefetch(MsgraphScanState *st);
-static MsgraphWindow *new_window(MsgraphScanState *st, MsgraphWindow *w, const char *url);
-static bool select_lists(const char *select, const char *prop);
-static void set_window_range(MsgraphScanState *st, MsgraphWindow *w, TimestampTz from,
-							 TimestampTz to, bool bounded);
-static void window_range_url(MsgraphScanState *st, MsgraphWindow *w, TimestampTz start);
-static bool *window_track(MsgraphScanState *st, MsgraphWindow *w, MsgraphJsonPage *page,
-						  const char *url);
-static bool window_tie(MsgraphWindow *w, const char *text, const MsgraphJsonSpan *id);
-static void window_out_of_order(MsgraphScanState *st, const char *url);
-static bool page_count(MsgraphJsonPage *page, double *count);
-static double window_remaining(MsgraphWindow *w);
-static void split_windows(MsgraphScanState *st);
-static void carve_window(MsgraphScanState *st, MsgraphWindow *w);
-static void cut_window(MsgraphScanState *st, MsgraphWindow *w, TimestampTz cut);
 static void attach_navigation(MsgraphScanState *st, struct json_object *entity);
 
 static MsgraphFilterMode fallback_mode(Oid serverid, const char *path);
@@ -427,15 +345,8 @@ static void scan_free_page(MsgraphScanState *st);
 static void scan_page_cleanup(void *arg);
 static bool fetch_next_page(MsgraphScanState *st);
 static bool fetch_next_lookup(MsgraphScanState *st);
-static struct json_object *parse_json_body(const char *url, MsgraphHttpResponse *resp);
+static bool fetch_next_window_page(MsgraphScanState *st);
 static void parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp);
-static MsgraphJsonPage *index_page(MsgraphScanState *st, const char *url,
-									MsgraphHttpResponse *resp, MsgraphJsonPage *page);
-static void *page_alloc(void *arg, size_t size);
-static bool page_next_link(MsgraphScanState *st, MsgraphJsonPage *page, const char *url,
-						   StringInfo next);
-static void check_next_link(MsgraphScanState *st, const char *link);
-static void check_empty_run(int *run, size_t nitems, bool have_next, const char *url);
 static void scan_error_callback(void *arg);
 static void item_not_object(MsgraphScanState *st, size_t n) pg_attribute_noreturn();
 static char *nullable_string(Node *n);
@@ -1401,10 +1312,10 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 	st->spec.orderby = plan.orderby;
 	st->planned_top = plan.top;
 	st->page_size = plan.page_size;
-	st->exact = plan.exact;
-	st->lookup = plan.lookup;
-	st->nstreams = plan.streams;
-	st->prefetch = plan.prefetch;
+	st->cond.exact = plan.exact;
+	st->lookup.kind = plan.lookup;
+	st->paging.nstreams = plan.streams;
+	st->paging.prefetch = plan.prefetch;
 	st->res = graph_catalog_find_path(st->spec.path);
 	st->meta = msgraph_table_meta(st->rel, st->res);
 	if (st->count)
@@ -1420,11 +1331,11 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 	 * start; exact conditions also get a local evaluator, used when they
 	 * cannot be sent exactly this time.
 	 */
-	if (st->lookup)
+	if (st->lookup.kind)
 	{
-		st->lookup_value = palloc0(sizeof(MsgraphRuntimeValue));
-		st->lookup_value->expr = linitial(fsplan->fdw_exprs);
-		st->lookup_value->state = ExecInitExpr((Expr *) st->lookup_value->expr,
+		st->lookup.value = palloc0(sizeof(MsgraphRuntimeValue));
+		st->lookup.value->expr = linitial(fsplan->fdw_exprs);
+		st->lookup.value->state = ExecInitExpr((Expr *) st->lookup.value->expr,
 											   (PlanState *) node);
 	}
 	else
@@ -1433,11 +1344,11 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 		ListCell   *lc2;
 		int			i = 0;
 
-		st->conds = st->count ? plan.count_conds : fsplan->fdw_exprs;
-		forboth(lc, st->conds, lc2, st->exact)
+		st->cond.list = st->count ? plan.count_conds : fsplan->fdw_exprs;
+		forboth(lc, st->cond.list, lc2, st->cond.exact)
 		{
 			/* count(*) has no scan tuple to evaluate conditions on */
-			st->cond_states = lappend(st->cond_states,
+			st->cond.states = lappend(st->cond.states,
 									  lfirst_int(lc2) && !st->count
 									  ? ExecInitQual(list_make1(lfirst(lc)), (PlanState *) node)
 									  : NULL);
@@ -1447,7 +1358,7 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 		 * The values, as the deparser will look them up (by node).  For
 		 * count(*), the executor's copies are fdw_exprs, in the same order.
 		 */
-		found = condition_values(st->meta, st->relid, st->conds);
+		found = condition_values(st->meta, st->relid, st->cond.list);
 		if (st->count && list_length(found) != list_length(fsplan->fdw_exprs))
 			elog(ERROR, "msgraph_security_fdw: %d run-time values planned, %d found",
 				 list_length(fsplan->fdw_exprs), list_length(found));
@@ -1459,7 +1370,7 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 			rv->state = ExecInitExpr(st->count ? (Expr *) list_nth(fsplan->fdw_exprs, i)
 									 : (Expr *) rv->expr,
 									 (PlanState *) node);
-			st->values = lappend(st->values, rv);
+			st->cond.values = lappend(st->cond.values, rv);
 			i++;
 		}
 	}
@@ -1468,10 +1379,15 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 		return;
 
 	st->cols = msgraph_build_columns(st->rel, st->res, plan.retrieved_attrs, &st->ncols);
-	st->ts_slot = msgraph_columns_names(st->cols, st->ncols,
-										st->nstreams > 1 ? st->spec.snapshot_property : NULL,
-										&st->names);
-	st->page_cxt = AllocSetContextCreate(estate->es_query_cxt,
+	st->paging.pager.opts = &st->opts;
+	st->paging.pager.res = st->res;
+	st->paging.pager.stats = &st->stats;
+	st->paging.pager.names = &st->paging.names;
+	st->paging.pager.cxt = st->scan_cxt;
+	st->paging.pager.ts_slot = msgraph_columns_names(st->cols, st->ncols,
+										st->paging.nstreams > 1 ? st->spec.snapshot_property : NULL,
+										&st->paging.names);
+	st->page.cxt = AllocSetContextCreate(estate->es_query_cxt,
 										 "msgraph_security_fdw page",
 										 ALLOCSET_DEFAULT_SIZES);
 
@@ -1481,8 +1397,8 @@ msgraphBeginForeignScan(ForeignScanState *node, int eflags)
 	cb->arg = st;
 	MemoryContextRegisterResetCallback(estate->es_query_cxt, cb);
 
-	initStringInfo(&st->cur_url);
-	initStringInfo(&st->next_url);
+	initStringInfo(&st->paging.cur_url);
+	initStringInfo(&st->paging.next_url);
 	st->snapshot = GetCurrentTimestamp();
 }
 
@@ -1498,7 +1414,7 @@ render_filter(MsgraphScanState *st, MsgraphFilterMode mode, bool display, bool n
 			  List **not_exact, bool *never)
 {
 	MsgraphDeparseEnv env;
-	MsgraphCondKind *kinds = palloc(sizeof(MsgraphCondKind) * (list_length(st->conds) + 1));
+	MsgraphCondKind *kinds = palloc(sizeof(MsgraphCondKind) * (list_length(st->cond.list) + 1));
 	char	   *filter;
 	ListCell   *lc;
 	ListCell   *lc2;
@@ -1510,13 +1426,13 @@ render_filter(MsgraphScanState *st, MsgraphFilterMode mode, bool display, bool n
 	env.mode = mode;
 	env.notify = notify;
 	/* EXPLAIN shows what is known at plan time: run-time values as "?" */
-	env.values = display ? NIL : st->values;
+	env.values = display ? NIL : st->cond.values;
 
-	filter = msgraph_deparse_filter(st->conds, &env, kinds);
+	filter = msgraph_deparse_filter(st->cond.list, &env, kinds);
 	if (not_exact)
 		*not_exact = NIL;
 	*never = false;
-	forboth(lc, st->exact, lc2, st->cond_states)
+	forboth(lc, st->cond.exact, lc2, st->cond.states)
 	{
 		*never |= (kinds[i] == MSGRAPH_COND_NEVER);
 		if (lfirst_int(lc) && kinds[i] != MSGRAPH_COND_EXACT && not_exact)
@@ -1537,9 +1453,9 @@ render_filter(MsgraphScanState *st, MsgraphFilterMode mode, bool display, bool n
 static void
 set_scan_filter(MsgraphScanState *st, bool notify)
 {
-	st->spec.filter = render_filter(st, st->mode, false, notify, &st->recheck, &st->never);
+	st->spec.filter = render_filter(st, st->mode, false, notify, &st->cond.recheck, &st->cond.never);
 	st->spec.top = st->planned_top;
-	if (st->recheck != NIL || st->mode != MSGRAPH_FILTER_FULL)
+	if (st->cond.recheck != NIL || st->mode != MSGRAPH_FILTER_FULL)
 		st->spec.top = Max(st->planned_top, st->page_size);
 }
 
@@ -1550,10 +1466,10 @@ evaluate_values(ForeignScanState *node, MsgraphScanState *st)
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 	MemoryContext oldcxt = MemoryContextSwitchTo(st->scan_cxt);
 	ListCell   *lc;
-	List	   *all = list_copy(st->values);
+	List	   *all = list_copy(st->cond.values);
 
-	if (st->lookup_value)
-		all = lappend(all, st->lookup_value);
+	if (st->lookup.value)
+		all = lappend(all, st->lookup.value);
 	foreach(lc, all)
 	{
 		MsgraphRuntimeValue *rv = (MsgraphRuntimeValue *) lfirst(lc);
@@ -1580,22 +1496,22 @@ scan_start(ForeignScanState *node, MsgraphScanState *st)
 
 	evaluate_values(node, st);
 	oldcxt = MemoryContextSwitchTo(st->scan_cxt);
-	if (st->lookup)
+	if (st->lookup.kind)
 	{
-		MsgraphRuntimeValue *rv = st->lookup_value;
+		MsgraphRuntimeValue *rv = st->lookup.value;
 
 		/*
 		 * An id that cannot be a path segment ("", ".", "..") names no
 		 * entity: it is dropped here, so no request is sent for it.
 		 */
-		st->ids = NIL;
-		st->next_id = 0;
-		if (!rv->isnull && st->lookup == 1)
+		st->lookup.ids = NIL;
+		st->lookup.next = 0;
+		if (!rv->isnull && st->lookup.kind == 1)
 		{
 			char	   *id = TextDatumGetCString(rv->value);
 
 			if (msgraph_path_segment_valid(id))
-				st->ids = list_make1(id);
+				st->lookup.ids = list_make1(id);
 		}
 		else if (!rv->isnull)
 		{
@@ -1617,625 +1533,22 @@ scan_start(ForeignScanState *node, MsgraphScanState *st)
 				id = TextDatumGetCString(elems[i]);
 				if (!msgraph_path_segment_valid(id))
 					continue;
-				foreach(lc, st->ids)
+				foreach(lc, st->lookup.ids)
 					dup |= (strcmp((char *) lfirst(lc), id) == 0);
 				if (!dup)
-					st->ids = lappend(st->ids, id);
+					st->lookup.ids = lappend(st->lookup.ids, id);
 			}
 		}
 	}
 	else
 	{
 		set_scan_filter(st, true);
-		st->first_url = msgraph_build_url(&st->opts, &st->spec, false, true, st->snapshot);
-		if (st->nstreams > 1 && !st->never)
-			start_windows(st);
+		st->paging.first_url = msgraph_build_url(&st->opts, &st->spec, false, true, st->snapshot);
+		if (st->paging.nstreams > 1 && !st->cond.never)
+			(void) msgraph_windows_start(&st->paging.pager, &st->spec, st->snapshot,
+										 st->paging.nstreams);
 	}
 	MemoryContextSwitchTo(oldcxt);
-}
-
-/*
- * Split the scan into time windows fetched at the same time.  One request
- * asks Graph for the oldest snapshot timestamp the filter selects; the
- * range from there to the scan start is cut into nstreams windows of
- * equal length, each paged on its own in the order of that timestamp.
- * Window bounds are whole microseconds written with Graph's 100 ns
- * precision ("ge b" and "lt b"), so the windows partition the range
- * exactly and the rows are those of the sequential scan.  A window that
- * turns out to hold more than the others is split again as streams fall
- * idle (split_windows).  If Graph rejects the probe, or the range holds
- * nothing, the scan pages sequentially (with the usual 400 fallback).
- */
-static void
-start_windows(MsgraphScanState *st)
-{
-	MsgraphRequestSpec probe = st->spec;
-	MsgraphHttpResponse resp;
-	struct json_object *doc;
-	struct json_object *value;
-	const char *oldest;
-	TimestampTz lower;
-	TimestampTz upper = st->snapshot;
-	char	   *url;
-	int			i;
-
-	st->splitting = false;
-	st->nsplits = 0;
-	st->share = 0;
-	st->nqueued = 0;
-	probe.select = st->spec.snapshot_property;
-	probe.orderby = psprintf("%s asc", st->spec.snapshot_property);
-	probe.top = 1;
-	probe.count = true;			/* the rows to share out */
-	url = msgraph_build_url(&st->opts, &probe, false, true, st->snapshot);
-	msgraph_graph_get(&st->opts, url, &resp, &st->stats);
-	if (resp.status != 200)
-		return;
-	doc = parse_json_body(url, &resp);
-	value = msgraph_json_get(doc, "value");
-	oldest = (value && json_object_is_type(value, json_type_array) &&
-			  json_object_array_length(value) > 0)
-		? msgraph_json_get_string(json_object_array_get_idx(value, 0),
-								  st->spec.snapshot_property)
-		: NULL;
-	if (oldest == NULL || !msgraph_parse_timestamp(oldest, strlen(oldest), &lower) || lower >= upper)
-	{
-		json_object_put(doc);
-		return;
-	}
-	value = msgraph_json_get(doc, "@odata.count");
-	if (value && json_object_is_type(value, json_type_int) && json_object_get_int64(value) > 0)
-		st->share = (double) json_object_get_int64(value) / st->nstreams;
-	json_object_put(doc);
-	/* a microsecond before the (rounded) oldest value surely includes it */
-	lower -= 1;
-
-	/* windows ask for the timestamp too, and in its order */
-	st->wspec = st->spec;
-	st->wspec.orderby = probe.orderby;
-	if (st->spec.select != NULL && !select_lists(st->spec.select, st->spec.snapshot_property))
-		st->wspec.select = psprintf("%s,%s", st->spec.select, st->spec.snapshot_property);
-	st->splitting = (st->ts_slot >= 0);
-
-	st->nwindows = st->nstreams;
-	st->windows = palloc0(sizeof(MsgraphWindow) * st->nwindows);
-	st->queued = palloc(sizeof(MsgraphRange) * st->nwindows);
-	for (i = 0; i < st->nwindows; i++)
-	{
-		MsgraphWindow *w = &st->windows[i];
-		TimestampTz from = lower + (upper - lower) / st->nwindows * i;
-		TimestampTz to = lower + (upper - lower) / st->nwindows * (i + 1);
-
-		new_window(st, w, "");
-		if (i < st->nwindows - 1)
-			set_window_range(st, w, from, to, true);
-		else
-			set_window_range(st, w, from, upper + 1, false);
-	}
-	for (i = 0; i < st->nwindows; i++)
-		window_request(st, &st->windows[i]);
-}
-
-/* Whether a $select list names prop. */
-static bool
-select_lists(const char *select, const char *prop)
-{
-	size_t		len = strlen(prop);
-	const char *p = select;
-
-	while ((p = strstr(p, prop)) != NULL)
-	{
-		if ((p == select || p[-1] == ',') && (p[len] == ',' || p[len] == '\0'))
-			return true;
-		p += len;
-	}
-	return false;
-}
-
-/*
- * Make w page the range [from, to) from its start (to is written only when
- * bounded).
- */
-static void
-set_window_range(MsgraphScanState *st, MsgraphWindow *w, TimestampTz from,
-				 TimestampTz to, bool bounded)
-{
-	w->from = from;
-	w->to = to;
-	w->bounded = bounded;
-	w->floor = from;
-	w->last_ts = from - 1;
-	resetStringInfo(&w->ties);
-	w->nties = 0;
-	w->many_ties = false;
-	w->restarted = false;
-	w->rows = 0;
-	w->empty_run = 0;
-	w->carved = false;
-	window_range_url(st, w, from);
-}
-
-/* The next request of w: its range from start on, in timestamp order. */
-static void
-window_range_url(MsgraphScanState *st, MsgraphWindow *w, TimestampTz start)
-{
-	MsgraphRequestSpec spec = st->wspec;
-	StringInfoData filter;
-	const char *prop = st->spec.snapshot_property;
-
-	initStringInfo(&filter);
-	if (st->spec.filter)
-		appendStringInfo(&filter, "%s and ", st->spec.filter);
-	appendStringInfo(&filter, "%s ge ", prop);
-	msgraph_format_timestamp(&filter, start);
-	if (w->bounded)
-	{
-		appendStringInfo(&filter, " and %s lt ", prop);
-		msgraph_format_timestamp(&filter, w->to);
-	}
-	spec.filter = filter.data;
-	spec.count = true;			/* how many rows the range holds */
-	w->sent = 0;
-	w->counted = false;
-	resetStringInfo(&w->next_url);
-	appendStringInfoString(&w->next_url,
-						   msgraph_build_url(&st->opts, &spec, false, true, st->snapshot));
-	w->have_next = true;
-	pfree(filter.data);
-}
-
-/* Start the next request of a window, if it has one. */
-static void
-window_request(MsgraphScanState *st, MsgraphWindow *w)
-{
-	MemoryContext oldcxt;
-
-	MsgraphPageSlot *slot = &w->slots[w->fill];
-
-	if (!w->have_next || w->pending != NULL)
-		return;
-	MemoryContextReset(slot->cxt);
-	slot->skip = NULL;
-	oldcxt = MemoryContextSwitchTo(slot->cxt);
-	w->have_next = false;
-	w->pending = msgraph_graph_get_async(&st->opts, pstrdup(w->next_url.data), &slot->resp,
-										 &w->ticket);
-	st->stats.requests++;
-	MemoryContextSwitchTo(oldcxt);
-}
-
-/*
- * A window's request finished: make its page ready, after the same checks
- * as sequential paging.  Anything but a 200 is sent again through the
- * sequential path, which refreshes tokens, retries and reports errors.
- */
-static void
-window_finish(MsgraphScanState *st, MsgraphWindow *w)
-{
-	MsgraphPageSlot *slot = &w->slots[w->fill];
-	MemoryContext oldcxt = MemoryContextSwitchTo(slot->cxt);
-	char	   *url = pstrdup(w->next_url.data);
-
-	msgraph_http_async_end(w->pending);
-	w->pending = NULL;
-	st->stats.bytes += slot->resp.wire_bytes;
-	msgraph_backend_stats.bytes += slot->resp.wire_bytes;
-	if (slot->resp.status != 200)
-	{
-		/* (a page fetched again this way has its body in slot->cxt) */
-		msgraph_graph_get_resume(&st->opts, url, &slot->resp, &st->stats, &w->ticket);
-		if (slot->resp.status != 200)
-			msgraph_report_graph_error(&st->opts, st->res, url, &slot->resp);
-	}
-	w->ready = index_page(st, url, &slot->resp, &slot->index);
-	if (page_next_link(st, w->ready, url, &w->next_url))
-		w->have_next = true;
-	check_empty_run(&w->empty_run, w->ready->nitems, w->have_next, url);
-	st->stats.pages++;
-	msgraph_backend_stats.pages++;
-	if (st->splitting)
-	{
-		slot->skip = window_track(st, w, w->ready, url);
-		if (st->splitting)
-		{
-			carve_window(st, w);
-			split_windows(st);
-		}
-	}
-	MemoryContextSwitchTo(oldcxt);
-}
-
-/*
- * Follow the timestamps of a window's page: each no older than the row
- * before, the ids at the newest kept (the ties a split must not return
- * twice).  Returns which items to skip, or NULL for none: after a split,
- * the rows at the timestamp the window was asked again from that it had
- * returned already.  A page out of order (Graph did not honour $orderby)
- * ends splitting; when a split has relied on the order, it is an ERROR.
- */
-static bool *
-window_track(MsgraphScanState *st, MsgraphWindow *w, MsgraphJsonPage *page, const char *url)
-{
-	int			nnames = st->names.nnames;
-	bool	   *skip = NULL;
-	size_t		i;
-
-	if (!w->counted && page->count.len > 0 &&
-		page_count(page, &w->expected))
-		w->counted = true;
-	w->sent += page->nitems;
-	for (i = 0; i < page->nitems; i++)
-	{
-		const MsgraphJsonSpan *id = &page->members[i * nnames];
-		const MsgraphJsonSpan *ts = &page->members[i * nnames + st->ts_slot];
-		const char *v = page->text + ts->off;
-		TimestampTz t;
-
-		if (page->text[page->items[i].off] != '{')
-			continue;			/* the scan reports it when it comes to it */
-		if (ts->len < 2 || v[0] != '"' || memchr(v, '\\', ts->len) != NULL ||
-			!msgraph_parse_timestamp(v + 1, ts->len - 2, &t) || t < w->floor)
-		{
-			window_out_of_order(st, url);
-			return NULL;
-		}
-		w->floor = t;
-		if (w->restarted &&
-			(t < w->last_ts || (t == w->last_ts && window_tie(w, page->text, id))))
-		{
-			if (skip == NULL)
-				skip = palloc0(sizeof(bool) * page->nitems);
-			skip[i] = true;
-			continue;
-		}
-		if (t > w->last_ts)
-		{
-			w->last_ts = t;
-			resetStringInfo(&w->ties);
-			w->nties = 0;
-			w->many_ties = false;
-			w->restarted = false;
-		}
-		if (w->nties < MSGRAPH_MAX_WINDOW_TIES)
-		{
-			int			len = id->len;
-
-			appendBinaryStringInfo(&w->ties, (char *) &len, sizeof(int));
-			appendBinaryStringInfo(&w->ties, page->text + id->off, len);
-			w->nties++;
-		}
-		else
-			w->many_ties = true;
-		w->rows += 1;
-	}
-	return skip;
-}
-
-/* Whether id is among the window's ties. */
-static bool
-window_tie(MsgraphWindow *w, const char *text, const MsgraphJsonSpan *id)
-{
-	const char *p = w->ties.data;
-	const char *end = p + w->ties.len;
-
-	while (p < end)
-	{
-		int			len;
-
-		memcpy(&len, p, sizeof(int));
-		p += sizeof(int);
-		if (len == (int) id->len && memcmp(p, text + id->off, len) == 0)
-			return true;
-		p += len;
-	}
-	return false;
-}
-
-static void
-window_out_of_order(MsgraphScanState *st, const char *url)
-{
-	if (st->nsplits > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Graph returned a time window out of the order it was asked for"),
-				 errdetail("Request: GET %s", url),
-				 errhint("Set the server's streams option to 1 to page sequentially.")));
-	st->splitting = false;
-}
-
-/* A page's @odata.count, if it is a count (a checked number, no sign). */
-static bool
-page_count(MsgraphJsonPage *page, double *count)
-{
-	const char *v = page->text + page->count.off;
-	size_t		len = page->count.len;
-	int64_t		i;
-	uint64_t	u;
-
-	if (v[0] < '0' || v[0] > '9' || !msgraph_json_is_integer(v, len))
-		return false;
-	*count = msgraph_json_integer(v, len, &i, &u) ? (double) i : (double) u;
-	return true;
-}
-
-/*
- * Rows a window has yet to send: by the count Graph gave for its range,
- * else guessed from how many it returned in the part it has passed.
- */
-static double
-window_remaining(MsgraphWindow *w)
-{
-	if (!w->have_next && w->pending == NULL)
-		return 0;
-	if (w->counted)
-		return Max(w->expected - w->sent, 0);
-	if (w->rows == 0)
-		return 0;
-	if (w->last_ts <= w->from)
-		return w->rows * (double) (w->to - w->from);
-	return w->rows * (double) (w->to - w->last_ts) / (double) (w->last_ts - w->from);
-}
-
-/*
- * While a stream is idle, give it a queued range (carve_window), else
- * split the window with the most left to send, more than a page, if its
- * next request is not on its way yet: the later half of the rest of its
- * range goes to the idle window (cut_window).
- */
-static void
-split_windows(MsgraphScanState *st)
-{
-	double		page = Max(st->spec.top, 1);
-
-	for (;;)
-	{
-		MsgraphWindow *idle = NULL;
-		MsgraphWindow *w = NULL;
-		double		left = 0;
-		double		others = 0;
-		TimestampTz mid;
-		int			i;
-
-		for (i = 0; i < st->nwindows; i++)
-		{
-			MsgraphWindow *o = &st->windows[i];
-			/* a request on its way brings a page of what is left */
-			double		l = window_remaining(o) - (o->pending ? page : 0);
-
-			if (!o->have_next && o->pending == NULL && o->ready == NULL)
-				idle = o;
-			else if (o->have_next && o->pending == NULL && !o->many_ties &&
-					 o->to - o->last_ts >= 4 && l > left)
-			{
-				if (w != NULL)
-					others = Max(others, left);
-				w = o;
-				left = l;
-			}
-			else
-				others = Max(others, l);
-		}
-		if (idle != NULL && st->nqueued > 0)
-		{
-			/* a range cut off before goes first, the biggest of them */
-			int			k = 0;
-
-			for (i = 1; i < st->nqueued; i++)
-			{
-				if (st->queued[i].rows > st->queued[k].rows)
-					k = i;
-			}
-			set_window_range(st, idle, st->queued[k].from, st->queued[k].to,
-							 st->queued[k].bounded);
-			st->queued[k] = st->queued[--st->nqueued];
-			window_request(st, idle);
-			continue;
-		}
-		if (idle == NULL || w == NULL || left <= page || left < others)
-			return;
-		mid = w->last_ts + (w->to - w->last_ts) / 2;
-		set_window_range(st, idle, mid, w->to, w->bounded);
-		cut_window(st, w, mid);
-		window_request(st, idle);
-	}
-}
-
-/*
- * A window's first count came in: if the window holds more than its
- * share of the rows (the probe's count over the streams) by a page or
- * more, the part of its range past its share, as guessed from an even
- * spread over what it has not reached yet, is cut off and queued for the
- * first stream to fall idle.  So windows of unequal density even out
- * before any stream idles.
- */
-static void
-carve_window(MsgraphScanState *st, MsgraphWindow *w)
-{
-	double		page = Max(st->spec.top, 1);
-	double		left;
-	double		keep;
-	TimestampTz cut;
-
-	if (w->carved || !w->counted || st->share <= 0)
-		return;
-	w->carved = true;
-	left = w->expected - w->sent;
-	keep = st->share - w->sent;
-	if (!w->have_next || w->pending != NULL || w->many_ties ||
-		w->expected - st->share < page || keep <= 0 || left <= keep ||
-		st->nqueued >= st->nwindows)
-		return;
-	cut = w->last_ts + (TimestampTz) ((double) (w->to - w->last_ts) * (keep / left));
-	if (cut - w->last_ts < 2 || w->to - cut < 2)
-		return;
-	st->queued[st->nqueued].from = cut;
-	st->queued[st->nqueued].to = w->to;
-	st->queued[st->nqueued].bounded = w->bounded;
-	st->queued[st->nqueued].rows = left - keep;
-	st->nqueued++;
-	cut_window(st, w, cut);
-}
-
-/*
- * End w's range at cut (the rest has gone elsewhere): w is asked again
- * from its newest timestamp, its nextLink dropped, and skips the rows
- * there it has returned already.
- */
-static void
-cut_window(MsgraphScanState *st, MsgraphWindow *w, TimestampTz cut)
-{
-	TimestampTz start;
-
-	w->to = cut;
-	w->bounded = true;
-
-	/*
-	 * From a microsecond before last_ts, for every Graph value PostgreSQL
-	 * reads as last_ts, but not before the range (the window before has
-	 * those rows).
-	 */
-	start = Max(w->last_ts - 1, w->from);
-	window_range_url(st, w, start);
-	w->floor = start;
-	w->restarted = true;
-	st->nsplits++;
-}
-
-/*
- * The next page of a windowed scan: one that is ready, else the first
- * request to finish.  Taking a window's page starts that window's next
- * request, so each window holds at most the page being returned and one
- * more.  Returns false when every window is done.
- */
-static bool
-fetch_next_window_page(MsgraphScanState *st)
-{
-	bool		found = false;
-
-	scan_free_page(st);
-	MemoryContextReset(st->page_cxt);	/* the first page, before prefetching */
-	for (;;)
-	{
-		MsgraphAsync *set[MSGRAPH_MAX_STREAMS];
-		MsgraphAsync *done;
-		int			n = 0;
-		int			i;
-
-		for (i = 0; i < st->nwindows && !found; i++)
-		{
-			MsgraphWindow *w = &st->windows[i];
-
-			if (w->ready == NULL)
-				continue;
-			st->index = w->ready;
-			st->skip = w->slots[w->fill].skip;
-			w->ready = NULL;
-			st->nitems = st->index->nitems;
-			st->next_item = 0;
-			/* the page stays in its slot; the window's next goes to the other */
-			w->fill = 1 - w->fill;
-			window_request(st, w);
-			if (st->splitting)
-				split_windows(st);
-			found = true;
-		}
-		if (found)
-			break;
-		for (i = 0; i < st->nwindows; i++)
-			set[n++] = st->windows[i].pending;
-		for (i = 0; i < st->nwindows && set[i] == NULL; i++)
-			;
-		if (i == st->nwindows)
-			break;				/* nothing in flight, nothing ready: done */
-		done = msgraph_http_async_wait(set, n);
-		/* (finishing may start a request that reuses done's memory) */
-		for (i = 0; i < st->nwindows; i++)
-		{
-			if (st->windows[i].pending == done)
-			{
-				window_finish(st, &st->windows[i]);
-				break;
-			}
-		}
-	}
-	return found;
-}
-
-/* End every window's transfer and free the pages they hold. */
-static void
-end_windows(MsgraphScanState *st, bool free_memory)
-{
-	int			i;
-
-	for (i = 0; i < st->nwindows; i++)
-	{
-		MsgraphWindow *w = &st->windows[i];
-
-		if (w->pending)
-			msgraph_http_async_end(w->pending);
-		w->pending = NULL;
-		w->ready = NULL;		/* memory of the window's contexts */
-		if (free_memory)
-		{
-			MemoryContextDelete(w->slots[0].cxt);
-			MemoryContextDelete(w->slots[1].cxt);
-			MemoryContextDelete(w->bufs);
-		}
-	}
-	if (free_memory && st->windows)
-		pfree(st->windows);
-	st->windows = NULL;
-	st->nwindows = 0;
-}
-
-/*
- * Sequential paging from the second page on: the scan goes on as one
- * window without bounds, so that each page is fetched while the rows of
- * the one before are returned (two pages held at most), in the order of
- * the nextLinks.
- */
-static void
-start_prefetch(MsgraphScanState *st)
-{
-	MemoryContext oldcxt = MemoryContextSwitchTo(st->scan_cxt);
-	MsgraphWindow *w;
-
-	st->windows = palloc0(sizeof(MsgraphWindow));
-	st->nwindows = 1;
-	w = new_window(st, &st->windows[0], st->next_url.data);
-	w->empty_run = st->empty_run;
-	st->have_next = false;
-	MemoryContextSwitchTo(oldcxt);
-	window_request(st, w);
-}
-
-/* Set up a window whose first request is url (in the current context). */
-static MsgraphWindow *
-new_window(MsgraphScanState *st, MsgraphWindow *w, const char *url)
-{
-	MemoryContext oldcxt;
-	int			i;
-
-	initStringInfo(&w->next_url);
-	appendStringInfoString(&w->next_url, url);
-	w->have_next = true;
-	w->bufs = AllocSetContextCreate(st->scan_cxt, "msgraph_security_fdw window buffers",
-									ALLOCSET_DEFAULT_SIZES);
-	oldcxt = MemoryContextSwitchTo(w->bufs);
-	initStringInfo(&w->ties);
-	for (i = 0; i < 2; i++)
-	{
-		MsgraphPageSlot *slot = &w->slots[i];
-
-		slot->cxt = AllocSetContextCreate(st->scan_cxt, "msgraph_security_fdw page",
-										  ALLOCSET_DEFAULT_SIZES);
-		initStringInfo(&slot->resp.body);
-		slot->resp.keep_buffers = true;
-		slot->index.alloc = page_alloc;
-		slot->index.alloc_arg = w->bufs;
-	}
-	MemoryContextSwitchTo(oldcxt);
-	return w;
 }
 
 /* Memory context callback: the query is over, normally or not. */
@@ -2244,23 +1557,24 @@ scan_page_cleanup(void *arg)
 {
 	MsgraphScanState *st = (MsgraphScanState *) arg;
 
-	end_windows(st, false);		/* the contexts below the query's are gone */
+	/* the contexts below the query's are gone */
+	msgraph_windows_end(&st->paging.pager, false);
 	scan_free_page(st);
 }
 
 static void
 scan_free_page(MsgraphScanState *st)
 {
-	if (st->page != NULL)
+	if (st->page.dom != NULL)
 	{
-		json_object_put(st->page);
-		st->page = NULL;
+		json_object_put(st->page.dom);
+		st->page.dom = NULL;
 	}
-	st->index = NULL;			/* memory of the page's context */
-	st->skip = NULL;
-	st->items = NULL;
-	st->nitems = 0;
-	st->next_item = 0;
+	st->page.index = NULL;			/* memory of the page's context */
+	st->page.skip = NULL;
+	st->page.items = NULL;
+	st->page.nitems = 0;
+	st->page.next = 0;
 }
 
 static void
@@ -2310,7 +1624,7 @@ iterate_scan(ForeignScanState *node, MsgraphScanState *st)
 		st->count_done = true;
 		return slot;
 	}
-	if (st->never)
+	if (st->cond.never)
 	{
 		/* the conditions select no row: there is nothing to ask Graph */
 		st->started = true;
@@ -2323,40 +1637,36 @@ iterate_scan(ForeignScanState *node, MsgraphScanState *st)
 		bool		ok = true;
 
 		ExecClearTuple(slot);
-		while ((st->page == NULL && st->index == NULL) || st->next_item >= st->nitems)
+		while ((st->page.dom == NULL && st->page.index == NULL) || st->page.next >= st->page.nitems)
 		{
-			if (!(st->lookup ? fetch_next_lookup(st)
-				  : st->windows ? fetch_next_window_page(st)
+			if (!(st->lookup.kind ? fetch_next_lookup(st)
+				  : st->paging.pager.windows ? fetch_next_window_page(st)
 				  : fetch_next_page(st)))
 				return slot;
 		}
 
 		/* keep the other windows' transfers moving between rows */
-		if (st->windows && ++st->rows_since_progress >= 64)
-		{
-			st->rows_since_progress = 0;
-			msgraph_http_async_progress(0);
-		}
+		msgraph_windows_progress(&st->paging.pager);
 		memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
-		if (st->index)
+		if (st->page.index)
 		{
-			size_t		n = st->next_item++;
+			size_t		n = st->page.next++;
 
-			if (st->skip != NULL && st->skip[n])
+			if (st->page.skip != NULL && st->page.skip[n])
 				continue;		/* a windowed scan returned it already */
-			if (st->index->text[st->index->items[n].off] != '{')
+			if (st->page.index->text[st->page.index->items[n].off] != '{')
 				item_not_object(st, n);
-			msgraph_convert_page_item(st->rel, st->cols, st->ncols, st->index, &st->names,
+			msgraph_convert_page_item(st->rel, st->cols, st->ncols, st->page.index, &st->paging.names,
 									  n, slot->tts_values, slot->tts_isnull);
 		}
 		else
 		{
-			struct json_object *entity = json_object_array_get_idx(st->items,
-																   st->next_item++);
+			struct json_object *entity = json_object_array_get_idx(st->page.items,
+																   st->page.next++);
 
 			if (entity == NULL || !json_object_is_type(entity, json_type_object))
-				item_not_object(st, st->next_item - 1);
-			if (st->expand_fallback)
+				item_not_object(st, st->page.next - 1);
+			if (st->paging.expand_fallback)
 				attach_navigation(st, entity);
 			msgraph_convert_entity(st->rel, st->cols, st->ncols, entity,
 								   slot->tts_values, slot->tts_isnull);
@@ -2365,7 +1675,7 @@ iterate_scan(ForeignScanState *node, MsgraphScanState *st)
 
 		/* exact conditions that could not be sent exactly this time */
 		econtext->ecxt_scantuple = slot;
-		foreach(lc, st->recheck)
+		foreach(lc, st->cond.recheck)
 		{
 			if (!ExecQual((ExprState *) lfirst(lc), econtext))
 			{
@@ -2390,66 +1700,6 @@ item_not_object(MsgraphScanState *st, size_t n)
 					   n, RelationGetRelationName(st->rel))));
 }
 
-/* Parse a JSON body (strict, valid UTF-8, bounded nesting), or ERROR. */
-static struct json_object *
-parse_json_body(const char *url, MsgraphHttpResponse *resp)
-{
-	struct json_tokener *tok;
-	struct json_object *doc;
-	enum json_tokener_error jerr;
-	size_t		consumed;
-	MsgraphJsonCheck check;
-
-	tok = json_tokener_new_ex(MSGRAPH_JSON_MAX_DEPTH);
-	if (tok == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	doc = json_tokener_parse_ex(tok, resp->body.data, resp->body.len);
-	jerr = json_tokener_get_error(tok);
-	consumed = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-
-	if (doc == NULL || jerr != json_tokener_success || consumed != (size_t) resp->body.len)
-	{
-		if (doc)
-			json_object_put(doc);
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Graph sent a response that is not valid JSON"),
-				 errdetail("%s at byte %zu of %d; request: GET %s",
-						   jerr == json_tokener_continue
-						   ? "unexpected end of the text"	/* json-c: "continue" */
-						   : doc == NULL || jerr != json_tokener_success
-						   ? json_tokener_error_desc(jerr) : "trailing data",
-						   consumed, resp->body.len, url)));
-	}
-
-	/*
-	 * json-c also accepts text that is not JSON and makes values of it that
-	 * nobody sent (NaN, invalid UTF-8, lone surrogates, saturated integers,
-	 * the last of duplicate names): see jsoncheck.c.  Refuse those before
-	 * a single value is used.
-	 */
-	if (!msgraph_json_check(resp->body.data, resp->body.len, &check))
-	{
-		json_object_put(doc);
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Graph sent a response that is not valid JSON"),
-				 errdetail("%s at byte %zu of %d; request: GET %s",
-						   check.problem, check.offset, resp->body.len, url)));
-	}
-	/* the DOM is all that is needed from the body (unless it is kept) */
-	if (!resp->keep_buffers)
-	{
-		pfree(resp->body.data);
-		resp->body.data = NULL;
-	}
-	return doc;
-}
-
 /*
  * Fetch the next page (the first one on the first call).  Returns false
  * when there is none; a page with zero items but a nextLink is followed.
@@ -2464,19 +1714,19 @@ fetch_next_page(MsgraphScanState *st)
 	const char *url;
 	bool		first;
 
-	if (st->started && !st->have_next)
+	if (st->started && !st->paging.have_next)
 		return false;
 	first = !st->started;
 
-	resetStringInfo(&st->cur_url);
-	appendStringInfoString(&st->cur_url, first ? st->first_url : st->next_url.data);
-	url = st->cur_url.data;
+	resetStringInfo(&st->paging.cur_url);
+	appendStringInfoString(&st->paging.cur_url, first ? st->paging.first_url : st->paging.next_url.data);
+	url = st->paging.cur_url.data;
 	st->started = true;
-	st->have_next = false;
+	st->paging.have_next = false;
 
 	scan_free_page(st);
-	MemoryContextReset(st->page_cxt);
-	oldcxt = MemoryContextSwitchTo(st->page_cxt);
+	MemoryContextReset(st->page.cxt);
+	oldcxt = MemoryContextSwitchTo(st->page.cxt);
 
 	msgraph_graph_get(&st->opts, url, &resp, &st->stats);
 	while (resp.status == 400 && first && st->spec.filter != NULL &&
@@ -2492,14 +1742,14 @@ fetch_next_page(MsgraphScanState *st)
 		set_scan_filter(st, false);
 		st->fallback = psprintf("Graph rejected $filter=%s; narrowed to %s",
 								before, st->spec.filter ? st->spec.filter : "no $filter");
-		st->first_url = msgraph_build_url(&st->opts, &st->spec, false, true, st->snapshot);
+		st->paging.first_url = msgraph_build_url(&st->opts, &st->spec, false, true, st->snapshot);
 		MemoryContextSwitchTo(cxt);
 		ereport(DEBUG1,
 				(errmsg_internal("msgraph_security_fdw: %s", st->fallback)));
 
-		resetStringInfo(&st->cur_url);
-		appendStringInfoString(&st->cur_url, st->first_url);
-		url = st->cur_url.data;
+		resetStringInfo(&st->paging.cur_url);
+		appendStringInfoString(&st->paging.cur_url, st->paging.first_url);
+		url = st->paging.cur_url.data;
 		msgraph_graph_get(&st->opts, url, &resp, &st->stats);
 	}
 	if (resp.status >= 500 && first && st->spec.expand != NULL)
@@ -2514,15 +1764,15 @@ fetch_next_page(MsgraphScanState *st)
 		{
 			MemoryContext cxt = MemoryContextSwitchTo(st->scan_cxt);
 
-			st->expand_fallback = d;
+			st->paging.expand_fallback = d;
 			st->spec.expand = NULL;
-			st->first_url = msgraph_build_url(&st->opts, &st->spec, false, true, st->snapshot);
+			st->paging.first_url = msgraph_build_url(&st->opts, &st->spec, false, true, st->snapshot);
 			st->fallback = psprintf("Graph failed on $expand=%s (HTTP %ld); fetched by %s per entity",
 									d->source, resp.status, d->fallback_path_format);
 			MemoryContextSwitchTo(cxt);
-			resetStringInfo(&st->cur_url);
-			appendStringInfoString(&st->cur_url, st->first_url);
-			url = st->cur_url.data;
+			resetStringInfo(&st->paging.cur_url);
+			appendStringInfoString(&st->paging.cur_url, st->paging.first_url);
+			url = st->paging.cur_url.data;
 			msgraph_graph_get(&st->opts, url, &resp, &st->stats);
 		}
 	}
@@ -2532,11 +1782,36 @@ fetch_next_page(MsgraphScanState *st)
 	st->stats.pages++;
 	msgraph_backend_stats.pages++;
 
-	check_empty_run(&st->empty_run, st->nitems, st->have_next, url);
+	msgraph_page_check_empty_run(&st->paging.empty_run, st->page.nitems, st->paging.have_next, url);
 
 	MemoryContextSwitchTo(oldcxt);
-	if (st->prefetch && st->have_next && st->nstreams <= 1 && st->expand_fallback == NULL)
-		start_prefetch(st);
+	if (st->paging.prefetch && st->paging.have_next && st->paging.nstreams <= 1 &&
+		st->paging.expand_fallback == NULL)
+	{
+		msgraph_windows_page_ahead(&st->paging.pager, st->paging.next_url.data,
+								   st->paging.empty_run);
+		st->paging.have_next = false;
+	}
+	return true;
+}
+
+/*
+ * The next page of a scan paging ahead or in windows (paging.c), made the
+ * current one; false when there is none.
+ */
+static bool
+fetch_next_window_page(MsgraphScanState *st)
+{
+	MsgraphJsonPage *page;
+
+	scan_free_page(st);
+	MemoryContextReset(st->page.cxt);	/* the first page, before paging ahead */
+	page = msgraph_windows_next_page(&st->paging.pager, &st->page.skip);
+	if (page == NULL)
+		return false;
+	st->page.index = page;
+	st->page.nitems = page->nitems;
+	st->page.next = 0;
 	return true;
 }
 
@@ -2548,7 +1823,7 @@ fetch_next_page(MsgraphScanState *st)
 static void
 attach_navigation(MsgraphScanState *st, struct json_object *entity)
 {
-	const GraphDerived *d = st->expand_fallback;
+	const GraphDerived *d = st->paging.expand_fallback;
 	const char *id = msgraph_json_get_string(entity, "id");
 	struct json_object *array;
 	StringInfoData url;
@@ -2582,7 +1857,7 @@ attach_navigation(MsgraphScanState *st, struct json_object *entity)
 		msgraph_graph_get(&st->opts, url.data, &resp, &st->stats);
 		if (resp.status != 200)
 			msgraph_report_graph_error(&st->opts, st->res, url.data, &resp);
-		doc = parse_json_body(url.data, &resp);
+		doc = msgraph_parse_body(url.data, &resp);
 		/* the page document hangs off the entity until its items are moved */
 		json_object_object_add(entity, "@msgraph.page", doc);
 		value = msgraph_json_get(doc, "value");
@@ -2621,16 +1896,16 @@ fetch_next_lookup(MsgraphScanState *st)
 	MemoryContext oldcxt;
 
 	st->started = true;
-	while (st->next_id < list_length(st->ids))
+	while (st->lookup.next < list_length(st->lookup.ids))
 	{
 		MsgraphHttpResponse resp;
 		struct json_object *doc;
 		char	   *url;
 
 		scan_free_page(st);
-		MemoryContextReset(st->page_cxt);
-		oldcxt = MemoryContextSwitchTo(st->page_cxt);
-		st->spec.id = (char *) list_nth(st->ids, st->next_id++);
+		MemoryContextReset(st->page.cxt);
+		oldcxt = MemoryContextSwitchTo(st->page.cxt);
+		st->spec.id = (char *) list_nth(st->lookup.ids, st->lookup.next++);
 		url = msgraph_build_url(&st->opts, &st->spec, false, false, 0);
 		msgraph_graph_get(&st->opts, url, &resp, &st->stats);
 		if (resp.status == 404)
@@ -2640,7 +1915,7 @@ fetch_next_lookup(MsgraphScanState *st)
 		}
 		if (resp.status != 200)
 			msgraph_report_graph_error(&st->opts, st->res, url, &resp);
-		doc = parse_json_body(url, &resp);
+		doc = msgraph_parse_body(url, &resp);
 		if (!json_object_is_type(doc, json_type_object))
 		{
 			json_object_put(doc);
@@ -2650,11 +1925,11 @@ fetch_next_lookup(MsgraphScanState *st)
 					 errdetail("Request: GET %s", url)));
 		}
 		/* hold the entity as a one-item page */
-		st->page = json_object_new_array();
-		json_object_array_add(st->page, doc);
-		st->items = st->page;
-		st->nitems = 1;
-		st->next_item = 0;
+		st->page.dom = json_object_new_array();
+		json_object_array_add(st->page.dom, doc);
+		st->page.items = st->page.dom;
+		st->page.nitems = 1;
+		st->page.next = 0;
 		st->stats.pages++;
 		msgraph_backend_stats.pages++;
 		MemoryContextSwitchTo(oldcxt);
@@ -2678,7 +1953,7 @@ fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
 	int			i;
 
 	st->started = true;
-	if (st->never)
+	if (st->cond.never)
 	{
 		/* the conditions select no row: zero, without asking Graph */
 		for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
@@ -2688,12 +1963,12 @@ fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
 		}
 		return true;
 	}
-	oldcxt = MemoryContextSwitchTo(st->page_cxt);
-	msgraph_graph_get(&st->opts, st->first_url, &resp, &st->stats);
+	oldcxt = MemoryContextSwitchTo(st->page.cxt);
+	msgraph_graph_get(&st->opts, st->paging.first_url, &resp, &st->stats);
 	if (resp.status != 200)
-		msgraph_report_graph_error(&st->opts, st->res, st->first_url, &resp);
-	doc = parse_json_body(st->first_url, &resp);
-	st->page = doc;
+		msgraph_report_graph_error(&st->opts, st->res, st->paging.first_url, &resp);
+	doc = msgraph_parse_body(st->paging.first_url, &resp);
+	st->page.dom = doc;
 	st->stats.pages++;
 	msgraph_backend_stats.pages++;
 	count = msgraph_json_get(doc, "@odata.count");
@@ -2702,7 +1977,7 @@ fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Graph answered a $count request without a valid @odata.count"),
-				 errdetail("Request: GET %s", st->first_url)));
+				 errdetail("Request: GET %s", st->paging.first_url)));
 	for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
 	{
 		slot->tts_values[i] = Int64GetDatum(n);
@@ -2725,30 +2000,31 @@ parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp)
 	struct json_object *value;
 	struct json_object *link;
 
-	if (st->expand_fallback == NULL)
+	if (st->paging.expand_fallback == NULL)
 	{
-		st->index = index_page(st, url, resp, NULL);
-		st->nitems = st->index->nitems;
-		st->next_item = 0;
-		st->have_next = page_next_link(st, st->index, url, &st->next_url);
+		st->page.index = msgraph_page_read(&st->paging.pager, url, resp, NULL);
+		st->page.nitems = st->page.index->nitems;
+		st->page.next = 0;
+		st->paging.have_next = msgraph_page_next_link(&st->paging.pager, st->page.index, url,
+													  &st->paging.next_url);
 		return;
 	}
 
-	doc = parse_json_body(url, resp);
-	st->page = doc;
+	doc = msgraph_parse_body(url, resp);
+	st->page.dom = doc;
 	value = msgraph_json_get(doc, "value");
 	if (value == NULL || !json_object_is_type(value, json_type_array))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Graph sent a page without a \"value\" array"),
 				 errdetail("Request: GET %s", url)));
-	st->items = value;
-	st->nitems = json_object_array_length(value);
-	st->next_item = 0;
+	st->page.items = value;
+	st->page.nitems = json_object_array_length(value);
+	st->page.next = 0;
 
 	link = msgraph_json_get(doc, "@odata.nextLink");
 	if (link == NULL || json_object_is_type(link, json_type_null))
-		st->have_next = false;
+		st->paging.have_next = false;
 	else if (!json_object_is_type(link, json_type_string))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -2756,147 +2032,11 @@ parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp)
 				 errdetail("Request: GET %s", url)));
 	else
 	{
-		check_next_link(st, json_object_get_string(link));
-		resetStringInfo(&st->next_url);
-		appendStringInfoString(&st->next_url, json_object_get_string(link));
-		st->have_next = true;
+		msgraph_page_check_link(&st->paging.pager, json_object_get_string(link));
+		resetStringInfo(&st->paging.next_url);
+		appendStringInfoString(&st->paging.next_url, json_object_get_string(link));
+		st->paging.have_next = true;
 	}
-}
-
-/* Allocator of a page's index: the memory context given. */
-static void *
-page_alloc(void *arg, size_t size)
-{
-	return MemoryContextAllocHuge((MemoryContext) arg, size);
-}
-
-/*
- * Check a list page and index it for the scan's columns (the body stays:
- * the index points into it), into page (a window's, whose arrays are
- * reused) or, when page is NULL, into a new one in the current memory
- * context.  Whatever the walk refuses, and a body that is no JSON object,
- * goes through parse_json_body() as every other response does, so that
- * the messages are the same: json-c's, else the check's.  Returns a page
- * with a "value" array, or ERRORs.
- */
-static MsgraphJsonPage *
-index_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp,
-		   MsgraphJsonPage *page)
-{
-	MsgraphJsonCheck check;
-	const char *p = resp->body.data;
-
-	if (page == NULL)
-	{
-		page = palloc0(sizeof(MsgraphJsonPage));
-		page->alloc = page_alloc;
-		page->alloc_arg = CurrentMemoryContext;
-	}
-	/* pages are alike: room for as many items as the last one had */
-	page->items_hint = st->index_items;
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	if (*p != '{' ||
-		!msgraph_json_index_page(resp->body.data, resp->body.len, &st->names, page, &check))
-	{
-		/* an ERROR, unless the body is JSON that is no object */
-		json_object_put(parse_json_body(url, resp));
-		page->value.len = 0;
-	}
-	if (page->value.len == 0 || page->text[page->value.off] != '[')
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Graph sent a page without a \"value\" array"),
-				 errdetail("Request: GET %s", url)));
-	st->index_items = page->nitems;
-	return page;
-}
-
-/*
- * The @odata.nextLink of an indexed page, checked, into next; false when
- * it has none (absent or null).  Used as json-c would give it: as a C
- * string, up to a "\u0000" if there is one.
- */
-static bool
-page_next_link(MsgraphScanState *st, MsgraphJsonPage *page, const char *url, StringInfo next)
-{
-	const MsgraphJsonSpan *span = &page->next_link;
-	const char *v = page->text + span->off;
-	char	   *link;
-	size_t		len;
-
-	if (span->len == 0 || *v == 'n')
-		return false;
-	if (*v != '"')
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Graph sent an @odata.nextLink that is not a string"),
-				 errdetail("Request: GET %s", url)));
-	link = palloc(span->len);
-	len = msgraph_json_decode_string(v + 1, span->len - 2, link);
-	link[len] = '\0';
-	check_next_link(st, link);
-	resetStringInfo(next);
-	appendStringInfoString(next, link);
-	return true;
-}
-
-/*
- * A nextLink is followed only to graph_url's origin (the bearer token goes
- * nowhere else), and never twice in one scan (a paging loop would
- * otherwise return the same rows forever).
- */
-static void
-check_next_link(MsgraphScanState *st, const char *link)
-{
-	uint64		h = hash_bytes_extended((const unsigned char *) link, strlen(link), 0);
-	int			i;
-
-	if (!msgraph_same_origin(link, st->opts.graph_url))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Graph sent an @odata.nextLink to another host"),
-				 errdetail("The link %s is not on %s; it was not followed.",
-						   link, st->opts.graph_url)));
-
-	for (i = 0; i < st->nseen; i++)
-	{
-		if (st->seen_links[i] == h)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("Graph's paging loops: an @odata.nextLink came back a second time"),
-					 errdetail("Link: %s", link)));
-	}
-	if (st->nseen == st->maxseen)
-	{
-		st->maxseen = Max(16, st->maxseen * 2);
-		st->seen_links = st->seen_links
-			? repalloc(st->seen_links, sizeof(uint64) * st->maxseen)
-			: MemoryContextAlloc(st->scan_cxt, sizeof(uint64) * st->maxseen);
-	}
-	st->seen_links[st->nseen++] = h;
-}
-
-/*
- * Empty pages with fresh nextLinks are no loop the link check can see, yet
- * they may never end: past a limit, that is paging that stops for another
- * reason than the absence of a nextLink, an ERROR.  *run counts them.
- */
-static void
-check_empty_run(int *run, size_t nitems, bool have_next, const char *url)
-{
-	if (nitems > 0 || !have_next)
-	{
-		*run = 0;
-		return;
-	}
-	if (++*run > MSGRAPH_MAX_EMPTY_RUN)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Graph sent %d empty pages in a row, each with an @odata.nextLink",
-						*run),
-				 errdetail("Last request: GET %s", url),
-				 errhint("Graph's paging seems stalled; try again later.")));
 }
 
 static void
@@ -2904,13 +2044,13 @@ msgraphReScanForeignScan(ForeignScanState *node)
 {
 	MsgraphScanState *st = (MsgraphScanState *) node->fdw_state;
 
-	end_windows(st, true);
+	msgraph_windows_end(&st->paging.pager, true);
 	scan_free_page(st);
 	st->begun = false;
 	st->started = false;
-	st->have_next = false;
-	st->nseen = 0;
-	st->empty_run = 0;
+	st->paging.have_next = false;
+	st->paging.pager.nseen = 0;
+	st->paging.empty_run = 0;
 	st->spec.id = NULL;
 	st->count_done = false;
 }
@@ -2922,7 +2062,7 @@ msgraphEndForeignScan(ForeignScanState *node)
 
 	if (st)
 	{
-		end_windows(st, true);
+		msgraph_windows_end(&st->paging.pager, true);
 		scan_free_page(st);
 	}
 }
@@ -2940,19 +2080,19 @@ msgraphExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	{
 		bool		resolved = es->analyze && st->started;
 		MsgraphRequestSpec spec = st->spec;
-		bool		never = st->never;
+		bool		never = st->cond.never;
 		char	   *url;
 		char	   *none = NULL;	/* why no request goes out, if none does */
 
-		if (st->lookup)
+		if (st->lookup.kind)
 		{
-			Node	   *v = st->lookup_value->expr;
+			Node	   *v = st->lookup.value->expr;
 
 			/* ids that cannot be path segments are never sent (scan_start) */
 			spec.id = "?";
-			if (resolved && list_length(st->ids) > 0)
-				spec.id = (char *) linitial(st->ids);
-			else if (IsA(v, Const) && !((Const *) v)->constisnull && st->lookup == 1)
+			if (resolved && list_length(st->lookup.ids) > 0)
+				spec.id = (char *) linitial(st->lookup.ids);
+			else if (IsA(v, Const) && !((Const *) v)->constisnull && st->lookup.kind == 1)
 			{
 				spec.id = TextDatumGetCString(((Const *) v)->constvalue);
 				if (!msgraph_path_segment_valid(spec.id))
@@ -2987,7 +2127,7 @@ msgraphExplainForeignScan(ForeignScanState *node, ExplainState *es)
 					none = "none (no id of the list can be a path segment)";
 			}
 		}
-		if (!st->lookup && !resolved)
+		if (!st->lookup.kind && !resolved)
 			spec.filter = render_filter(st, st->mode, true, !es->analyze, NULL, &never);
 		if (never)
 			ExplainPropertyText("Graph Request", "none (the conditions select no row)", es);
@@ -3001,15 +2141,18 @@ msgraphExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	}
 	if (es->analyze)
 	{
+		int			streams;
+		int			windows;
+
 		ExplainPropertyInteger("Graph Requests", NULL, st->stats.requests, es);
 		ExplainPropertyInteger("Graph Pages", NULL, st->stats.pages, es);
 		ExplainPropertyInteger("Graph Bytes", NULL, st->stats.bytes, es);
 		ExplainPropertyInteger("Graph Retries", NULL, st->stats.retries, es);
 		ExplainPropertyInteger("Graph Throttled ms", NULL, st->stats.throttled_ms, es);
-		if (st->windows != NULL && st->nstreams > 1)
+		if (msgraph_windows_counts(&st->paging.pager, &streams, &windows))
 		{
-			ExplainPropertyInteger("Graph Streams", NULL, st->nstreams, es);
-			ExplainPropertyInteger("Graph Windows", NULL, st->nwindows + st->nsplits, es);
+			ExplainPropertyInteger("Graph Streams", NULL, streams, es);
+			ExplainPropertyInteger("Graph Windows", NULL, windows, es);
 		}
 		if (st->fallback)
 			ExplainPropertyText("Graph Fallback", st->fallback, es);

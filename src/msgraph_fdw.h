@@ -330,6 +330,12 @@ typedef struct MsgraphRequestSpec
 	bool		count;			/* $count=true */
 	char	   *expand;			/* $expand value, NULL for none */
 	char	   *id;				/* get by id: the id, NULL for a list */
+
+	/* a time window of snapshot_property: "ge range_from [and lt range_to]" */
+	bool		range;
+	TimestampTz range_from;
+	bool		range_bounded;
+	TimestampTz range_to;
 } MsgraphRequestSpec;
 
 extern MsgraphTableMeta *msgraph_table_meta(Relation rel, const GraphResource *res);
@@ -394,6 +400,50 @@ extern void msgraph_convert_page_item(Relation rel, MsgraphColumn *cols, int nco
 									  Datum *values, bool *nulls);
 extern char *msgraph_column_property(Relation rel, AttrNumber attnum);
 extern bool msgraph_parse_timestamp(const char *s, size_t len, TimestampTz *result);
+
+/* in paging.c */
+
+/*
+ * What reading a scan's list pages needs and keeps: set up by the scan
+ * (the first four fields and cxt), the rest kept by paging.c.
+ */
+typedef struct MsgraphWindows MsgraphWindows;
+typedef struct MsgraphPager
+{
+	MsgraphConnOptions *opts;
+	const GraphResource *res;	/* for error messages; NULL if unknown */
+	MsgraphRequestStats *stats;
+	const MsgraphJsonNames *names;	/* the members pages are indexed for */
+	int			ts_slot;		/* the snapshot timestamp in names, or -1 */
+	MemoryContext cxt;			/* the scan's: windows and links live here */
+
+	size_t		index_items;	/* items of the last page (a size hint) */
+	uint64	   *seen_links;		/* hashes of the links followed */
+	int			nseen;
+	int			maxseen;
+	MsgraphWindows *windows;	/* paging ahead or windows, or NULL */
+} MsgraphPager;
+
+extern MsgraphJsonPage *msgraph_page_read(MsgraphPager *pg, const char *url,
+										  MsgraphHttpResponse *resp,
+										  MsgraphJsonPage *page);
+extern bool msgraph_page_next_link(MsgraphPager *pg, MsgraphJsonPage *page,
+								   const char *url, StringInfo next);
+extern void msgraph_page_check_link(MsgraphPager *pg, const char *link);
+extern void msgraph_page_check_empty_run(int *run, size_t nitems, bool have_next,
+										 const char *url);
+extern bool msgraph_page_count(const MsgraphJsonPage *page, double *count);
+extern bool msgraph_windows_start(MsgraphPager *pg, const MsgraphRequestSpec *spec,
+								  TimestampTz snapshot, int nstreams);
+extern void msgraph_windows_page_ahead(MsgraphPager *pg, const char *next_url,
+									   int empty_run);
+extern MsgraphJsonPage *msgraph_windows_next_page(MsgraphPager *pg, bool **skip);
+extern void msgraph_windows_progress(MsgraphPager *pg);
+extern void msgraph_windows_end(MsgraphPager *pg, bool free_memory);
+extern bool msgraph_windows_counts(MsgraphPager *pg, int *streams, int *windows);
+
+/* in response.c */
+extern struct json_object *msgraph_parse_body(const char *url, MsgraphHttpResponse *resp);
 
 /* in import.c */
 extern List *msgraph_import_foreign_schema(ImportForeignSchemaStmt *stmt,
