@@ -86,6 +86,13 @@ PG_MODULE_MAGIC;
 /* row estimate for a resource the catalog does not know */
 #define MSGRAPH_DEFAULT_ROWS	1000.0
 
+/*
+ * Pages of one entity's navigation collection (an incident's alerts after
+ * a failed $expand) read at most: the collection is held whole, as the
+ * one jsonb value of its column.
+ */
+#define MSGRAPH_MAX_NAVIGATION_PAGES 1000
+
 /* Planner state of a foreign table, in baserel->fdw_private. */
 typedef struct MsgraphRelInfo
 {
@@ -715,10 +722,10 @@ remote_count(ForeignServer *server, Oid userid, MsgraphRelInfo *info, Index reli
 	MsgraphRequestSpec spec;
 	MsgraphDeparseEnv env;
 	MsgraphHttpResponse resp;
-	struct json_tokener *tok;
-	struct json_object *doc;
-	struct json_object *count;
-	double		result = -1;
+	MsgraphRequestStats stats;
+	MsgraphJsonNames names;
+	MsgraphPager pager;
+	double		count;
 	char	   *url;
 
 	msgraph_get_conn_options(server, GetUserMapping(userid, server->serverid), &opts);
@@ -734,18 +741,19 @@ remote_count(ForeignServer *server, Oid userid, MsgraphRelInfo *info, Index reli
 	spec.count = true;
 	url = msgraph_build_url(&opts, &spec, false, false, 0);
 
-	msgraph_graph_get(&opts, url, &resp, NULL);
+	memset(&stats, 0, sizeof(stats));
+	msgraph_graph_get(&opts, url, &resp, &stats);
 	if (resp.status != 200)
 		return -1;				/* planning goes on with the catalog's guess */
-	tok = json_tokener_new_ex(MSGRAPH_JSON_MAX_DEPTH);
-	doc = json_tokener_parse_ex(tok, resp.body.data, resp.body.len);
-	json_tokener_free(tok);
-	count = msgraph_json_get(doc, "@odata.count");
-	if (count != NULL && json_object_is_type(count, json_type_int))
-		result = (double) json_object_get_int64(count);
-	if (doc)
-		json_object_put(doc);
-	return result;
+	memset(&pager, 0, sizeof(pager));
+	pager.opts = &opts;
+	pager.stats = &stats;
+	pager.names = &names;
+	pager.ts_slot = msgraph_columns_names(NULL, 0, NULL, &names);
+	pager.cxt = CurrentMemoryContext;
+	if (!msgraph_page_count(msgraph_page_read(&pager, url, &resp, NULL), &count))
+		return -1;
+	return count;
 }
 
 /*
@@ -1829,6 +1837,7 @@ attach_navigation(MsgraphScanState *st, struct json_object *entity)
 	StringInfoData url;
 	StringInfoData next;
 	int			pages = 0;
+	int			empty_run = 0;
 
 	if (id == NULL)
 		return;
@@ -1876,11 +1885,15 @@ attach_navigation(MsgraphScanState *st, struct json_object *entity)
 		json_object_object_del(entity, "@msgraph.page");
 		if (next.len == 0)
 			break;
-		if (!msgraph_same_origin(next.data, st->opts.graph_url) || ++pages > 10000)
+		msgraph_page_check_link(&st->paging.pager, next.data);
+		msgraph_page_check_empty_run(&empty_run, json_object_array_length(value), true,
+									 url.data);
+		if (++pages > MSGRAPH_MAX_NAVIGATION_PAGES)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("Graph sent an @odata.nextLink that cannot be followed"),
-					 errdetail("Link: %s", next.data)));
+					 errmsg("the %s of one entity span more than %d pages",
+							d->source, MSGRAPH_MAX_NAVIGATION_PAGES),
+					 errdetail("Entity %s, request: GET %s", id, url.data)));
 		resetStringInfo(&url);
 		appendStringInfoString(&url, next.data);
 	}
@@ -1947,44 +1960,34 @@ fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
 {
 	MsgraphHttpResponse resp;
 	MemoryContext oldcxt;
-	struct json_object *doc;
-	struct json_object *count;
-	int64		n;
+	MsgraphJsonPage *page;
+	double		count = 0;
 	int			i;
 
 	st->started = true;
-	if (st->cond.never)
+	if (!st->cond.never)
 	{
-		/* the conditions select no row: zero, without asking Graph */
-		for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
-		{
-			slot->tts_values[i] = Int64GetDatum(0);
-			slot->tts_isnull[i] = false;
-		}
-		return true;
+		oldcxt = MemoryContextSwitchTo(st->page.cxt);
+		msgraph_graph_get(&st->opts, st->paging.first_url, &resp, &st->stats);
+		if (resp.status != 200)
+			msgraph_report_graph_error(&st->opts, st->res, st->paging.first_url, &resp);
+		page = msgraph_page_read(&st->paging.pager, st->paging.first_url, &resp, NULL);
+		st->stats.pages++;
+		msgraph_backend_stats.pages++;
+		if (!msgraph_page_count(page, &count) || count > (double) PG_INT64_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Graph answered a $count request without a valid @odata.count"),
+					 errdetail("Request: GET %s", st->paging.first_url)));
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(st->page.cxt);
 	}
-	oldcxt = MemoryContextSwitchTo(st->page.cxt);
-	msgraph_graph_get(&st->opts, st->paging.first_url, &resp, &st->stats);
-	if (resp.status != 200)
-		msgraph_report_graph_error(&st->opts, st->res, st->paging.first_url, &resp);
-	doc = msgraph_parse_body(st->paging.first_url, &resp);
-	st->page.dom = doc;
-	st->stats.pages++;
-	msgraph_backend_stats.pages++;
-	count = msgraph_json_get(doc, "@odata.count");
-	if (count == NULL || !json_object_is_type(count, json_type_int) ||
-		(n = json_object_get_int64(count)) < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Graph answered a $count request without a valid @odata.count"),
-				 errdetail("Request: GET %s", st->paging.first_url)));
+	/* (when the conditions select no row: zero, without asking Graph) */
 	for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
 	{
-		slot->tts_values[i] = Int64GetDatum(n);
+		slot->tts_values[i] = Int64GetDatum((int64) count);
 		slot->tts_isnull[i] = false;
 	}
-	scan_free_page(st);
-	MemoryContextSwitchTo(oldcxt);
 	return true;
 }
 
