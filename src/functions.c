@@ -73,6 +73,7 @@ static struct json_object *post_json(MsgraphConnOptions *opts, const char *path,
 									 MsgraphHttpResponse *resp, bool *sent);
 static void risky_users_action(FunctionCallInfo fcinfo, const char *action);
 static Datum json_to_jsonb_datum(struct json_object *v);
+static void check_id_parameter(const char *param, const char *id);
 
 
 static void
@@ -94,6 +95,23 @@ call_context_push(ErrorContextCallback *errcb, MsgraphCallSite *ctx, const char 
 	errcb->arg = ctx;
 	errcb->previous = error_context_stack;
 	error_context_stack = errcb;
+}
+
+/*
+ * Refuse, before anything is sent, an id that cannot be one segment of a
+ * request path ("", ".", ".."; see msgraph_path_segment_valid): no entity
+ * has one, and sent as a segment it would address another resource.  The
+ * user ids of the risky-user actions travel in the body, but are held to
+ * the same rule: they are ids like any other.
+ */
+static void
+check_id_parameter(const char *param, const char *id)
+{
+	if (!msgraph_path_segment_valid(id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value \"%s\" for parameter \"%s\"", id, param),
+				 errdetail("Graph ids are path segments; \".\", \"..\" and the empty string cannot be one. Nothing was sent to Graph.")));
 }
 
 /*
@@ -204,10 +222,7 @@ msgraph_add_comment(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot comment on \"%s\"", resource),
 				 errhint("The resource is \"alerts\" or \"incidents\".")));
-	if (*id == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the id of the %s to comment on is empty", resource)));
+	check_id_parameter("id", id);
 
 	server_options(servername, &opts);
 	body = msgraph_json_own(CurrentMemoryContext, json_object_new_object());
@@ -279,6 +294,7 @@ risky_users_action(FunctionCallInfo fcinfo, const char *action)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("user_ids must not contain NULL"),
 					 errdetail("Nothing was sent to Graph.")));
+		check_id_parameter("user_ids", TextDatumGetCString(elems[i]));
 	}
 	server_options(servername, &opts);
 	if (n == 0)

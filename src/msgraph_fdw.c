@@ -1508,10 +1508,19 @@ scan_start(ForeignScanState *node, MsgraphScanState *st)
 	{
 		MsgraphRuntimeValue *rv = st->lookup.value;
 
+		/*
+		 * An id that cannot be a path segment ("", ".", "..") names no
+		 * entity: it is dropped here, so no request is sent for it.
+		 */
 		st->lookup.ids = NIL;
 		st->lookup.next = 0;
 		if (!rv->isnull && st->lookup.kind == 1)
-			st->lookup.ids = list_make1(TextDatumGetCString(rv->value));
+		{
+			char	   *id = TextDatumGetCString(rv->value);
+
+			if (msgraph_path_segment_valid(id))
+				st->lookup.ids = list_make1(id);
+		}
 		else if (!rv->isnull)
 		{
 			ArrayType  *arr = DatumGetArrayTypeP(rv->value);
@@ -1530,6 +1539,8 @@ scan_start(ForeignScanState *node, MsgraphScanState *st)
 				if (nulls[i])
 					continue;
 				id = TextDatumGetCString(elems[i]);
+				if (!msgraph_path_segment_valid(id))
+					continue;
 				foreach(lc, st->lookup.ids)
 					dup |= (strcmp((char *) lfirst(lc), id) == 0);
 				if (!dup)
@@ -1830,6 +1841,13 @@ attach_navigation(MsgraphScanState *st, struct json_object *entity)
 
 	if (id == NULL)
 		return;
+	/* the id becomes a path segment: one that cannot be is a bad answer */
+	if (!msgraph_path_segment_valid(id))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Graph sent an entity whose id cannot be a path segment"),
+				 errdetail("An entity of %s has the id \"%s\"; its %s would have been fetched by that id.",
+						   st->spec.path, id, d->source)));
 	array = json_object_new_array();
 	json_object_object_add(entity, d->source, array);
 
@@ -2067,35 +2085,62 @@ msgraphExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		MsgraphRequestSpec spec = st->spec;
 		bool		never = st->cond.never;
 		char	   *url;
+		char	   *none = NULL;	/* why no request goes out, if none does */
 
 		if (st->lookup.kind)
 		{
 			Node	   *v = st->lookup.value->expr;
 
+			/* ids that cannot be path segments are never sent (scan_start) */
 			spec.id = "?";
 			if (resolved && list_length(st->lookup.ids) > 0)
 				spec.id = (char *) linitial(st->lookup.ids);
 			else if (IsA(v, Const) && !((Const *) v)->constisnull && st->lookup.kind == 1)
+			{
 				spec.id = TextDatumGetCString(((Const *) v)->constvalue);
+				if (!msgraph_path_segment_valid(spec.id))
+					none = psprintf("none (the id \"%s\" cannot be a path segment)", spec.id);
+			}
 			else if (IsA(v, Const) && !((Const *) v)->constisnull)
 			{
 				Datum	   *elems;
 				bool	   *nulls;
 				int			n;
+				int			i;
+				bool		refused = false;
 
 				deconstruct_array(DatumGetArrayTypeP(((Const *) v)->constvalue),
 								  TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-				if (n > 0 && !nulls[0])
-					spec.id = TextDatumGetCString(elems[0]);
+				/* the first id that is sent */
+				for (i = 0; i < n; i++)
+				{
+					char	   *id;
+
+					if (nulls[i])
+						continue;
+					id = TextDatumGetCString(elems[i]);
+					if (msgraph_path_segment_valid(id))
+					{
+						spec.id = id;
+						break;
+					}
+					refused = true;
+				}
+				if (i == n && refused)
+					none = "none (no id of the list can be a path segment)";
 			}
 		}
 		if (!st->lookup.kind && !resolved)
 			spec.filter = render_filter(st, st->mode, true, !es->analyze, NULL, &never);
-		url = msgraph_build_url(&st->opts, &spec, true, resolved, st->snapshot);
 		if (never)
 			ExplainPropertyText("Graph Request", "none (the conditions select no row)", es);
+		else if (none != NULL)
+			ExplainPropertyText("Graph Request", none, es);
 		else
+		{
+			url = msgraph_build_url(&st->opts, &spec, true, resolved, st->snapshot);
 			ExplainPropertyText("Graph Request", psprintf("GET %s", url), es);
+		}
 	}
 	if (es->analyze)
 	{

@@ -166,6 +166,7 @@ extern MsgraphAsync *msgraph_http_async_wait(MsgraphAsync **set, int n);
 extern void msgraph_http_async_end(MsgraphAsync *a);
 extern char *msgraph_url_encode(const char *s);
 extern char *msgraph_encode_path_segment(const char *s);
+extern bool msgraph_path_segment_valid(const char *s);
 extern bool msgraph_same_origin(const char *url, const char *base);
 extern char *msgraph_new_request_id(void);
 
