@@ -166,7 +166,7 @@ post_json(MsgraphConnOptions *opts, const char *path, struct json_object *body,
 		return NULL;			/* the caller reports it */
 	if (resp->status == 204 || resp->body.len == 0)
 		return NULL;
-	return msgraph_parse_response("POST", url, resp);
+	return msgraph_json_own(CurrentMemoryContext, msgraph_parse_body("POST", url, resp));
 }
 
 /* A json-c value as a jsonb Datum (Graph's UTF-8 in the server encoding). */

@@ -87,7 +87,6 @@ bool		msgraph_dry_run = false;
 #define ENUM_SENTINEL "unknownFutureValue"
 
 /* JSON nesting a Graph answer may have (as the scan allows) */
-#define MODIFY_JSON_MAX_DEPTH 64
 
 /* Slots of the fdw_private list PlanForeignModify makes. */
 enum MsgraphModifyPrivate
@@ -255,19 +254,6 @@ msgraph_json_text(struct json_object *obj)
 {
 	return pstrdup(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
 												  JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
-/*
- * Parse a Graph answer strictly (valid UTF-8, bounded nesting, nothing
- * after the value), or ERROR.  The DOM belongs to CurrentMemoryContext.
- */
-struct json_object *
-msgraph_parse_response(const char *method, const char *url, MsgraphHttpResponse *resp)
-{
-	/* strict check first, bounded and interruptible (connection.c) */
-	return msgraph_json_own(CurrentMemoryContext,
-							msgraph_json_parse_dom(resp->body.data, resp->body.len,
-												   MODIFY_JSON_MAX_DEPTH, method, url));
 }
 
 /*
@@ -1101,7 +1087,7 @@ msgraph_datum_to_json(Datum value, Oid type, const char *what)
 				getTypeOutputInfo(base, &outfunc, &isvarlena);
 				text = OidOutputFunctionCall(outfunc, value);
 				utf8 = pg_server_to_any(text, strlen(text), PG_UTF8);
-				tok = json_tokener_new_ex(MODIFY_JSON_MAX_DEPTH);
+				tok = json_tokener_new_ex(MSGRAPH_JSON_MAX_DEPTH);
 				if (tok == NULL)
 					ereport(ERROR,
 							(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -1192,7 +1178,8 @@ patch_entity(MsgraphModifyState *st, const char *id, struct json_object *body,
 	st->rows_changed++;
 	if (resp.status == 200 && resp.body.len > 0)
 	{
-		*entity = msgraph_parse_response("PATCH", url, &resp);
+		*entity = msgraph_json_own(CurrentMemoryContext,
+								   msgraph_parse_body("PATCH", url, &resp));
 		if (!json_object_is_type(*entity, json_type_object))
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),

@@ -1866,7 +1866,7 @@ attach_navigation(MsgraphScanState *st, struct json_object *entity)
 		msgraph_graph_get(&st->opts, url.data, &resp, &st->stats);
 		if (resp.status != 200)
 			msgraph_report_graph_error(&st->opts, st->res, url.data, &resp);
-		doc = msgraph_parse_body(url.data, &resp);
+		doc = msgraph_parse_body("GET", url.data, &resp);
 		/* the page document hangs off the entity until its items are moved */
 		json_object_object_add(entity, "@msgraph.page", doc);
 		value = msgraph_json_get(doc, "value");
@@ -1928,7 +1928,7 @@ fetch_next_lookup(MsgraphScanState *st)
 		}
 		if (resp.status != 200)
 			msgraph_report_graph_error(&st->opts, st->res, url, &resp);
-		doc = msgraph_parse_body(url, &resp);
+		doc = msgraph_parse_body("GET", url, &resp);
 		if (!json_object_is_type(doc, json_type_object))
 		{
 			json_object_put(doc);
@@ -2013,7 +2013,7 @@ parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp)
 		return;
 	}
 
-	doc = msgraph_parse_body(url, resp);
+	doc = msgraph_parse_body("GET", url, resp);
 	st->page.dom = doc;
 	value = msgraph_json_get(doc, "value");
 	if (value == NULL || !json_object_is_type(value, json_type_array))

@@ -211,18 +211,6 @@ extern void msgraph_report_graph_error(MsgraphConnOptions *opts,
 									   const GraphResource *res,
 									   const char *url,
 									   MsgraphHttpResponse *resp);
-extern char *msgraph_escape_text(const char *s, size_t len, bool utf8, int max_chars);
-extern bool msgraph_error_body_readable(MsgraphHttpResponse *resp, const char **problem);
-extern bool msgraph_error_body_has(MsgraphHttpResponse *resp, const char *name);
-extern char *msgraph_error_body_string(MsgraphHttpResponse *resp, int max_chars,
-									   const char *first,...);
-extern char *msgraph_error_body_decoded(MsgraphHttpResponse *resp, const char *name,
-										size_t *len);
-extern char *msgraph_error_body_raw(MsgraphHttpResponse *resp, const char *name);
-extern struct json_object *msgraph_json_parse_dom(const char *text, size_t len, int max_depth,
-												  const char *method, const char *url);
-extern void msgraph_report_bad_page(const char *url, MsgraphHttpResponse *resp,
-									const MsgraphJsonCheck *walk);
 
 /* in retry.c */
 
@@ -468,7 +456,18 @@ extern void msgraph_windows_end(MsgraphPager *pg, bool free_memory);
 extern bool msgraph_windows_counts(MsgraphPager *pg, int *streams, int *windows);
 
 /* in response.c */
-extern struct json_object *msgraph_parse_body(const char *url, MsgraphHttpResponse *resp);
+extern struct json_object *msgraph_parse_body(const char *method, const char *url,
+											  MsgraphHttpResponse *resp);
+extern char *msgraph_escape_text(const char *s, size_t len, bool utf8, int max_chars);
+extern bool msgraph_error_body_readable(MsgraphHttpResponse *resp, const char **problem);
+extern bool msgraph_error_body_has(MsgraphHttpResponse *resp, const char *name);
+extern char *msgraph_error_body_string(MsgraphHttpResponse *resp, int max_chars,
+									   const char *first,...);
+extern char *msgraph_error_body_decoded(MsgraphHttpResponse *resp, const char *name,
+										size_t *len);
+extern char *msgraph_error_body_raw(MsgraphHttpResponse *resp, const char *name);
+extern void msgraph_report_bad_page(const char *url, MsgraphHttpResponse *resp,
+									const MsgraphJsonCheck *walk);
 
 /* in import.c */
 extern List *msgraph_import_foreign_schema(ImportForeignSchemaStmt *stmt,
@@ -517,8 +516,6 @@ extern struct json_object *msgraph_json_own(MemoryContext cxt, struct json_objec
 extern struct json_object *msgraph_json_string(const char *s);
 extern struct json_object *msgraph_datum_to_json(Datum value, Oid type, const char *what);
 extern char *msgraph_json_text(struct json_object *obj);
-extern struct json_object *msgraph_parse_response(const char *method, const char *url,
-												  MsgraphHttpResponse *resp);
 extern void msgraph_log_write(MsgraphConnOptions *opts, const char *method,
 							  const char *target, const char *properties);
 extern void msgraph_report_write_error(MsgraphConnOptions *opts, const char *permission,
