@@ -11,14 +11,19 @@
  * function, looked up once).  Per row only the values the query uses are
  * looked up and converted.
  *
- * An entity comes either as a json-c object (single entities: lookups by
- * id, UPDATE ... RETURNING) or as an item of a list page that the walk of
- * jsoncheck.c has checked and indexed (MsgraphJsonPage): the values are
- * then read from the page text itself, strings without escapes are copied
- * once, jsonb is built from the text, and the first component of each
- * column's property was found by the walk.  One set of conversion rules
- * serves both (JsonValue below), so a value gives the same datum, or the
- * same error, whichever way it came.
+ * An entity is an item of a list page that the walk of jsoncheck.c has
+ * checked and indexed (MsgraphJsonPage), single entities (lookups by id,
+ * UPDATE ... RETURNING) included, which paging.c reads as the one item of
+ * a page: the values are read from the text itself, strings without
+ * escapes are copied once, jsonb is built from the text, and the first
+ * component of each column's property was found by the walk.
+ *
+ * json-c is still needed in one case: after Graph failed on $expand, the
+ * scan fetches each entity's navigation collection on its own and attaches
+ * it to the entity as the member $expand would have sent, which needs a
+ * tree to add to (msgraph_convert_entity).  One set of conversion rules
+ * serves both forms (JsonValue below), so a value gives the same datum,
+ * or the same error, whichever way it came.
  *
  * A value that does not fit its column is an ERROR, never a silent
  * truncation or NULL; the error context names the table, the column, the

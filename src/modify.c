@@ -126,6 +126,8 @@ typedef struct MsgraphModifyState
 	/* converting Graph's answer for RETURNING and AFTER triggers */
 	MsgraphColumn *cols;
 	int			ncols;
+	MsgraphJsonNames names;		/* the members the answer is indexed for */
+	MsgraphPager reader;		/* reads the answer as a scan reads entities */
 	bool		has_returning;
 
 	/* the settings as the statement began */
@@ -174,9 +176,9 @@ static void count_rows_first(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 							 MsgraphModifyState *st, List *colnos);
 static struct json_object *patch_body(MsgraphModifyState *st, Datum *values, bool *nulls);
 static PatchOutcome patch_entity(MsgraphModifyState *st, const char *id,
-								 struct json_object *body, struct json_object **entity);
+								 struct json_object *body, MsgraphJsonPage **entity);
 static void store_entity(MsgraphModifyState *st, TupleTableSlot *slot,
-						 struct json_object *entity);
+						 MsgraphJsonPage *entity);
 static char *datum_id(Datum value, Oid type);
 static void seen_ids_reset(MsgraphModifyState *st);
 static bool seen_ids_add(MsgraphModifyState *st, const char *id);
@@ -755,6 +757,12 @@ modify_state_create(Relation rel, Oid userid, List *attnums, bool has_returning,
 				all = lappend_int(all, i);
 		}
 		st->cols = msgraph_build_columns(rel, st->res, all, &st->ncols);
+		st->reader.opts = &st->opts;
+		st->reader.res = st->res;
+		st->reader.stats = &st->stats;
+		st->reader.names = &st->names;
+		st->reader.ts_slot = msgraph_columns_names(st->cols, st->ncols, NULL, &st->names);
+		st->reader.cxt = CurrentMemoryContext;
 		st->temp_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											 "msgraph_security_fdw modify",
 											 ALLOCSET_SMALL_SIZES);
@@ -1132,13 +1140,13 @@ patch_url(MsgraphModifyState *st, const char *id, bool encode)
 
 /*
  * Send (or, in a dry run, show) the PATCH of one entity.  On success
- * *entity is the entity Graph sent back (NULL if it sent none), owned by
- * the current memory context.  A Graph error is an ERROR that says how
+ * *entity is the entity Graph sent back (NULL if it sent none), read as a
+ * scan reads entities, in the current memory context.  A Graph error is an ERROR that says how
  * many rows Graph had already changed.
  */
 static PatchOutcome
 patch_entity(MsgraphModifyState *st, const char *id, struct json_object *body,
-			 struct json_object **entity)
+			 MsgraphJsonPage **entity)
 {
 	char	   *url = patch_url(st, id, true);
 	char	   *target = psprintf("%s/%s", st->path, msgraph_encode_path_segment(id));
@@ -1177,15 +1185,7 @@ patch_entity(MsgraphModifyState *st, const char *id, struct json_object *body,
 								   : NULL);
 	st->rows_changed++;
 	if (resp.status == 200 && resp.body.len > 0)
-	{
-		*entity = msgraph_json_own(CurrentMemoryContext,
-								   msgraph_parse_body("PATCH", url, &resp));
-		if (!json_object_is_type(*entity, json_type_object))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("Graph answered a PATCH with something that is not an entity"),
-					 errdetail("Request: PATCH %s", url)));
-	}
+		*entity = msgraph_entity_read(&st->reader, "PATCH", url, &resp);
 	return PATCH_CHANGED;
 }
 
@@ -1195,14 +1195,14 @@ patch_entity(MsgraphModifyState *st, const char *id, struct json_object *body,
  * copied into the slot's own memory, since the per-row context goes.
  */
 static void
-store_entity(MsgraphModifyState *st, TupleTableSlot *slot, struct json_object *entity)
+store_entity(MsgraphModifyState *st, TupleTableSlot *slot, MsgraphJsonPage *entity)
 {
 	int			natts = slot->tts_tupleDescriptor->natts;
 
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, sizeof(bool) * natts);
-	msgraph_convert_entity(st->rel, st->cols, st->ncols, entity,
-						   slot->tts_values, slot->tts_isnull);
+	msgraph_convert_page_item(st->rel, st->cols, st->ncols, entity, &st->names, 0,
+							  slot->tts_values, slot->tts_isnull);
 	ExecStoreVirtualTuple(slot);
 	ExecMaterializeSlot(slot);
 }
@@ -1244,7 +1244,7 @@ msgraphExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *s
 	bool		isnull;
 	char	   *id;
 	struct json_object *body;
-	struct json_object *entity;
+	MsgraphJsonPage *entity;
 	PatchOutcome outcome;
 	int			i;
 
@@ -1377,7 +1377,7 @@ msgraphIterateDirectModify(ForeignScanState *node)
 	bool		isnull;
 	char	   *id;
 	struct json_object *body;
-	struct json_object *entity;
+	MsgraphJsonPage *entity;
 	PatchOutcome outcome;
 	ListCell   *lc;
 	int			i;

@@ -1912,7 +1912,6 @@ fetch_next_lookup(MsgraphScanState *st)
 	while (st->lookup.next < list_length(st->lookup.ids))
 	{
 		MsgraphHttpResponse resp;
-		struct json_object *doc;
 		char	   *url;
 
 		scan_free_page(st);
@@ -1928,25 +1927,13 @@ fetch_next_lookup(MsgraphScanState *st)
 		}
 		if (resp.status != 200)
 			msgraph_report_graph_error(&st->opts, st->res, url, &resp);
-		doc = msgraph_parse_body("GET", url, &resp);
-		if (!json_object_is_type(doc, json_type_object))
-		{
-			json_object_put(doc);
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("Graph sent an entity that is not a JSON object"),
-					 errdetail("Request: GET %s", url)));
-		}
-		/* hold the entity as a one-item page */
-		st->page.dom = json_object_new_array();
-		json_object_array_add(st->page.dom, doc);
-		st->page.items = st->page.dom;
+		st->page.index = msgraph_entity_read(&st->paging.pager, "GET", url, &resp);
 		st->page.nitems = 1;
 		st->page.next = 0;
 		st->stats.pages++;
 		msgraph_backend_stats.pages++;
 		MemoryContextSwitchTo(oldcxt);
-			return true;
+		return true;
 	}
 	return false;
 }

@@ -440,6 +440,8 @@ typedef struct MsgraphPager
 extern MsgraphJsonPage *msgraph_page_read(MsgraphPager *pg, const char *url,
 										  MsgraphHttpResponse *resp,
 										  MsgraphJsonPage *page);
+extern MsgraphJsonPage *msgraph_entity_read(MsgraphPager *pg, const char *method,
+											const char *url, MsgraphHttpResponse *resp);
 extern bool msgraph_page_next_link(MsgraphPager *pg, MsgraphJsonPage *page,
 								   const char *url, StringInfo next);
 extern void msgraph_page_check_link(MsgraphPager *pg, const char *link);
