@@ -421,6 +421,16 @@ static const GraphProperty sp_risk_detection_properties[] = {
 	PROP_ENUM("tokenIssuerType", enum_token_issuer_type, NUL),
 };
 
+/*
+ * identityProtection/riskyUsers takes no PATCH: a user's risk is dismissed
+ * or confirmed by an action over a list of user ids.
+ */
+static const GraphAction risky_user_actions[] = {
+	{"dismiss", "msgraph_dismiss_risky_users", "userIds", "dismiss a user's risk"},
+	{"confirmCompromised", "msgraph_confirm_compromised", "userIds",
+	"confirm that a user is compromised"},
+};
+
 #undef PROP
 #undef PROP_ENUM
 #undef NUL
@@ -546,6 +556,9 @@ static const GraphResource resources[] = {
 		.nproperties = lengthof(risky_user_properties),
 		.derived = NULL,
 		.nderived = 0,
+		.actions = risky_user_actions,
+		.nactions = lengthof(risky_user_actions),
+		.actions_change = "a risky user's state",
 		.top_max = 500,
 		.top_default = 0,
 		.allows_top = true,
@@ -680,6 +693,31 @@ graph_catalog_find_derived(const GraphResource *res, const char *name)
 	{
 		if (strcmp(res->derived[i].name, name) == 0)
 			return &res->derived[i];
+	}
+	return NULL;
+}
+
+/*
+ * graph_catalog_find_action
+ *		The action an SQL function sends, and (in *res) its resource; NULL
+ *		if no resource has one for that function.
+ */
+const GraphAction *
+graph_catalog_find_action(const char *sql_function, const GraphResource **res)
+{
+	int			i;
+	int			j;
+
+	for (i = 0; i < lengthof(resources); i++)
+	{
+		for (j = 0; j < resources[i].nactions; j++)
+		{
+			if (strcmp(resources[i].actions[j].sql_function, sql_function) == 0)
+			{
+				*res = &resources[i];
+				return &resources[i].actions[j];
+			}
+		}
 	}
 	return NULL;
 }

@@ -341,25 +341,15 @@ jv_iter_next(JsonIter *it, const char **key, int *keylen, JsonValue *child)
 	return true;
 }
 
-/*
- * The property option of a column, or its default (snake_case name to
- * lowerCamelCase).
- */
+/* The property a column reads (its option, or its name in lowerCamelCase). */
 char *
 msgraph_column_property(Relation rel, AttrNumber attnum)
 {
-	List	   *options = GetForeignColumnOptions(RelationGetRelid(rel), attnum);
-	ListCell   *lc;
+	char	   *property;
+	int			filterable;
 
-	foreach(lc, options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-
-		if (strcmp(def->defname, "property") == 0)
-			return defGetString(def);
-	}
-	return msgraph_default_property_name(
-		NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname));
+	msgraph_column_options(rel, attnum, &property, &filterable);
+	return property;
 }
 
 /*
@@ -460,19 +450,19 @@ msgraph_build_columns(Relation rel, const GraphResource *res, List *attnums,
 
 /*
  * What the columns need from Graph: the whole entity (no $select then),
- * the top-level properties to $select (after "id"), and whether $expand
- * is needed for a derived navigation column.
+ * the top-level properties to $select (after "id"), and the navigation
+ * property to $expand for a derived navigation column (NULL for none).
  */
 void
 msgraph_columns_needed(const GraphResource *res, MsgraphColumn *cols, int ncols,
-					   bool *need_raw, StringInfo select, bool *need_expand)
+					   bool *need_raw, StringInfo select, const char **expand)
 {
 	List	   *names = list_make1("id");
 	ListCell   *lc;
 	int			i;
 
 	*need_raw = false;
-	*need_expand = false;
+	*expand = NULL;
 	for (i = 0; i < ncols; i++)
 	{
 		MsgraphColumn *col = &cols[i];
@@ -486,7 +476,7 @@ msgraph_columns_needed(const GraphResource *res, MsgraphColumn *cols, int ncols,
 				break;
 			case MSGRAPH_SRC_DERIVED:
 				if (col->derived->kind == GRAPH_DERIVED_EXPAND)
-					*need_expand = true;
+					*expand = col->derived->source;
 				else
 					name = col->derived->source;
 				break;

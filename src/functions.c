@@ -54,7 +54,6 @@ PG_FUNCTION_INFO_V1(msgraph_hunting_query);
 #define HUNTING_PERMISSION		"ThreatHunting.Read.All"
 
 #define COMMENT_TYPE			"microsoft.graph.security.alertComment"
-#define RISKY_USERS_PATH		"identityProtection/riskyUsers"
 
 /* What an error context line names: the function and its server. */
 typedef struct MsgraphCallSite
@@ -255,17 +254,19 @@ msgraph_add_comment(PG_FUNCTION_ARGS)
 }
 
 /*
- * POST identityProtection/riskyUsers/{action} {"userIds": [...]}.  An
+ * The catalog's action that an SQL function sends: POST {path}/{action}
+ * {"userIds": [...]} (identityProtection/riskyUsers/dismiss ...).  An
  * empty array sends nothing; a NULL element is refused before anything
  * is sent.
  */
 static void
-risky_users_action(FunctionCallInfo fcinfo, const char *action)
+risky_users_action(FunctionCallInfo fcinfo, const char *function)
 {
 	Name		servername = PG_GETARG_NAME(0);
 	ArrayType  *ids = PG_GETARG_ARRAYTYPE_P(1);
-	const GraphResource *res = graph_catalog_find_path(RISKY_USERS_PATH);
-	const char *permission = res ? res->write_permission : NULL;
+	const GraphResource *res;
+	const GraphAction *action = graph_catalog_find_action(function, &res);
+	const char *permission;
 	MsgraphConnOptions opts;
 	MsgraphHttpResponse resp;
 	struct json_object *body;
@@ -279,9 +280,10 @@ risky_users_action(FunctionCallInfo fcinfo, const char *action)
 	ErrorContextCallback errcb;
 	MsgraphCallSite ctx;
 
-	call_context_push(&errcb, &ctx, strcmp(action, "dismiss") == 0
-					  ? "msgraph_dismiss_risky_users" : "msgraph_confirm_compromised",
-					  servername);
+	if (action == NULL)
+		elog(ERROR, "msgraph_security_fdw: no catalog action for %s()", function);
+	permission = res->write_permission;
+	call_context_push(&errcb, &ctx, function, servername);
 	if (ARR_NDIM(ids) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
@@ -305,12 +307,12 @@ risky_users_action(FunctionCallInfo fcinfo, const char *action)
 
 	body = msgraph_json_own(CurrentMemoryContext, json_object_new_object());
 	list = json_object_new_array();
-	json_object_object_add(body, "userIds", list);
+	json_object_object_add(body, action->ids_member, list);
 	for (i = 0; i < n; i++)
 		json_object_array_add(list, msgraph_json_string(TextDatumGetCString(elems[i])));
-	path = psprintf("%s/%s", RISKY_USERS_PATH, action);
+	path = psprintf("%s/%s", res->path, action->name);
 
-	(void) post_json(&opts, path, body, "userIds", permission, true, &resp, &sent);
+	(void) post_json(&opts, path, body, action->ids_member, permission, true, &resp, &sent);
 	if (sent && resp.status != 200 && resp.status != 204)
 		msgraph_report_write_error(&opts, permission, path, &resp, NULL,
 								   resp.status == 404
@@ -323,7 +325,7 @@ risky_users_action(FunctionCallInfo fcinfo, const char *action)
 Datum
 msgraph_dismiss_risky_users(PG_FUNCTION_ARGS)
 {
-	risky_users_action(fcinfo, "dismiss");
+	risky_users_action(fcinfo, "msgraph_dismiss_risky_users");
 	PG_RETURN_VOID();
 }
 
@@ -331,7 +333,7 @@ msgraph_dismiss_risky_users(PG_FUNCTION_ARGS)
 Datum
 msgraph_confirm_compromised(PG_FUNCTION_ARGS)
 {
-	risky_users_action(fcinfo, "confirmCompromised");
+	risky_users_action(fcinfo, "msgraph_confirm_compromised");
 	PG_RETURN_VOID();
 }
 

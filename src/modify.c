@@ -374,6 +374,26 @@ updatable_list(const GraphResource *res)
 }
 
 /*
+ * The SQL functions that send a resource's actions, for a HINT
+ * ("msgraph_dismiss_risky_users() or msgraph_confirm_compromised()"), or
+ * NULL when it has none.
+ */
+static char *
+action_functions(const GraphResource *res)
+{
+	StringInfoData buf;
+	int			i;
+
+	if (res == NULL || res->nactions == 0)
+		return NULL;
+	initStringInfo(&buf);
+	for (i = 0; i < res->nactions; i++)
+		appendStringInfo(&buf, "%s%s()", i == 0 ? "" : i == res->nactions - 1 ? " or " : ", ",
+						 res->actions[i].sql_function);
+	return buf.data;
+}
+
+/*
  * Refuse, before anything is sent, what Graph cannot do: INSERT, DELETE,
  * an UPDATE of a resource without PATCH, or a SET of a column whose
  * property Graph does not let one change.  Also refuse a table without an
@@ -387,7 +407,7 @@ check_update_target(PlannerInfo *root, CmdType operation, Relation rel,
 	const char *path = resource_path_of(rel);
 	const GraphResource *res = graph_catalog_find_path(path);
 	const char *relname = RelationGetRelationName(rel);
-	bool		risky_users = res && strcmp(res->path, "identityProtection/riskyUsers") == 0;
+	char	   *actions = action_functions(res);
 	bool		triage = res && updatable_list(res)[0] != '\0';
 	Bitmapset  *cols;
 	List	   *seen = NIL;
@@ -405,7 +425,8 @@ check_update_target(PlannerInfo *root, CmdType operation, Relation rel,
 				 errmsg("cannot delete from foreign table \"%s\"", relname),
 				 errdetail("Graph has no request that deletes entities of %s.", path),
 				 triage ? errhint("Close them instead, for example with UPDATE ... SET status = 'resolved'.")
-				 : risky_users ? errhint("Use msgraph_dismiss_risky_users() to dismiss a user's risk.") : 0));
+				 : actions ? errhint("Use %s() to %s.", res->actions[0].sql_function,
+									  res->actions[0].purpose) : 0));
 	if (operation != CMD_UPDATE)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -418,7 +439,7 @@ check_update_target(PlannerInfo *root, CmdType operation, Relation rel,
 				 res == NULL
 				 ? errdetail("The resource %s is not in the extension's catalog, which knows what Graph lets one update.", path)
 				 : errdetail("Graph has no update of %s.", path),
-				 risky_users ? errhint("Use msgraph_dismiss_risky_users() or msgraph_confirm_compromised() to change a risky user's state.") : 0));
+				 actions ? errhint("Use %s to change %s.", actions, res->actions_change) : 0));
 
 	if (id_column(rel) == InvalidAttrNumber)
 		ereport(ERROR,

@@ -634,17 +634,7 @@ msgraphGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 	table_close(rel, NoLock);
 
 	/* page size: the table's, else the server's, clamped to the maximum */
-	page_size = msgraph_table_page_size(table);
-	if (page_size == 0)
-	{
-		foreach(lc, server->options)
-		{
-			DefElem    *def = (DefElem *) lfirst(lc);
-
-			if (strcmp(def->defname, "page_size") == 0)
-				page_size = atoi(defGetString(def));
-		}
-	}
+	page_size = msgraph_page_size(server, table);
 	if (info->res)
 	{
 		if (!info->res->allows_top)
@@ -1170,7 +1160,7 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	MsgraphColumn *cols;
 	int			ncols;
 	bool		need_raw;
-	bool		need_expand;
+	const char *expand;
 	StringInfoData select;
 	List	   *fdw_exprs;
 	List	   *local;
@@ -1205,7 +1195,7 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	plan.retrieved_attrs = retrieved_attrs_of(rel, attrs_used);
 	cols = msgraph_build_columns(rel, info->res, plan.retrieved_attrs, &ncols);
 	initStringInfo(&select);
-	msgraph_columns_needed(info->res, cols, ncols, &need_raw, &select, &need_expand);
+	msgraph_columns_needed(info->res, cols, ncols, &need_raw, &select, &expand);
 	table_close(rel, NoLock);
 
 	plan.path = info->path;
@@ -1213,7 +1203,7 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 		plan.select = select.data;
 	if (info->res && info->res->snapshot_property && !plan.lookup)
 		plan.snapshot_property = (char *) info->res->snapshot_property;
-	plan.expand = need_expand ? "alerts" : NULL;
+	plan.expand = (char *) expand;
 	plan.orderby = nullable_string(list_nth(best_path->fdw_private, FdwPathPrivateOrderBy));
 	plan.top = intVal(list_nth(best_path->fdw_private, FdwPathPrivateTop));
 	plan.page_size = info->page_size;
@@ -1223,14 +1213,7 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	 * neither ordered by Graph nor cut short by a LIMIT hint.
 	 */
 	server = GetForeignServer(GetForeignTable(rte->relid)->serverid);
-	plan.streams = 1;
-	foreach(lc, server->options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-
-		if (strcmp(def->defname, "streams") == 0)
-			plan.streams = Max(1, Min(atoi(defGetString(def)), MSGRAPH_MAX_STREAMS));
-	}
+	plan.streams = msgraph_server_streams(server);
 	if (plan.lookup || plan.snapshot_property == NULL || !info->res->allows_orderby ||
 		plan.orderby != NULL || plan.top < info->page_size ||
 		best_path->path.param_info != NULL)

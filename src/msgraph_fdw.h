@@ -98,7 +98,10 @@ extern MsgraphStats msgraph_backend_stats;
 extern void msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
 									 MsgraphConnOptions *opts);
 extern char *msgraph_table_resource(ForeignTable *table);
-extern int	msgraph_table_page_size(ForeignTable *table);
+extern int	msgraph_page_size(ForeignServer *server, ForeignTable *table);
+extern int	msgraph_server_streams(ForeignServer *server);
+extern void msgraph_column_options(Relation rel, AttrNumber attnum, char **property,
+								   int *filterable);
 extern bool msgraph_use_remote_estimate(ForeignServer *server, ForeignTable *table);
 extern bool msgraph_url_is_loopback(const char *url);
 extern char *msgraph_default_property_name(const char *colname);
@@ -400,8 +403,8 @@ struct json_object;
 extern MsgraphColumn *msgraph_build_columns(Relation rel, const GraphResource *res,
 											List *attnums, int *ncolumns);
 extern void msgraph_columns_needed(const GraphResource *res, MsgraphColumn *cols,
-								   int ncols, bool *need_raw,
-								   StringInfo select, bool *need_expand);
+								   int ncols, bool *need_raw, StringInfo select,
+								   const char **expand);
 extern void msgraph_convert_entity(Relation rel, MsgraphColumn *cols, int ncols,
 								   struct json_object *entity,
 								   Datum *values, bool *nulls);
