@@ -930,14 +930,6 @@ push_json(JsonbParseState **state, const JsonValue *v, JsonbIteratorToken token)
 	return push_scalar(state, &jv, token);
 }
 
-static inline const char *
-skip_ws(const char *p)
-{
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	return p;
-}
-
 /*
  * The same for the value at p of a checked text, in one pass over it (the
  * accessors would find each container's end before walking into it).
@@ -958,10 +950,10 @@ push_text(JsonbParseState **state, const char *p, JsonbIteratorToken token,
 		bool		object = (*p == '{');
 
 		pushJsonbValue(state, object ? WJB_BEGIN_OBJECT : WJB_BEGIN_ARRAY, NULL);
-		for (p = skip_ws(p + 1); *p != '}' && *p != ']'; p = skip_ws(p))
+		for (p = msgraph_json_skip_ws(p + 1); *p != '}' && *p != ']'; p = msgraph_json_skip_ws(p))
 		{
 			if (*p == ',')
-				p = skip_ws(p + 1);
+				p = msgraph_json_skip_ws(p + 1);
 			if (object)
 			{
 				JsonValue	name;
@@ -973,7 +965,7 @@ push_text(JsonbParseState **state, const char *p, JsonbIteratorToken token,
 				jv.val.string.val = (char *) jv_string(&name, &len);
 				jv.val.string.len = (int) len;
 				pushJsonbValue(state, WJB_KEY, &jv);
-				p = skip_ws(skip_ws(e) + 1);	/* past ':' */
+				p = msgraph_json_skip_ws(msgraph_json_skip_ws(e) + 1);	/* past ':' */
 			}
 			p = push_text(state, p, object ? WJB_VALUE : WJB_ELEM, result);
 		}

@@ -192,8 +192,7 @@ msgraph_page_read(MsgraphPager *pg, const char *url, MsgraphHttpResponse *resp,
 	}
 	/* pages are alike: room for as many items as the last one had */
 	page->items_hint = pg->index_items;
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
+	p = msgraph_json_skip_ws(p);
 	if (*p != '{')
 	{
 		/* an ERROR, unless the body is JSON that is no object; no DOM */
