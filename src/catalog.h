@@ -7,7 +7,7 @@
  * The catalog is plain data.  IMPORT FOREIGN SCHEMA, the JSON-to-tuple
  * conversion and the pushdown code all read it, so that adding a resource
  * means adding rows to catalog.c and nothing else.  Facts come from the
- * Graph v1.0 CSDL as summarised in the project's graph-api.md.
+ * Graph v1.0 CSDL as summarised in doc/graph.md.
  *
  * This header includes nothing from PostgreSQL on purpose: the catalog is
  * also compiled into stand-alone test programs.

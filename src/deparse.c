@@ -8,7 +8,8 @@
  * run-time values filled in) and the text EXPLAIN shows (decoded for
  * reading, with values known only at execution shown as "?"), so the two
  * cannot drift apart.  Query options always appear in the order
- * interface.md gives: $select, $filter, $orderby, $top, $count, $expand.
+ * the README gives ("Reading EXPLAIN"): $select, $filter, $orderby, $top,
+ * $count, $expand.
  *
  *-------------------------------------------------------------------------
  */

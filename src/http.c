@@ -16,9 +16,9 @@
  *
  * Nothing here knows about Graph; connection.c and auth.c speak Graph and
  * the identity platform through this file.  Proxies configured in the
- * server's environment are ignored on purpose (interface.md): the only
- * proxy is the one a request names (the server's proxy option), always
- * used as a CONNECT tunnel.  TLS peer and host verification stay at
+ * server's environment are ignored on purpose (README, "Server options"):
+ * the only proxy is the one a request names (the server's proxy option),
+ * always used as a CONNECT tunnel.  TLS peer and host verification stay at
  * libcurl's secure defaults; a request's ca_file replaces the system's
  * trust store (for the proxy too), it never widens or disables it.
  * Request headers (the bearer token among them) are wiped before they are

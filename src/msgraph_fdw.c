@@ -1695,7 +1695,7 @@ item_not_object(MsgraphScanState *st, size_t n)
  * Fetch the next page (the first one on the first call).  Returns false
  * when there is none; a page with zero items but a nextLink is followed.
  * A 400 on the first page of a filtered scan narrows the filter (the
- * fallback of interface.md) and tries again.
+ * fallback of the README's "What is sent to Graph") and tries again.
  */
 static bool
 fetch_next_page(MsgraphScanState *st)

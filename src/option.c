@@ -141,7 +141,10 @@ static const MsgraphCloud msgraph_clouds[] = {
 #define DEFAULT_MAX_RETRIES			5
 #define MAX_MAX_RETRIES				100
 
-/* The instance metadata service's token endpoint (graph-api.md 7.5). */
+/*
+ * The instance metadata service's token endpoint (doc/graph.md, "Managed
+ * identity").
+ */
 #define DEFAULT_IDENTITY_ENDPOINT	"http://169.254.169.254/metadata/identity/oauth2/token"
 #define METADATA_ADDRESS			"169.254.169.254"
 
@@ -1034,9 +1037,9 @@ strip_trailing_slash(const char *url)
 
 /*
  * Gather the options of a server and a user mapping into opts, applying
- * the defaults of interface.md.  The cloud picks the default hosts and, in
- * every case, the token scope: graph_url overrides where requests go, not
- * which Graph the token is for.
+ * the defaults of the README ("Server options").  The cloud picks the
+ * default hosts and, in every case, the token scope: graph_url overrides
+ * where requests go, not which Graph the token is for.
  */
 void
 msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
