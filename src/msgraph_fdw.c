@@ -1643,7 +1643,7 @@ window_request(MsgraphScanState *st, MsgraphWindow *w)
 	oldcxt = MemoryContextSwitchTo(slot->cxt);
 	w->have_next = false;
 	w->pending = msgraph_graph_get_async(&st->opts, pstrdup(w->next_url.data), &slot->resp,
-										 &w->ticket);
+										 &st->stats, &w->ticket);
 	st->stats.requests++;
 	MemoryContextSwitchTo(oldcxt);
 }

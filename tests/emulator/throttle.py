@@ -110,8 +110,10 @@ class Limiter:
         if not scopes:
             return None
         limits = self._limits(settings)
-        now = self._clock()
         with self._lock:
+            # read under the lock: arrivals are appended in the order of
+            # their times, which the pruning below relies on
+            now = self._clock()
             # check every scope first: a refused request takes nothing
             for scope in scopes:
                 kind, limit, window = limits[scope]
