@@ -4,8 +4,10 @@
 # the extension, then runs the catalog check, the emulator's self-tests,
 # the unit test of the JSON check, the pg_regress suites against the
 # emulator, the pushdown check, the memory check, a short protocol fuzzing
-# run (tests/fuzz; `make fuzz` is the long one), the cancel timings and a
-# 10-second version of the load test (`make load` is the long one).
+# run (tests/fuzz; `make fuzz` is the long one), the cancel timings,
+# 10-second versions of the load test's two workloads (`make load` and
+# `make load-identity` are the long ones), and the check that one role's
+# cancelled waits leave the throttle budget it shares with others alone.
 
 source "$(dirname "$0")/lib.sh"
 
@@ -37,6 +39,8 @@ step memory bash "$TOP/tests/memcheck.sh" 2000 50000
 step fuzz bash "$TOP/tests/fuzz/run_fuzz.sh" 400
 step cancel bash "$TOP/tests/cancel_timing.sh" 3
 step load bash "$TOP/tests/load/run_load.sh" 10
+step load-identity bash "$TOP/tests/load/run_load.sh" 10 4 --identity
+step cancelled-waits bash "$TOP/tests/load/run_cancelled_waits.sh"
 
 echo
 [ -n "$failures" ] && echo "failed steps:$failures"

@@ -52,6 +52,12 @@ BIN=$("$PG_CONFIG" --bindir)
 
 psql_run -d postgres -v base="$EMU_URL" -v secret='emu-Secret.Admin~1' \
     -f "$TOP/tests/load/setup.sql" >/dev/null
+if [ "$WORKLOAD" = identity ]; then
+    # pages of 40 detections and 20 users: each scan pages (a page ahead of
+    # its rows) on the budget the two tables share
+    psql_run -d postgres -c "ALTER FOREIGN TABLE graph.risk_detections OPTIONS (ADD page_size '40')" \
+        -c "ALTER FOREIGN TABLE graph.risky_users OPTIONS (ADD page_size '20')"
+fi
 # the set-up's requests do not count
 curl -sS --noproxy '*' -X POST "$EMU_URL/_emulator/reset" >/dev/null
 curl -sS --noproxy '*' -X POST "$EMU_URL/_emulator/config" -d '{"throttle": true}' >/dev/null

@@ -16,7 +16,3 @@ INSERT INTO assets
   SELECT d, 'owner of ' || d
     FROM (SELECT DISTINCT d FROM graph.alerts, unnest(evidence_device_names) d ORDER BY d LIMIT 5) s;
 ANALYZE alert_ids, assets;
--- pages of 40 detections and 20 users: the identity protection scans page
--- (a page ahead of the rows) on the budget they share
-ALTER FOREIGN TABLE graph.risk_detections OPTIONS (ADD page_size '40');
-ALTER FOREIGN TABLE graph.risky_users OPTIONS (ADD page_size '20');
