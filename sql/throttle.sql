@@ -221,8 +221,45 @@ SELECT r->>'status' AS status FROM emu_requests() r
  WHERE r->>'kind' = 'graph' ORDER BY (r->>'seq')::int DESC LIMIT 1;
 SELECT dblink_disconnect('thr');
 
+--
+-- 4. a full bucket table never leaves a budget unpaced.  A backend has 128
+-- buckets; 130 tenants (one server, its tenant_id changed each time), each
+-- blocked for 30 s by a 429, hold them all.  A new tenant then takes the
+-- one used least recently and is paced: its second request waits its
+-- turn.  (Before, it found no idle bucket and went unpaced.)
+--
+SELECT emu_reset();
+SELECT emu_fault('{"match": {"path_prefix": "/v1.0/identityProtection"}, "action": "status", "status": 429, "retry_after": "30", "times": 1000}');
+CREATE SERVER thr_many FOREIGN DATA WRAPPER msgraph_security_fdw
+  OPTIONS (tenant_id 'tenant-0.example.com', graph_url :'base', login_url :'base',
+           max_retries '0');
+CREATE USER MAPPING FOR CURRENT_USER SERVER thr_many OPTIONS (access_token 'not-a-valid-token');
+CREATE SCHEMA thr_many;
+IMPORT FOREIGN SCHEMA identity_protection LIMIT TO (risky_users)
+  FROM SERVER thr_many INTO thr_many;
+CREATE FUNCTION many_tenants(n int) RETURNS SETOF text LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1..n LOOP
+    EXECUTE format('ALTER SERVER thr_many OPTIONS (SET tenant_id %L)', 'tenant-' || i || '.example.com');
+    RETURN QUERY SELECT code FROM try('SELECT count(*) FROM thr_many.risky_users');
+  END LOOP;
+END $$;
+SELECT code, count(*) FROM many_tenants(130) code GROUP BY code;
+SELECT emu_reset();
+ALTER SERVER thr_many OPTIONS (SET tenant_id 'fresh.example.com');
+SELECT code FROM try('SELECT count(*) FROM thr_many.risky_users');
+SELECT code FROM try('SELECT count(*) FROM thr_many.risky_users');
+SELECT n, status, gap >= 1.0 AS paced
+  FROM (SELECT row_number() OVER w AS n, r->>'status' AS status,
+               (r->>'at')::numeric - lag((r->>'at')::numeric) OVER w AS gap
+          FROM emu_requests() r WHERE r->>'kind' = 'graph'
+        WINDOW w AS (ORDER BY (r->>'seq')::int)) s;
+
 RESET msgraph_security_fdw.pace_requests;
 SELECT emu_reset();
+DROP FUNCTION many_tenants(int);
+DROP SCHEMA thr_many CASCADE;
+DROP SERVER thr_many CASCADE;
 DROP FUNCTION cancelled_waits(int);
 DROP FUNCTION waits(text, jsonb);
 DROP SCHEMA thr_other CASCADE;
