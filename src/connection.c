@@ -5,12 +5,12 @@
  *		  Graph's answers to PostgreSQL errors.
  *
  * Every Graph request goes through msgraph_graph_request(): it attaches the
- * bearer token and the headers interface.md requires, takes the request's
+ * bearer token and the headers every request carries, takes the request's
  * place in the throttle budget (throttle.c), retries throttled and failed
  * attempts as retry.c decides, refreshes the token once when Graph answers
  * 401, and counts requests, bytes, retries and waits.  Whether a status is
  * an error is the caller's call (a 404 on a get by id is "no row");
- * msgraph_report_graph_error() turns one into the ERROR of interface.md's
+ * msgraph_report_graph_error() turns one into the documented ERROR of its
  * table, with Graph's code, message and request-id.
  *
  *-------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  *		  Pacing of Graph requests to Graph's documented throttling limits,
  *		  in a budget every backend shares when the library is preloaded.
  *
- * Graph throttles by scope (graph-api.md 8.4): 150 requests a minute per
+ * Graph throttles by scope, as it documents: 150 requests a minute per
  * application and tenant on /security (alerts_v2, incidents and secure
  * scores alike), 4 concurrent secure score requests per application and
  * tenant, 45 hunting queries a minute per tenant, and 1 request a second
@@ -534,10 +534,10 @@ projected_send(ThrottleBucket *b, int ahead, int64 now)
  * Take this request's place in the budgets that apply to url: a
  * concurrency slot first (waiting for one), then its turn in the rate
  * (waiting in the queue).  Waits count as throttled time.  A wait that
- * cannot end before statement_timeout is the 53400 ERROR of interface.md
- * rather than a cancel later.  Fills *ticket for msgraph_throttle_release(),
- * which must follow whatever happens to the request; the caller sends the
- * request at once.
+ * cannot end before statement_timeout is a 53400 ERROR (as for a request
+ * throttled past statement_timeout) rather than a cancel later.  Fills
+ * *ticket for msgraph_throttle_release(), which must follow whatever
+ * happens to the request; the caller sends the request at once.
  */
 void
 msgraph_throttle_acquire(MsgraphConnOptions *opts, const char *url,
