@@ -79,9 +79,12 @@ SET msgraph_security_fdw.pace_requests = on;
 -- sequential paging, the second page fetched ahead (one request per 1.2 s)
 SELECT explained > 0 AS waited, explained = counted AS counters_agree, requests, throttled
   FROM waits('SELECT id FROM thr.risk_detections');
--- count(*): one $count request, after the budget's last one
+-- count(*): one $count request each, the second after the first's interval
 SELECT explained > 0 AS waited, explained = counted AS counters_agree, requests, throttled
-  FROM waits('SELECT count(*) FROM thr.risky_users');
+  FROM waits($$SELECT (SELECT count(*) FROM thr.risky_users) AS users,
+                      (SELECT count(*) FROM thr.risky_users WHERE risk_level = 'high') AS high$$);
+SELECT count(*) FILTER (WHERE r->'params'->>'$count' = 'true') AS count_requests
+  FROM emu_requests() r WHERE r->>'kind' = 'graph';
 -- lookups by id: one request each
 SELECT array_agg(id ORDER BY id) AS ids FROM (SELECT id FROM local_users ORDER BY id LIMIT 3) s \gset
 SELECT explained > 0 AS waited, explained = counted AS counters_agree, requests, throttled
