@@ -199,7 +199,7 @@ msgraph_get_token(MsgraphConnOptions *opts, bool force_refresh)
 		token = fetch_managed_identity_token(opts, &expires_in);
 	else
 		token = fetch_client_credentials_token(opts, &expires_in);
-	msgraph_backend_stats.tokens_fetched++;
+	msgraph_tokens_fetched++;
 
 	entry->access_token = MemoryContextStrdup(TopMemoryContext, token);
 	explicit_bzero(token, strlen(token));

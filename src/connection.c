@@ -28,7 +28,8 @@
 #include "msgraph_json.h"
 #include "jsonpage.h"
 
-MsgraphStats msgraph_backend_stats;
+MsgraphRequestStats msgraph_backend_stats;
+int64		msgraph_tokens_fetched;
 
 /* A retry's wait must end this long before statement_timeout would fire. */
 #define RETRY_MARGIN_MS 50
@@ -40,6 +41,10 @@ MsgraphStats msgraph_backend_stats;
 static void graph_request_once(MsgraphConnOptions *opts, const char *method,
 							   const char *url, const char *body, const char *token,
 							   MsgraphHttpResponse *resp);
+static char *graph_http_request(MsgraphConnOptions *opts, const char *method,
+								const char *url, const char *body, const char *token,
+								MsgraphHttpRequest *req);
+static void wipe_header(char *header);
 static void graph_attempt(MsgraphConnOptions *opts, const char *method,
 						  const char *url, const char *body, const char *token,
 						  MsgraphHttpResponse *resp, MsgraphRequestStats *stats,
@@ -55,6 +60,48 @@ static void graph_exchange(MsgraphConnOptions *opts, const char *method, const c
 static const char *needed_permission(const GraphResource *res,
 									 const MsgraphHttpResponse *resp);
 
+
+/*
+ * Counting: each into the statement's counters (stats, may be NULL) and
+ * the backend's, here only.  A request is counted when it has gone out, its
+ * bytes when its answer is in, a wait when it is over (retry: the wait of a
+ * retry, which is counted too).
+ */
+void
+msgraph_count_request(MsgraphRequestStats *stats)
+{
+	if (stats)
+		stats->requests++;
+	msgraph_backend_stats.requests++;
+}
+
+void
+msgraph_count_bytes(MsgraphRequestStats *stats, int64 bytes)
+{
+	if (stats)
+		stats->bytes += bytes;
+	msgraph_backend_stats.bytes += bytes;
+}
+
+void
+msgraph_count_page(MsgraphRequestStats *stats)
+{
+	if (stats)
+		stats->pages++;
+	msgraph_backend_stats.pages++;
+}
+
+void
+msgraph_count_wait(MsgraphRequestStats *stats, int64 ms, bool retry)
+{
+	if (stats)
+	{
+		stats->throttled_ms += ms;
+		stats->retries += retry ? 1 : 0;
+	}
+	msgraph_backend_stats.throttled_ms += ms;
+	msgraph_backend_stats.retries += retry ? 1 : 0;
+}
 
 /* GET url from Graph: msgraph_graph_request() without a body. */
 void
@@ -88,21 +135,25 @@ msgraph_graph_request(MsgraphConnOptions *opts, const char *method, const char *
 }
 
 /*
- * An asynchronous GET (msgraph_graph_get_async) was answered with anything
- * but a 200: go on as msgraph_graph_get() would after its first attempt
- * (retries, a fresh token, the budget told of a 429), so that the request
- * is sent no more often than max_retries allows.  ticket is the one the
- * asynchronous start paced with.
+ * The transfer of an asynchronous GET (msgraph_graph_get_async) finished:
+ * end it and count what came.  An answer but a 200 goes on as
+ * msgraph_graph_get() would after its first attempt (retries, a fresh
+ * token, the budget told of a 429), so that the request is sent no more
+ * often than max_retries allows; ticket is the one the asynchronous start
+ * paced with.  resp then holds the final answer.
  */
 void
-msgraph_graph_get_resume(MsgraphConnOptions *opts, const char *url,
+msgraph_graph_get_finish(MsgraphConnOptions *opts, MsgraphTransfer *t, const char *url,
 						 MsgraphHttpResponse *resp, MsgraphRequestStats *stats,
 						 MsgraphThrottleTicket *ticket)
 {
+	msgraph_http_end(t);
+	msgraph_count_bytes(stats, resp->wire_bytes);
 	resp->method = "GET";
 	if (resp->too_large)
 		report_too_large(opts, "GET", url);
-	graph_exchange(opts, "GET", url, NULL, resp, stats, ticket);
+	if (resp->status != 200)
+		graph_exchange(opts, "GET", url, NULL, resp, stats, ticket);
 }
 
 /*
@@ -173,13 +224,7 @@ graph_exchange(MsgraphConnOptions *opts, const char *method, const char *url,
 								 retries + 1, opts->max_retries, (long long) wait_ms)));
 		msgraph_sleep_ms(wait_ms);
 		retries++;
-		if (stats)
-		{
-			stats->retries++;
-			stats->throttled_ms += wait_ms;
-		}
-		msgraph_backend_stats.retries++;
-		msgraph_backend_stats.throttled_ms += wait_ms;
+		msgraph_count_wait(stats, wait_ms, true);
 	}
 
 	resp->retries = retries;
@@ -210,17 +255,14 @@ graph_attempt(MsgraphConnOptions *opts, const char *method, const char *url,
 	}
 	PG_END_TRY();
 	resp->method = method;
-	if (stats)
-	{
-		stats->requests++;
-		stats->bytes += resp->wire_bytes;
-	}
+	msgraph_count_request(stats);
+	msgraph_count_bytes(stats, resp->wire_bytes);
 }
 
 /*
  * Start a GET of url without waiting for it (parallel time windows, and
  * sequential paging a page ahead).  The caller waits with
- * msgraph_http_async_wait(), counts the request, and hands any answer but
+ * msgraph_http_wait_any(), counts the request, and hands any answer but
  * 200 to msgraph_graph_get_resume(), which refreshes tokens and retries as
  * msgraph_graph_get() does.
  * The start waits for the request's turn in the throttle budget's rate
@@ -230,80 +272,91 @@ graph_attempt(MsgraphConnOptions *opts, const char *method, const char *url,
  * driven later (by then another request of the budget may have gone).
  * The token is fetched before the turn is taken for the same reason.
  */
-MsgraphAsync *
+MsgraphTransfer *
 msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
 						MsgraphHttpResponse *resp, MsgraphRequestStats *stats,
 						MsgraphThrottleTicket *ticket)
 {
 	MsgraphHttpRequest req;
 	char	   *auth;
-	MsgraphAsync *a;
+	MsgraphTransfer *t;
 
-	auth = psprintf("Authorization: Bearer %s", msgraph_get_token(opts, false));
-	memset(&req, 0, sizeof(req));
-	req.method = "GET";
-	req.url = url;
-	req.headers = list_make4(auth,
-							 "Accept: application/json",
-							 "Prefer: include-unknown-enum-members",
-							 psprintf("client-request-id: %s", msgraph_new_request_id()));
-	req.timeout_ms = opts->timeout_ms;
-	req.connect_timeout_ms = opts->connect_timeout_ms;
-	req.max_response_bytes = opts->max_response_bytes;
-	req.ca_file = opts->ca_file;
-	req.proxy = opts->proxy;
+	auth = graph_http_request(opts, "GET", url, NULL, msgraph_get_token(opts, false), &req);
 	PG_TRY();
 	{
 		msgraph_throttle_pace(opts, url, ticket, stats);
-		a = msgraph_http_async_start(&req, resp);
+		t = msgraph_http_start(&req, resp);
 	}
 	PG_FINALLY();
 	{
 		/* libcurl holds its own copy of the header */
-		explicit_bzero(auth, strlen(auth));
-		pfree(auth);
+		wipe_header(auth);
 	}
 	PG_END_TRY();
 	PG_TRY();
 	{
-		msgraph_http_async_send(a);
+		msgraph_http_send(t);
 	}
 	PG_CATCH();
 	{
 		/* (a cancel while connecting) the caller never saw the transfer */
-		msgraph_http_async_end(a);
+		msgraph_http_end(t);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	msgraph_backend_stats.requests++;
-	return a;
+	msgraph_count_request(stats);
+	return t;
 }
 
+/*
+ * The one place a Graph request is made: the bearer token, the headers
+ * every request carries (doc/graph.md, "Request headers"), the body and
+ * the transport options of the server.  Returns the Authorization header,
+ * which the caller wipes (wipe_header) once the request has been handed
+ * to http.c.
+ */
+static char *
+graph_http_request(MsgraphConnOptions *opts, const char *method, const char *url,
+				   const char *body, const char *token, MsgraphHttpRequest *req)
+{
+	char	   *auth = psprintf("Authorization: Bearer %s", token);
+
+	memset(req, 0, sizeof(*req));
+	req->method = method;
+	req->url = url;
+	req->headers = list_make4(auth,
+							  "Accept: application/json",
+							  "Prefer: include-unknown-enum-members",
+							  psprintf("client-request-id: %s", msgraph_new_request_id()));
+	if (body != NULL)
+	{
+		req->headers = lappend(req->headers, "Content-Type: application/json; charset=utf-8");
+		req->body = body;
+		req->body_len = strlen(body);
+	}
+	req->timeout_ms = opts->timeout_ms;
+	req->connect_timeout_ms = opts->connect_timeout_ms;
+	req->max_response_bytes = opts->max_response_bytes;
+	req->ca_file = opts->ca_file;
+	req->proxy = opts->proxy;
+	return auth;
+}
+
+/* Wipe and free a header that held a secret. */
+static void
+wipe_header(char *header)
+{
+	explicit_bzero(header, strlen(header));
+	pfree(header);
+}
+
+/* One exchange, waited for (http.c: start, wait, end). */
 static void
 graph_request_once(MsgraphConnOptions *opts, const char *method, const char *url,
 				   const char *body, const char *token, MsgraphHttpResponse *resp)
 {
 	MsgraphHttpRequest req;
-	char	   *auth = psprintf("Authorization: Bearer %s", token);
-
-	memset(&req, 0, sizeof(req));
-	req.method = method;
-	req.url = url;
-	req.headers = list_make4(auth,
-							 "Accept: application/json",
-							 "Prefer: include-unknown-enum-members",
-							 psprintf("client-request-id: %s", msgraph_new_request_id()));
-	if (body != NULL)
-	{
-		req.headers = lappend(req.headers, "Content-Type: application/json; charset=utf-8");
-		req.body = body;
-		req.body_len = strlen(body);
-	}
-	req.timeout_ms = opts->timeout_ms;
-	req.connect_timeout_ms = opts->connect_timeout_ms;
-	req.max_response_bytes = opts->max_response_bytes;
-	req.ca_file = opts->ca_file;
-	req.proxy = opts->proxy;
+	char	   *auth = graph_http_request(opts, method, url, body, token, &req);
 
 	PG_TRY();
 	{
@@ -311,13 +364,9 @@ graph_request_once(MsgraphConnOptions *opts, const char *method, const char *url
 	}
 	PG_FINALLY();
 	{
-		explicit_bzero(auth, strlen(auth));
-		pfree(auth);
+		wipe_header(auth);
 	}
 	PG_END_TRY();
-
-	msgraph_backend_stats.requests++;
-	msgraph_backend_stats.bytes += resp->wire_bytes;
 
 	if (resp->too_large)
 		report_too_large(opts, method, url);

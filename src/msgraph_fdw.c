@@ -1774,8 +1774,7 @@ fetch_next_page(MsgraphScanState *st)
 	if (resp.status != 200)
 		msgraph_report_graph_error(&st->opts, st->res, url, &resp);
 	parse_page(st, url, &resp);
-	st->stats.pages++;
-	msgraph_backend_stats.pages++;
+	msgraph_count_page(&st->stats);
 
 	msgraph_page_check_empty_run(&st->paging.empty_run, st->page.nitems, st->paging.have_next, url);
 
@@ -1864,7 +1863,7 @@ attach_navigation(MsgraphScanState *st, struct json_object *entity)
 					 errdetail("Request: GET %s", url.data)));
 		for (i = 0; i < json_object_array_length(value); i++)
 			json_object_array_add(array, json_object_get(json_object_array_get_idx(value, i)));
-		st->stats.pages++;
+		msgraph_count_page(&st->stats);
 		link = msgraph_json_get(doc, "@odata.nextLink");
 		resetStringInfo(&next);
 		if (link != NULL && json_object_is_type(link, json_type_string))
@@ -1917,8 +1916,7 @@ fetch_next_lookup(MsgraphScanState *st)
 		st->page.index = msgraph_entity_read(&st->paging.pager, "GET", url, &resp);
 		st->page.nitems = 1;
 		st->page.next = 0;
-		st->stats.pages++;
-		msgraph_backend_stats.pages++;
+		msgraph_count_page(&st->stats);
 		MemoryContextSwitchTo(oldcxt);
 		return true;
 	}
@@ -1946,8 +1944,7 @@ fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
 		if (resp.status != 200)
 			msgraph_report_graph_error(&st->opts, st->res, st->paging.first_url, &resp);
 		page = msgraph_page_read(&st->paging.pager, st->paging.first_url, &resp, NULL);
-		st->stats.pages++;
-		msgraph_backend_stats.pages++;
+		msgraph_count_page(&st->stats);
 		if (!msgraph_page_count(page, &count) || count > (double) PG_INT64_MAX)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
@@ -2156,7 +2153,7 @@ msgraph_request_stats(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum(msgraph_backend_stats.bytes);
 	values[3] = Int64GetDatum(msgraph_backend_stats.retries);
 	values[4] = Int64GetDatum(msgraph_backend_stats.throttled_ms);
-	values[5] = Int64GetDatum(msgraph_backend_stats.tokens_fetched);
+	values[5] = Int64GetDatum(msgraph_tokens_fetched);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

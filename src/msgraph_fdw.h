@@ -81,18 +81,22 @@ typedef struct MsgraphConnOptions
 	bool		jwt_rs256;		/* jwt_algorithm 'RS256'; PS256 otherwise */
 } MsgraphConnOptions;
 
-/* Per-backend counters, reported by msgraph_request_stats(). */
-typedef struct MsgraphStats
+/*
+ * Counters of Graph requests: a statement's (EXPLAIN ANALYZE) and the
+ * backend's (msgraph_request_stats()), counted together by connection.c's
+ * msgraph_count_*() functions.
+ */
+typedef struct MsgraphRequestStats
 {
 	int64		requests;
 	int64		pages;
-	int64		bytes;
+	int64		bytes;			/* as received on the wire */
 	int64		retries;
-	int64		throttled_ms;
-	int64		tokens_fetched;
-} MsgraphStats;
+	int64		throttled_ms;	/* waits: pacing, Retry-After, backoff */
+} MsgraphRequestStats;
 
-extern MsgraphStats msgraph_backend_stats;
+extern MsgraphRequestStats msgraph_backend_stats;
+extern int64 msgraph_tokens_fetched;
 
 /* in option.c */
 extern void msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
@@ -159,15 +163,19 @@ typedef struct MsgraphHttpResponse
 
 extern void msgraph_http_perform(const MsgraphHttpRequest *req,
 								 MsgraphHttpResponse *resp);
-
-typedef struct MsgraphAsync MsgraphAsync;
-extern MsgraphAsync *msgraph_http_async_start(const MsgraphHttpRequest *req,
-											  MsgraphHttpResponse *resp);
-extern void msgraph_http_async_send(MsgraphAsync *a);
-extern bool msgraph_http_async_done(MsgraphAsync *a);
-extern void msgraph_http_async_progress(int wait_ms);
-extern MsgraphAsync *msgraph_http_async_wait(MsgraphAsync **set, int n);
-extern void msgraph_http_async_end(MsgraphAsync *a);
+typedef struct MsgraphTransfer MsgraphTransfer;
+extern MsgraphTransfer *msgraph_http_start(const MsgraphHttpRequest *req,
+										   MsgraphHttpResponse *resp);
+extern void msgraph_http_send(MsgraphTransfer *t);
+extern bool msgraph_http_done(MsgraphTransfer *t);
+extern void msgraph_http_progress(void);
+extern MsgraphTransfer *msgraph_http_wait_any(MsgraphTransfer **set, int n);
+extern void msgraph_http_end(MsgraphTransfer *t);
+struct WaitEventSet;
+extern int	msgraph_http_add_wait_events(struct WaitEventSet *set, MsgraphTransfer **ts,
+										 int n, void *user_data);
+extern long msgraph_http_timeout_ms(void);
+extern void msgraph_http_socket_ready(pgsocket sock, uint32 events);
 extern char *msgraph_url_encode(const char *s);
 extern char *msgraph_encode_path_segment(const char *s);
 extern bool msgraph_path_segment_valid(const char *s);
@@ -188,25 +196,21 @@ extern void msgraph_check_private_key_pem(const char *optname, const char *pem,
 /* in connection.c */
 struct json_object;
 
-typedef struct MsgraphRequestStats
-{
-	int64		requests;
-	int64		pages;
-	int64		bytes;
-	int64		retries;
-	int64		throttled_ms;
-} MsgraphRequestStats;
-
+extern void msgraph_count_request(MsgraphRequestStats *stats);
+extern void msgraph_count_bytes(MsgraphRequestStats *stats, int64 bytes);
+extern void msgraph_count_page(MsgraphRequestStats *stats);
+extern void msgraph_count_wait(MsgraphRequestStats *stats, int64 ms, bool retry);
 extern void msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
 							  MsgraphHttpResponse *resp,
 							  MsgraphRequestStats *stats);
 struct MsgraphThrottleTicket;
-extern MsgraphAsync *msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
+extern MsgraphTransfer *msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
 											 MsgraphHttpResponse *resp,
 											 MsgraphRequestStats *stats,
 											 struct MsgraphThrottleTicket *ticket);
-extern void msgraph_graph_get_resume(MsgraphConnOptions *opts, const char *url,
-									 MsgraphHttpResponse *resp, MsgraphRequestStats *stats,
+extern void msgraph_graph_get_finish(MsgraphConnOptions *opts, MsgraphTransfer *t,
+									 const char *url, MsgraphHttpResponse *resp,
+									 MsgraphRequestStats *stats,
 									 struct MsgraphThrottleTicket *ticket);
 extern void msgraph_graph_request(MsgraphConnOptions *opts, const char *method,
 								  const char *url, const char *body,

@@ -195,7 +195,6 @@ static void leave_queue(ThrottleState *st);
 static void wait_for_turn(ThrottleState *st, int64 wait_us);
 static void give_back_slot(int bucket, uint64 key);
 static void release_on_exit(int code, Datum arg);
-static void count_wait(MsgraphRequestStats *stats, int64 ms);
 
 
 /*
@@ -657,7 +656,7 @@ take_slot(MsgraphConnOptions *opts, int cls, MsgraphThrottleTicket *ticket,
 	}
 	if (sleeping)
 		ConditionVariableCancelSleep();
-	count_wait(stats, (now_us() - started) / 1000);
+	msgraph_count_wait(stats, (now_us() - started) / 1000, false);
 }
 
 /*
@@ -745,7 +744,7 @@ pace(MsgraphConnOptions *opts, int cls, MsgraphThrottleTicket *ticket,
 		ereport(DEBUG2,
 				(errmsg_internal("msgraph_security_fdw: %s request paced by %lld ms",
 								 limit->name, (long long) ((now_us() - started) / 1000))));
-	count_wait(stats, (now_us() - started) / 1000);
+	msgraph_count_wait(stats, (now_us() - started) / 1000, false);
 }
 
 /*
@@ -821,15 +820,6 @@ wait_for_turn(ThrottleState *st, int64 wait_us)
 		msgraph_sleep_ms(ms);
 }
 
-static void
-count_wait(MsgraphRequestStats *stats, int64 ms)
-{
-	if (ms <= 0)
-		return;
-	if (stats)
-		stats->throttled_ms += ms;
-	msgraph_backend_stats.throttled_ms += ms;
-}
 
 /*
  * Graph answered 429 to a request paced by ticket: block its bucket for
