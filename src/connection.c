@@ -57,8 +57,6 @@ static void report_too_large(MsgraphConnOptions *opts, const char *method,
 static void graph_exchange(MsgraphConnOptions *opts, const char *method, const char *url,
 						   const char *body, MsgraphHttpResponse *resp,
 						   MsgraphRequestStats *stats, MsgraphThrottleTicket *answered);
-static const char *needed_permission(const GraphResource *res,
-									 const MsgraphHttpResponse *resp);
 
 
 /*
@@ -409,13 +407,23 @@ report_transport_error(MsgraphConnOptions *opts, const char *method, const char 
 }
 
 /*
- * Report a Graph answer that is not a success as an ERROR.  The message
- * names the HTTP status and Graph's error.code (which may be empty), the
- * DETAIL Graph's message and request-id, the HINT what to check.
+ * Report a Graph answer that is not a success as an ERROR, the one way
+ * every Graph error is reported (the README's "Errors" table).  The
+ * message names the HTTP status and Graph's error.code (which may be
+ * empty), the DETAIL Graph's message and request-id (and the $filter sent,
+ * for a 400), the HINT what to check.
+ *
+ * permission is the application permission the request needs (the 401 and
+ * 403 hints name it; NULL when not known): for a read the resource's read
+ * permission, for a write its write permission.  suffix, if not NULL, is
+ * appended to the message ("; Graph had already changed 3 rows").  hint,
+ * if not NULL, replaces the hint the status gives (a write or function
+ * that knows better what its caller should check).
  */
 void
-msgraph_report_graph_error(MsgraphConnOptions *opts, const GraphResource *res,
-						   const char *url, MsgraphHttpResponse *resp)
+msgraph_report_graph_error(MsgraphConnOptions *opts, const char *permission,
+						   const char *url, MsgraphHttpResponse *resp,
+						   const char *suffix, const char *hint)
 {
 	const char *code = NULL;
 	const char *message = NULL;
@@ -424,7 +432,7 @@ msgraph_report_graph_error(MsgraphConnOptions *opts, const GraphResource *res,
 	bool		err = false;
 	StringInfoData detail;
 	int			sqlstate;
-	char	   *hint = NULL;
+	char	   *status_hint = NULL;
 	char	   *filter;
 
 	if (msgraph_error_body_readable(resp, &problem))
@@ -458,70 +466,56 @@ msgraph_report_graph_error(MsgraphConnOptions *opts, const GraphResource *res,
 			filter = query_option(url, "$filter");
 			if (filter)
 				appendStringInfo(&detail, " $filter sent: %s", filter);
-			hint = "Graph rejected the request; simplify the WHERE clause or report the query.";
+			status_hint = "Graph rejected the request; simplify the WHERE clause or report the query.";
 			break;
 		case 401:
 			sqlstate = ERRCODE_INSUFFICIENT_PRIVILEGE;
-			hint = (opts->cred_kind == MSGRAPH_CRED_ACCESS_TOKEN)
+			status_hint = (opts->cred_kind == MSGRAPH_CRED_ACCESS_TOKEN)
 				? "Graph refused the bearer token; a pre-acquired access_token cannot be refreshed: give the user mapping a new one."
 				: "Graph refused a freshly issued token: check that the application belongs to the tenant and the cloud of the server.";
-			if (needed_permission(res, resp) != NULL)
-				hint = psprintf("%s The table needs the %s application permission.",
-								hint, needed_permission(res, resp));
+			if (permission != NULL)
+				status_hint = psprintf("%s The table needs the %s application permission.",
+									   status_hint, permission);
 			break;
 		case 403:
 			sqlstate = ERRCODE_INSUFFICIENT_PRIVILEGE;
-			if (needed_permission(res, resp) != NULL)
-				hint = psprintf("Grant the application the %s application permission (with admin consent), and check the user mapping's credentials.",
-								needed_permission(res, resp));
+			if (permission != NULL)
+				status_hint = psprintf("Grant the application the %s application permission (with admin consent), and check the user mapping's credentials.",
+									   permission);
 			else
-				hint = "Check the application permissions of the app registration and the user mapping's credentials.";
+				status_hint = "Check the application permissions of the app registration and the user mapping's credentials.";
 			break;
 		case 404:
 			sqlstate = ERRCODE_FDW_TABLE_NOT_FOUND;
-			hint = "Check the foreign table's resource option and the server's api_version.";
+			status_hint = "Check the foreign table's resource option and the server's api_version.";
 			break;
 		case 429:
 			sqlstate = ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
 			if (resp->retry_stop == MSGRAPH_RETRY_STOP_STATEMENT_TIMEOUT)
-				hint = "Narrow the query or raise the limit (statement_timeout).";
+				status_hint = "Narrow the query or raise the limit (statement_timeout).";
 			else
-				hint = psprintf("Narrow the query or raise the limit (the server's max_retries, now %d).",
-								opts->max_retries);
+				status_hint = psprintf("Narrow the query or raise the limit (the server's max_retries, now %d).",
+									   opts->max_retries);
 			break;
 		default:
 			if (resp->status >= 500)
 			{
 				sqlstate = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
-				hint = "Graph had a problem serving the request; try again later.";
+				status_hint = "Graph had a problem serving the request; try again later.";
 			}
 			else
 				sqlstate = ERRCODE_FDW_ERROR;
 			break;
 	}
 
+	if (hint == NULL)
+		hint = status_hint;
 	ereport(ERROR,
 			(errcode(sqlstate),
-			 errmsg("Graph request failed with HTTP status %ld, error code \"%s\"",
-					resp->status, code ? code : ""),
+			 errmsg("Graph request failed with HTTP status %ld, error code \"%s\"%s",
+					resp->status, code ? code : "", suffix ? suffix : ""),
 			 errdetail("%s", detail.data),
 			 hint ? errhint("%s", hint) : 0));
-}
-
-/*
- * The least-privileged application permission the request needs: the
- * resource's write permission for anything but a GET, else its read one.
- * NULL when the catalog does not know the resource.
- */
-static const char *
-needed_permission(const GraphResource *res, const MsgraphHttpResponse *resp)
-{
-	if (res == NULL)
-		return NULL;
-	if (resp->method != NULL && strcmp(resp->method, "GET") != 0 &&
-		res->write_permission != NULL)
-		return res->write_permission;
-	return res->read_permission;
 }
 
 /*

@@ -274,46 +274,6 @@ msgraph_log_write(MsgraphConnOptions *opts, const char *method, const char *targ
 			 errhidecontext(true)));
 }
 
-/*
- * Report a Graph answer to a write as an ERROR: msgraph_report_graph_error()
- * with the hint that fits a write.  `permission` is the application
- * permission the request needs (the 403 hint names it); `suffix`, if not
- * NULL, is appended to the message; `hint`, if not NULL, replaces the hint.
- */
-void
-msgraph_report_write_error(MsgraphConnOptions *opts, const char *permission,
-						   const char *url, MsgraphHttpResponse *resp,
-						   const char *suffix, const char *hint)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	GraphResource needs;
-
-	/* the report names the read permission of a resource: lend it ours */
-	memset(&needs, 0, sizeof(needs));
-	needs.read_permission = permission;
-
-	PG_TRY();
-	{
-		msgraph_report_graph_error(opts, permission ? &needs : NULL, url, resp);
-		/* it always throws; be sure of it */
-		elog(ERROR, "Graph answered HTTP status %ld", resp->status);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		if (suffix)
-			edata->message = psprintf("%s%s", edata->message, suffix);
-		if (hint)
-			edata->hint = pstrdup(hint);
-		ReThrowError(edata);
-	}
-	PG_END_TRY();
-}
-
 /* The message Graph put in its error body, or NULL. */
 char *
 msgraph_graph_error_message(MsgraphHttpResponse *resp)
@@ -1196,7 +1156,7 @@ patch_entity(MsgraphModifyState *st, const char *id, struct json_object *body,
 	if (resp.status == 404)
 		return PATCH_NOT_FOUND;
 	if (resp.status != 200 && resp.status != 204)
-		msgraph_report_write_error(&st->opts, st->res ? st->res->write_permission : NULL,
+		msgraph_report_graph_error(&st->opts, st->res ? st->res->write_permission : NULL,
 								   url, &resp,
 								   psprintf("; Graph had already changed %lld row%s of this statement",
 											(long long) st->rows_changed,

@@ -353,6 +353,7 @@ static void scan_page_cleanup(void *arg);
 static bool fetch_next_page(MsgraphScanState *st);
 static bool fetch_next_lookup(MsgraphScanState *st);
 static bool fetch_next_window_page(MsgraphScanState *st);
+static const char *read_permission(const GraphResource *res);
 static void parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp);
 static void scan_error_callback(void *arg);
 static void item_not_object(MsgraphScanState *st, size_t n) pg_attribute_noreturn();
@@ -1772,7 +1773,7 @@ fetch_next_page(MsgraphScanState *st)
 		}
 	}
 	if (resp.status != 200)
-		msgraph_report_graph_error(&st->opts, st->res, url, &resp);
+		msgraph_report_graph_error(&st->opts, read_permission(st->res), url, &resp, NULL, NULL);
 	parse_page(st, url, &resp);
 	msgraph_count_page(&st->stats);
 
@@ -1787,6 +1788,13 @@ fetch_next_page(MsgraphScanState *st)
 		st->paging.have_next = false;
 	}
 	return true;
+}
+
+/* The application permission a read of res needs (NULL: not known). */
+static const char *
+read_permission(const GraphResource *res)
+{
+	return res ? res->read_permission : NULL;
 }
 
 /*
@@ -1851,7 +1859,8 @@ attach_navigation(MsgraphScanState *st, struct json_object *entity)
 
 		msgraph_graph_get(&st->opts, url.data, &resp, &st->stats);
 		if (resp.status != 200)
-			msgraph_report_graph_error(&st->opts, st->res, url.data, &resp);
+			msgraph_report_graph_error(&st->opts, read_permission(st->res), url.data, &resp,
+									   NULL, NULL);
 		doc = msgraph_parse_body("GET", url.data, &resp);
 		/* the page document hangs off the entity until its items are moved */
 		json_object_object_add(entity, "@msgraph.page", doc);
@@ -1912,7 +1921,7 @@ fetch_next_lookup(MsgraphScanState *st)
 			continue;
 		}
 		if (resp.status != 200)
-			msgraph_report_graph_error(&st->opts, st->res, url, &resp);
+			msgraph_report_graph_error(&st->opts, read_permission(st->res), url, &resp, NULL, NULL);
 		st->page.index = msgraph_entity_read(&st->paging.pager, "GET", url, &resp);
 		st->page.nitems = 1;
 		st->page.next = 0;
@@ -1942,7 +1951,8 @@ fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
 		oldcxt = MemoryContextSwitchTo(st->page.cxt);
 		msgraph_graph_get(&st->opts, st->paging.first_url, &resp, &st->stats);
 		if (resp.status != 200)
-			msgraph_report_graph_error(&st->opts, st->res, st->paging.first_url, &resp);
+			msgraph_report_graph_error(&st->opts, read_permission(st->res),
+									   st->paging.first_url, &resp, NULL, NULL);
 		page = msgraph_page_read(&st->paging.pager, st->paging.first_url, &resp, NULL);
 		msgraph_count_page(&st->stats);
 		if (!msgraph_page_count(page, &count) || count > (double) PG_INT64_MAX)

@@ -216,10 +216,10 @@ extern void msgraph_graph_request(MsgraphConnOptions *opts, const char *method,
 								  const char *url, const char *body,
 								  MsgraphHttpResponse *resp,
 								  MsgraphRequestStats *stats);
-extern void msgraph_report_graph_error(MsgraphConnOptions *opts,
-									   const GraphResource *res,
-									   const char *url,
-									   MsgraphHttpResponse *resp);
+extern void msgraph_report_graph_error(MsgraphConnOptions *opts, const char *permission,
+									   const char *url, MsgraphHttpResponse *resp,
+									   const char *suffix, const char *hint)
+			pg_attribute_noreturn();
 
 /* in retry.c */
 
@@ -529,9 +529,6 @@ extern struct json_object *msgraph_datum_to_json(Datum value, Oid type, const ch
 extern char *msgraph_json_text(struct json_object *obj);
 extern void msgraph_log_write(MsgraphConnOptions *opts, const char *method,
 							  const char *target, const char *properties);
-extern void msgraph_report_write_error(MsgraphConnOptions *opts, const char *permission,
-									   const char *url, MsgraphHttpResponse *resp,
-									   const char *suffix, const char *hint);
 extern char *msgraph_graph_error_message(MsgraphHttpResponse *resp);
 
 /* in functions.c: the SQL functions msgraph_add_comment(),

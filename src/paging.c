@@ -610,7 +610,8 @@ window_finish(MsgraphPager *pg, MsgraphWindow *w)
 	/* (a page fetched again after an error has its body in slot->cxt) */
 	msgraph_graph_get_finish(pg->opts, t, url, &slot->resp, pg->stats, &w->ticket);
 	if (slot->resp.status != 200)
-		msgraph_report_graph_error(pg->opts, pg->res, url, &slot->resp);
+		msgraph_report_graph_error(pg->opts, pg->res ? pg->res->read_permission : NULL,
+								   url, &slot->resp, NULL, NULL);
 	w->ready = msgraph_page_read(pg, url, &slot->resp, &slot->index);
 	if (msgraph_page_next_link(pg, w->ready, url, &w->next_url))
 		w->have_next = true;
