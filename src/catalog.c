@@ -871,6 +871,47 @@ graph_column_kind_sql(GraphColumnKind kind)
 }
 
 /*
+ * Which throttling limit a path counts against, by its first segments
+ * (the longest prefix listed first; Graph's paths are case-insensitive).
+ * Paths of resources the catalog does not know count against the limit of
+ * their family too, so that a hand-written table is paced as well.
+ */
+static const struct
+{
+	const char *prefix;
+	GraphThrottleClass cls;
+}			throttle_prefixes[] = {
+	{"identityProtection/", GRAPH_THROTTLE_IDENTITY_PROTECTION},
+	{"security/runHuntingQuery", GRAPH_THROTTLE_HUNTING},
+	/* secureScores and secureScoreControlProfiles */
+	{"security/secureScore", GRAPH_THROTTLE_SECURE_SCORE},
+	{"security/", GRAPH_THROTTLE_SECURITY},
+};
+
+/*
+ * graph_catalog_throttle_class
+ *		The throttling limit a request to "path" (under the version) counts
+ *		against.
+ */
+GraphThrottleClass
+graph_catalog_throttle_class(const char *path)
+{
+	int			i;
+
+	for (i = 0; path != NULL && i < lengthof(throttle_prefixes); i++)
+	{
+		const char *a = throttle_prefixes[i].prefix;
+		const char *b = path;
+
+		while (*a && ascii_lower(*a) == ascii_lower(*b))
+			a++, b++;
+		if (*a == '\0')
+			return throttle_prefixes[i].cls;
+	}
+	return GRAPH_THROTTLE_NONE;
+}
+
+/*
  * graph_catalog_known_schema
  *		Is "schema" a remote schema IMPORT FOREIGN SCHEMA accepts?
  *

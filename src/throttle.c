@@ -356,8 +356,8 @@ now_us(void)
 
 /*
  * The limits a request to url is subject to: a rate class and a
- * concurrency class, -1 for none.  The resource path is what follows
- * "/<api_version>/" in the URL (Graph's paths are case-insensitive).
+ * concurrency class, -1 for none, as the catalog classes its path (what
+ * follows "/<api_version>/" in the URL).
  */
 static void
 classify_url(MsgraphConnOptions *opts, const char *url, int *rate_cls, int *slot_cls)
@@ -374,18 +374,24 @@ classify_url(MsgraphConnOptions *opts, const char *url, int *rate_cls, int *slot
 		return;
 	p += strlen(opts->api_version) + 2;
 
-	if (pg_strncasecmp(p, "identityProtection/", 19) == 0)
-		*rate_cls = THROTTLE_IDENTITY;
-	else if (pg_strncasecmp(p, "security/runHuntingQuery", 24) == 0)
-		*rate_cls = THROTTLE_HUNTING;
-	else if (pg_strncasecmp(p, "security/secureScore", 20) == 0)
+	switch (graph_catalog_throttle_class(p))
 	{
-		/* secureScores and secureScoreControlProfiles */
-		*rate_cls = THROTTLE_SECURITY;
-		*slot_cls = THROTTLE_SCORE_SLOTS;
+		case GRAPH_THROTTLE_IDENTITY_PROTECTION:
+			*rate_cls = THROTTLE_IDENTITY;
+			break;
+		case GRAPH_THROTTLE_HUNTING:
+			*rate_cls = THROTTLE_HUNTING;
+			break;
+		case GRAPH_THROTTLE_SECURE_SCORE:
+			*rate_cls = THROTTLE_SECURITY;
+			*slot_cls = THROTTLE_SCORE_SLOTS;
+			break;
+		case GRAPH_THROTTLE_SECURITY:
+			*rate_cls = THROTTLE_SECURITY;
+			break;
+		case GRAPH_THROTTLE_NONE:
+			break;
 	}
-	else if (pg_strncasecmp(p, "security/", 9) == 0)
-		*rate_cls = THROTTLE_SECURITY;
 }
 
 /*
