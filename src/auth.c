@@ -41,6 +41,8 @@
 #include "msgraph_fdw.h"
 #include "msgraph_json.h"
 
+static void forget_tokens(void);
+
 /* hex SHA-256 and its NUL */
 #define TOKEN_KEY_LEN 65
 
@@ -86,12 +88,12 @@ msgraph_auth_init(void)
 static void
 token_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 {
-	msgraph_forget_tokens();
+	forget_tokens();
 }
 
 /* Forget every cached token, wiping it from memory. */
-void
-msgraph_forget_tokens(void)
+static void
+forget_tokens(void)
 {
 	HASH_SEQ_STATUS scan;
 	TokenEntry *entry;
@@ -120,7 +122,7 @@ token_entry_clear(TokenEntry *entry)
 Datum
 msgraph_reset_tokens(PG_FUNCTION_ARGS)
 {
-	msgraph_forget_tokens();
+	forget_tokens();
 	PG_RETURN_VOID();
 }
 

@@ -4,7 +4,7 @@
  *		  Requests to Graph on behalf of a user mapping, and the mapping of
  *		  Graph's answers to PostgreSQL errors.
  *
- * Every Graph request goes through msgraph_graph_request(): it attaches the
+ * Every Graph request goes through msgraph_request(): it attaches the
  * bearer token and the headers of doc/graph.md ("Request headers"), takes
  * the request's place in the throttle budget (throttle.c), retries
  * throttled and failed attempts as retry.c decides, refreshes the token
@@ -27,6 +27,10 @@
 #include "msgraph_fdw.h"
 #include "msgraph_json.h"
 #include "jsonpage.h"
+
+static void count_request(MsgraphRequestStats *stats);
+
+static void count_bytes(MsgraphRequestStats *stats, int64 bytes);
 
 MsgraphRequestStats msgraph_backend_stats;
 int64		msgraph_tokens_fetched;
@@ -65,16 +69,16 @@ static void graph_exchange(MsgraphConnOptions *opts, const char *method, const c
  * bytes when its answer is in, a wait when it is over (retry: the wait of a
  * retry, which is counted too).
  */
-void
-msgraph_count_request(MsgraphRequestStats *stats)
+static void
+count_request(MsgraphRequestStats *stats)
 {
 	if (stats)
 		stats->requests++;
 	msgraph_backend_stats.requests++;
 }
 
-void
-msgraph_count_bytes(MsgraphRequestStats *stats, int64 bytes)
+static void
+count_bytes(MsgraphRequestStats *stats, int64 bytes)
 {
 	if (stats)
 		stats->bytes += bytes;
@@ -101,12 +105,12 @@ msgraph_count_wait(MsgraphRequestStats *stats, int64 ms, bool retry)
 	msgraph_backend_stats.retries += retry ? 1 : 0;
 }
 
-/* GET url from Graph: msgraph_graph_request() without a body. */
+/* GET url from Graph: msgraph_request() without a body. */
 void
-msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
+msgraph_get(MsgraphConnOptions *opts, const char *url,
 				  MsgraphHttpResponse *resp, MsgraphRequestStats *stats)
 {
-	msgraph_graph_request(opts, "GET", url, NULL, resp, stats);
+	msgraph_request(opts, "GET", url, NULL, resp, stats);
 }
 
 /*
@@ -125,7 +129,7 @@ msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
  * Each attempt first waits for its turn in the throttle budget.
  */
 void
-msgraph_graph_request(MsgraphConnOptions *opts, const char *method, const char *url,
+msgraph_request(MsgraphConnOptions *opts, const char *method, const char *url,
 					  const char *body, MsgraphHttpResponse *resp,
 					  MsgraphRequestStats *stats)
 {
@@ -133,20 +137,20 @@ msgraph_graph_request(MsgraphConnOptions *opts, const char *method, const char *
 }
 
 /*
- * The transfer of an asynchronous GET (msgraph_graph_get_async) finished:
+ * The transfer of an asynchronous GET (msgraph_get_async) finished:
  * end it and count what came.  An answer but a 200 goes on as
- * msgraph_graph_get() would after its first attempt (retries, a fresh
+ * msgraph_get() would after its first attempt (retries, a fresh
  * token, the budget told of a 429), so that the request is sent no more
  * often than max_retries allows; ticket is the one the asynchronous start
  * paced with.  resp then holds the final answer.
  */
 void
-msgraph_graph_get_finish(MsgraphConnOptions *opts, MsgraphTransfer *t, const char *url,
+msgraph_get_finish(MsgraphConnOptions *opts, MsgraphTransfer *t, const char *url,
 						 MsgraphHttpResponse *resp, MsgraphRequestStats *stats,
 						 MsgraphThrottleTicket *ticket)
 {
 	msgraph_http_end(t);
-	msgraph_count_bytes(stats, resp->wire_bytes);
+	count_bytes(stats, resp->wire_bytes);
 	resp->method = "GET";
 	if (resp->too_large)
 		report_too_large(opts, "GET", url);
@@ -253,16 +257,16 @@ graph_attempt(MsgraphConnOptions *opts, const char *method, const char *url,
 	}
 	PG_END_TRY();
 	resp->method = method;
-	msgraph_count_request(stats);
-	msgraph_count_bytes(stats, resp->wire_bytes);
+	count_request(stats);
+	count_bytes(stats, resp->wire_bytes);
 }
 
 /*
  * Start a GET of url without waiting for it (parallel time windows, and
- * sequential paging a page ahead).  The caller waits with
- * msgraph_http_wait_any(), counts the request, and hands any answer but
- * 200 to msgraph_graph_get_resume(), which refreshes tokens and retries as
- * msgraph_graph_get() does.
+ * sequential paging a page ahead), counted as it goes out.  The caller
+ * waits with msgraph_http_wait_any() and hands the finished transfer to
+ * msgraph_get_finish(), which counts the answer and, for any answer but a
+ * 200, refreshes tokens and retries as msgraph_get() does.
  * The start waits for the request's turn in the throttle budget's rate
  * (not for a concurrency slot: nothing would give it back), counting the
  * wait in stats, and returns once the request is on its way: the budget
@@ -271,7 +275,7 @@ graph_attempt(MsgraphConnOptions *opts, const char *method, const char *url,
  * The token is fetched before the turn is taken for the same reason.
  */
 MsgraphTransfer *
-msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
+msgraph_get_async(MsgraphConnOptions *opts, const char *url,
 						MsgraphHttpResponse *resp, MsgraphRequestStats *stats,
 						MsgraphThrottleTicket *ticket)
 {
@@ -302,7 +306,7 @@ msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	msgraph_count_request(stats);
+	count_request(stats);
 	return t;
 }
 

@@ -159,7 +159,7 @@ post_json(MsgraphConnOptions *opts, const char *path, struct json_object *body,
 		return NULL;
 	}
 	msgraph_log_write(opts, "POST", path, properties);
-	msgraph_graph_request(opts, "POST", url, text, resp, NULL);
+	msgraph_request(opts, "POST", url, text, resp, NULL);
 	*sent = true;
 	if (resp->status != 200 && resp->status != 204)
 		return NULL;			/* the caller reports it */
@@ -382,7 +382,7 @@ msgraph_hunting_query(PG_FUNCTION_ARGS)
 	answer = post_json(&opts, path, body, "Query", HUNTING_PERMISSION, false, &resp, &sent);
 	if (resp.status == 400)
 	{
-		char	   *message = msgraph_graph_error_message(&resp);
+		char	   *message = msgraph_error_body_message(&resp);
 
 		msgraph_report_graph_error(&opts, HUNTING_PERMISSION, path, &resp,
 								   message ? psprintf(": %s", message) : NULL,

@@ -1088,13 +1088,6 @@ msgraph_http_send(MsgraphTransfer *t)
 	}
 }
 
-/* Whether a transfer has finished (its response is complete). */
-bool
-msgraph_http_done(MsgraphTransfer *t)
-{
-	return t->done;
-}
-
 /* Let the transfers progress without waiting (between rows of a scan). */
 void
 msgraph_http_progress(void)

@@ -79,6 +79,8 @@
 #include "msgraph_fdw.h"
 #include "msgraph_json.h"
 
+static struct json_object *datum_to_json(Datum value, Oid type, const char *what);
+
 /* Settings (registered in _PG_init). */
 int			msgraph_max_update_rows = 100;
 bool		msgraph_dry_run = false;
@@ -273,19 +275,6 @@ msgraph_log_write(MsgraphConnOptions *opts, const char *method, const char *targ
 			 errhidestmt(true),
 			 errhidecontext(true)));
 }
-
-/* The message Graph put in its error body, or NULL. */
-char *
-msgraph_graph_error_message(MsgraphHttpResponse *resp)
-{
-	const char *problem;
-
-	/* read without a DOM, escaped and cut short (connection.c) */
-	if (!msgraph_error_body_readable(resp, &problem))
-		return NULL;
-	return msgraph_error_body_string(resp, 1024, "error", "message", NULL);
-}
-
 
 /* ----------------------------------------------------------------
  * Planning
@@ -979,7 +968,7 @@ patch_body(MsgraphModifyState *st, Datum *values, bool *nulls)
 							 values[i], st->types[i], "nothing was sent for this row");
 		json_object_object_add(body, prop->name,
 							   nulls[i] ? NULL
-							   : msgraph_datum_to_json(values[i], st->types[i], attname));
+							   : datum_to_json(values[i], st->types[i], attname));
 	}
 	return body;
 }
@@ -990,8 +979,8 @@ patch_body(MsgraphModifyState *st, Datum *values, bool *nulls)
  * everything else as the string of its output function.  `what` names the
  * value in errors.
  */
-struct json_object *
-msgraph_datum_to_json(Datum value, Oid type, const char *what)
+static struct json_object *
+datum_to_json(Datum value, Oid type, const char *what)
 {
 	Oid			base = getBaseType(type);
 	Oid			elemtype = get_element_type(base);
@@ -1023,7 +1012,7 @@ msgraph_datum_to_json(Datum value, Oid type, const char *what)
 					ereport(ERROR,
 							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 							 errmsg("%s cannot hold NULL elements for Graph", what)));
-				json_object_array_add(v, msgraph_datum_to_json(elems[i], elemtype, what));
+				json_object_array_add(v, datum_to_json(elems[i], elemtype, what));
 			}
 		}
 		PG_CATCH();
@@ -1152,7 +1141,7 @@ patch_entity(MsgraphModifyState *st, const char *id, struct json_object *body,
 		appendStringInfo(&props, "%s%s", i > 0 ? ", " : "", st->props[i]->name);
 	msgraph_log_write(&st->opts, "PATCH", target, props.data);
 
-	msgraph_graph_request(&st->opts, "PATCH", url, text, &resp, &st->stats);
+	msgraph_request(&st->opts, "PATCH", url, text, &resp, &st->stats);
 	if (resp.status == 404)
 		return PATCH_NOT_FOUND;
 	if (resp.status != 200 && resp.status != 204)

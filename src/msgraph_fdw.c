@@ -733,7 +733,7 @@ remote_count(ForeignServer *server, Oid userid, MsgraphRelInfo *info, Index reli
 	url = msgraph_build_url(&opts, &spec, false, false, 0);
 
 	memset(&stats, 0, sizeof(stats));
-	msgraph_graph_get(&opts, url, &resp, &stats);
+	msgraph_get(&opts, url, &resp, &stats);
 	if (resp.status != 200)
 		return -1;				/* planning goes on with the catalog's guess */
 	memset(&pager, 0, sizeof(pager));
@@ -1724,7 +1724,7 @@ fetch_next_page(MsgraphScanState *st)
 	MemoryContextReset(st->page.cxt);
 	oldcxt = MemoryContextSwitchTo(st->page.cxt);
 
-	msgraph_graph_get(&st->opts, url, &resp, &st->stats);
+	msgraph_get(&st->opts, url, &resp, &st->stats);
 	while (resp.status == 400 && first && st->spec.filter != NULL &&
 		   st->mode != MSGRAPH_FILTER_NONE)
 	{
@@ -1746,7 +1746,7 @@ fetch_next_page(MsgraphScanState *st)
 		resetStringInfo(&st->paging.cur_url);
 		appendStringInfoString(&st->paging.cur_url, st->paging.first_url);
 		url = st->paging.cur_url.data;
-		msgraph_graph_get(&st->opts, url, &resp, &st->stats);
+		msgraph_get(&st->opts, url, &resp, &st->stats);
 	}
 	if (resp.status >= 500 && first && st->spec.expand != NULL)
 	{
@@ -1769,7 +1769,7 @@ fetch_next_page(MsgraphScanState *st)
 			resetStringInfo(&st->paging.cur_url);
 			appendStringInfoString(&st->paging.cur_url, st->paging.first_url);
 			url = st->paging.cur_url.data;
-			msgraph_graph_get(&st->opts, url, &resp, &st->stats);
+			msgraph_get(&st->opts, url, &resp, &st->stats);
 		}
 	}
 	if (resp.status != 200)
@@ -1857,7 +1857,7 @@ attach_navigation(MsgraphScanState *st, struct json_object *entity)
 		struct json_object *link;
 		size_t		i;
 
-		msgraph_graph_get(&st->opts, url.data, &resp, &st->stats);
+		msgraph_get(&st->opts, url.data, &resp, &st->stats);
 		if (resp.status != 200)
 			msgraph_report_graph_error(&st->opts, read_permission(st->res), url.data, &resp,
 									   NULL, NULL);
@@ -1914,7 +1914,7 @@ fetch_next_lookup(MsgraphScanState *st)
 		oldcxt = MemoryContextSwitchTo(st->page.cxt);
 		st->spec.id = (char *) list_nth(st->lookup.ids, st->lookup.next++);
 		url = msgraph_build_url(&st->opts, &st->spec, false, false, 0);
-		msgraph_graph_get(&st->opts, url, &resp, &st->stats);
+		msgraph_get(&st->opts, url, &resp, &st->stats);
 		if (resp.status == 404)
 		{
 			MemoryContextSwitchTo(oldcxt);
@@ -1949,7 +1949,7 @@ fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
 	if (!st->cond.never)
 	{
 		oldcxt = MemoryContextSwitchTo(st->page.cxt);
-		msgraph_graph_get(&st->opts, st->paging.first_url, &resp, &st->stats);
+		msgraph_get(&st->opts, st->paging.first_url, &resp, &st->stats);
 		if (resp.status != 200)
 			msgraph_report_graph_error(&st->opts, read_permission(st->res),
 									   st->paging.first_url, &resp, NULL, NULL);

@@ -108,7 +108,6 @@ extern void msgraph_column_options(Relation rel, AttrNumber attnum, char **prope
 								   int *filterable);
 extern bool msgraph_use_remote_estimate(ForeignServer *server, ForeignTable *table);
 extern bool msgraph_url_is_loopback(const char *url);
-extern char *msgraph_default_property_name(const char *colname);
 extern char *msgraph_snake_case(const char *camel);
 extern UserMapping *msgraph_get_user_mapping(Oid userid, Oid serverid);
 
@@ -154,7 +153,7 @@ typedef struct MsgraphHttpResponse
 	char	   *retry_after;
 	bool		request_sent;	/* any request byte went out (a failed connect: no) */
 
-	/* set by msgraph_graph_request(): how the retries ended (retry.c) */
+	/* set by msgraph_request(): how the retries ended (retry.c) */
 	const char *method;			/* of the request answered */
 	int			retries;		/* requests sent again before this answer */
 	int			retry_stop;		/* MsgraphRetryStop */
@@ -167,7 +166,6 @@ typedef struct MsgraphTransfer MsgraphTransfer;
 extern MsgraphTransfer *msgraph_http_start(const MsgraphHttpRequest *req,
 										   MsgraphHttpResponse *resp);
 extern void msgraph_http_send(MsgraphTransfer *t);
-extern bool msgraph_http_done(MsgraphTransfer *t);
 extern void msgraph_http_progress(void);
 extern MsgraphTransfer *msgraph_http_wait_any(MsgraphTransfer **set, int n);
 extern void msgraph_http_end(MsgraphTransfer *t);
@@ -185,7 +183,6 @@ extern char *msgraph_new_request_id(void);
 /* in auth.c */
 extern const char *msgraph_get_token(MsgraphConnOptions *opts, bool force_refresh);
 extern void msgraph_auth_init(void);
-extern void msgraph_forget_tokens(void);
 
 /* in jwt.c */
 extern char *msgraph_client_assertion(MsgraphConnOptions *opts, const char *audience);
@@ -196,23 +193,21 @@ extern void msgraph_check_private_key_pem(const char *optname, const char *pem,
 /* in connection.c */
 struct json_object;
 
-extern void msgraph_count_request(MsgraphRequestStats *stats);
-extern void msgraph_count_bytes(MsgraphRequestStats *stats, int64 bytes);
 extern void msgraph_count_page(MsgraphRequestStats *stats);
 extern void msgraph_count_wait(MsgraphRequestStats *stats, int64 ms, bool retry);
-extern void msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
+extern void msgraph_get(MsgraphConnOptions *opts, const char *url,
 							  MsgraphHttpResponse *resp,
 							  MsgraphRequestStats *stats);
 struct MsgraphThrottleTicket;
-extern MsgraphTransfer *msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
+extern MsgraphTransfer *msgraph_get_async(MsgraphConnOptions *opts, const char *url,
 											 MsgraphHttpResponse *resp,
 											 MsgraphRequestStats *stats,
 											 struct MsgraphThrottleTicket *ticket);
-extern void msgraph_graph_get_finish(MsgraphConnOptions *opts, MsgraphTransfer *t,
+extern void msgraph_get_finish(MsgraphConnOptions *opts, MsgraphTransfer *t,
 									 const char *url, MsgraphHttpResponse *resp,
 									 MsgraphRequestStats *stats,
 									 struct MsgraphThrottleTicket *ticket);
-extern void msgraph_graph_request(MsgraphConnOptions *opts, const char *method,
+extern void msgraph_request(MsgraphConnOptions *opts, const char *method,
 								  const char *url, const char *body,
 								  MsgraphHttpResponse *resp,
 								  MsgraphRequestStats *stats);
@@ -231,7 +226,7 @@ typedef enum MsgraphRetryKind
 	MSGRAPH_RETRY_TRANSIENT		/* 502, 503, 504 or a transport failure */
 } MsgraphRetryKind;
 
-/* Why msgraph_graph_request() stopped retrying, for the ERROR it leads to. */
+/* Why msgraph_request() stopped retrying, for the ERROR it leads to. */
 typedef enum MsgraphRetryStop
 {
 	MSGRAPH_RETRY_STOP_NONE,
@@ -366,7 +361,6 @@ extern char *msgraph_deparse_filter(List *conds, MsgraphDeparseEnv *env,
 									MsgraphCondKind *kinds);
 extern bool msgraph_id_lookup_value(Node *cond, MsgraphDeparseEnv *env,
 									Node **value, bool *is_array);
-extern bool msgraph_is_value_expr(Node *node, Index relid);
 extern char *msgraph_build_url(MsgraphConnOptions *opts,
 							   const MsgraphRequestSpec *spec,
 							   bool for_display, bool have_snapshot,
@@ -477,6 +471,7 @@ extern char *msgraph_error_body_string(MsgraphHttpResponse *resp, int max_chars,
 extern char *msgraph_error_body_decoded(MsgraphHttpResponse *resp, const char *name,
 										size_t *len);
 extern char *msgraph_error_body_raw(MsgraphHttpResponse *resp, const char *name);
+extern char *msgraph_error_body_message(MsgraphHttpResponse *resp);
 extern void msgraph_report_bad_page(const char *url, MsgraphHttpResponse *resp,
 									const MsgraphJsonCheck *walk);
 
@@ -525,11 +520,9 @@ extern void msgraphExplainDirectModify(struct ForeignScanState *node,
 /* what functions.c shares with the UPDATE path */
 extern struct json_object *msgraph_json_own(MemoryContext cxt, struct json_object *obj);
 extern struct json_object *msgraph_json_string(const char *s);
-extern struct json_object *msgraph_datum_to_json(Datum value, Oid type, const char *what);
 extern char *msgraph_json_text(struct json_object *obj);
 extern void msgraph_log_write(MsgraphConnOptions *opts, const char *method,
 							  const char *target, const char *properties);
-extern char *msgraph_graph_error_message(MsgraphHttpResponse *resp);
 
 /* in functions.c: the SQL functions msgraph_add_comment(),
  * msgraph_dismiss_risky_users(), msgraph_confirm_compromised() and

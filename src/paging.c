@@ -395,7 +395,7 @@ msgraph_windows_start(MsgraphPager *pg, const MsgraphRequestSpec *spec,
 	probe.top = 1;
 	probe.count = true;			/* the rows to share out */
 	url = msgraph_build_url(pg->opts, &probe, false, true, snapshot);
-	msgraph_graph_get(pg->opts, url, &resp, pg->stats);
+	msgraph_get(pg->opts, url, &resp, pg->stats);
 	if (resp.status != 200 || !read_probe(pg, url, &resp, &lower, &count) ||
 		lower >= upper)
 		return false;
@@ -586,7 +586,7 @@ window_request(MsgraphPager *pg, MsgraphWindow *w)
 	slot->skip = NULL;
 	oldcxt = MemoryContextSwitchTo(slot->cxt);
 	w->have_next = false;
-	w->pending = msgraph_graph_get_async(pg->opts, pstrdup(w->next_url.data), &slot->resp,
+	w->pending = msgraph_get_async(pg->opts, pstrdup(w->next_url.data), &slot->resp,
 										 pg->stats, &w->ticket);
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -608,7 +608,7 @@ window_finish(MsgraphPager *pg, MsgraphWindow *w)
 	/* the transfer is ended whatever happens next: no longer the window's */
 	w->pending = NULL;
 	/* (a page fetched again after an error has its body in slot->cxt) */
-	msgraph_graph_get_finish(pg->opts, t, url, &slot->resp, pg->stats, &w->ticket);
+	msgraph_get_finish(pg->opts, t, url, &slot->resp, pg->stats, &w->ticket);
 	if (slot->resp.status != 200)
 		msgraph_report_graph_error(pg->opts, pg->res ? pg->res->read_permission : NULL,
 								   url, &slot->resp, NULL, NULL);

@@ -576,7 +576,7 @@ msgraph_throttle_acquire(MsgraphConnOptions *opts, const char *url,
 
 /*
  * Only the rate part of msgraph_throttle_acquire(), for a request started
- * without waiting for its answer (msgraph_graph_get_async): nothing would
+ * without waiting for its answer (msgraph_get_async): nothing would
  * give a concurrency slot back, and nothing needs releasing.  The caller
  * must get the request onto the wire at once (msgraph_http_async_send):
  * its send time is booked when this returns.
