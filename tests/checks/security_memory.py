@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """What a hostile answer of empty objects costs a backend: memory and cancel.
 
-    tests/security_memory.py PSQL_ARGS_JSON EMULATOR_URL SIZE_MB [SIZE_MB ...]
+    tests/checks/security_memory.py PSQL_ARGS_JSON EMULATOR_URL SIZE_MB [SIZE_MB ...]
 
-Run by tests/security_memory.sh, which starts the emulator and a throwaway
+Run by tests/checks/security_memory.sh, which starts the emulator and a throwaway
 PostgreSQL with the objects used here.  For each size (in MB of body) and
 each kind of answer below, the emulator's "flood" fault sends a body of
 that size made of empty objects ({},{},...):
