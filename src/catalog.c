@@ -20,7 +20,7 @@
  *
  * This file deliberately includes no PostgreSQL header (see catalog.h): it
  * is also linked into stand-alone test programs such as
- * tests/catalog/catalog_dump.c.
+ * tests/unit/catalog/catalog_dump.c.
  *
  * IDENTIFICATION
  *		  src/catalog.c
@@ -693,7 +693,7 @@ graph_catalog_find_property(const GraphResource *res, const char *name)
  *		Find the derived column with pseudo property name "name", or NULL.
  *
  * Same rules as graph_catalog_find_property.  Derived names never collide
- * with property names of the same resource (tests/catalog checks it), so a
+ * with property names of the same resource (tests/unit/catalog checks it), so a
  * caller may try either lookup first.
  */
 const GraphDerived *
@@ -940,7 +940,7 @@ graph_catalog_known_schema(const char *schema)
  *		message about an unknown one.
  *
  * A literal, because building it would need memory management this file is
- * meant to stay free of.  tests/catalog/check_catalog.py fails if it
+ * meant to stay free of.  tests/unit/catalog/check_catalog.py fails if it
  * disagrees with the resource table.
  */
 const char *
