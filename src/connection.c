@@ -137,48 +137,112 @@ msgraph_request(MsgraphConnOptions *opts, const char *method, const char *url,
 }
 
 /*
- * The transfer of an asynchronous GET (msgraph_get_async) finished:
- * end it and count what came.  An answer but a 200 goes on as
- * msgraph_get() would after its first attempt (retries, a fresh
- * token, the budget told of a 429), so that the request is sent no more
- * often than max_retries allows; ticket is the one the asynchronous start
- * paced with.  resp then holds the final answer.
+ * The transfer of an asynchronous GET (msgraph_get_async) finished: end it,
+ * count what came and judge the answer (msgraph_judge_answer, with the
+ * request's rs; ticket is the one the start paced with).  Returns true when
+ * resp holds the final answer; false when the GET is to be started again
+ * after *wait_ms (-1: at once), which the caller does without blocking
+ * whatever else it waits for, and counts the wait when it is over.
  */
-void
+bool
 msgraph_get_finish(MsgraphConnOptions *opts, MsgraphTransfer *t, const char *url,
-						 MsgraphHttpResponse *resp, MsgraphRequestStats *stats,
-						 MsgraphThrottleTicket *ticket)
+				   MsgraphHttpResponse *resp, MsgraphRequestStats *stats,
+				   MsgraphThrottleTicket *ticket, MsgraphRetry *rs, int64 *wait_ms)
 {
 	msgraph_http_end(t);
 	count_bytes(stats, resp->wire_bytes);
 	resp->method = "GET";
 	if (resp->too_large)
 		report_too_large(opts, "GET", url);
-	if (resp->status != 200)
-		graph_exchange(opts, "GET", url, NULL, resp, stats, ticket);
+	return msgraph_judge_answer(opts, "GET", url, resp, ticket, rs, wait_ms);
 }
 
 /*
- * The attempts of a request; with answered, resp already holds the answer
- * to a first attempt paced by answered.
+ * Judge an answer to an attempt of a request (paced by ticket): true when
+ * it is final (resp holds what the caller gets, with resp->retry_stop
+ * saying why retrying stopped, if it did), false when the request is to be
+ * sent again after *wait_ms (-1: at once, with the fresh token a 401 asked
+ * for; it counts as no retry).  rs keeps the request's retries across
+ * attempts.  The rules:
+ *
+ * - 429, 502, 503, 504 and transport failures are retried up to the
+ *   server's max_retries, after Retry-After or a backoff (retry.c); a
+ *   PATCH or POST only where Graph cannot have acted on it.  No wait ends
+ *   past statement_timeout: the answer is final instead;
+ * - a 401 is retried once with a freshly fetched token;
+ * - the whole budget learns of a 429, retried or not.
+ */
+bool
+msgraph_judge_answer(MsgraphConnOptions *opts, const char *method, const char *url,
+					 MsgraphHttpResponse *resp, MsgraphThrottleTicket *ticket,
+					 MsgraphRetry *rs, int64 *wait_ms)
+{
+	MsgraphRetryKind kind;
+	int64		left;
+
+	if (resp->status == 401 && !rs->refreshed && opts->cred_kind != MSGRAPH_CRED_ACCESS_TOKEN)
+	{
+		/* the cached token was revoked or expired early: once more */
+		(void) msgraph_get_token(opts, true);
+		rs->refreshed = true;
+		*wait_ms = -1;
+		return false;
+	}
+
+	kind = msgraph_retry_kind(method, resp);
+	if (kind != MSGRAPH_RETRY_NO)
+	{
+		*wait_ms = msgraph_parse_retry_after(resp->retry_after);
+		if (*wait_ms < 0)
+			*wait_ms = msgraph_backoff_ms(kind, rs->retries);
+		if (kind == MSGRAPH_RETRY_THROTTLED)
+			msgraph_throttle_penalize(ticket, *wait_ms);
+		left = msgraph_statement_ms_left();
+		if (rs->retries >= opts->max_retries)
+			rs->stop = MSGRAPH_RETRY_STOP_MAX_RETRIES;
+		else if (left >= 0 && *wait_ms + RETRY_MARGIN_MS >= left)
+		{
+			rs->stop = MSGRAPH_RETRY_STOP_STATEMENT_TIMEOUT;
+			rs->stopped_wait = *wait_ms;
+		}
+		else
+		{
+			ereport(DEBUG1,
+					(errmsg_internal("msgraph_security_fdw: %s %s: %s; retry %d of %d in %lld ms",
+									 method, url,
+									 resp->status ? psprintf("HTTP %ld", resp->status)
+									 : (resp->transport_error ? resp->transport_error : "transfer failed"),
+									 rs->retries + 1, opts->max_retries, (long long) *wait_ms)));
+			rs->retries++;
+			return false;
+		}
+	}
+
+	resp->retries = rs->retries;
+	resp->retry_stop = rs->stop;
+	resp->retry_wait_ms = rs->stopped_wait;
+	if (resp->status == 0)
+		report_transport_error(opts, method, url, resp);
+	return true;
+}
+
+/*
+ * The attempts of a request, waiting between them as msgraph_judge_answer()
+ * says; with answered, resp already holds the answer to a first attempt
+ * paced by answered.
  */
 static void
 graph_exchange(MsgraphConnOptions *opts, const char *method, const char *url,
 			   const char *body, MsgraphHttpResponse *resp,
 			   MsgraphRequestStats *stats, MsgraphThrottleTicket *answered)
 {
-	const char *token = msgraph_get_token(opts, false);
-	bool		refreshed = false;
-	int			retries = 0;
-	int			stop = MSGRAPH_RETRY_STOP_NONE;
-	int64		stopped_wait = 0;
+	MsgraphRetry rs;
 
+	memset(&rs, 0, sizeof(rs));
 	for (;;)
 	{
 		MsgraphThrottleTicket ticket;
-		MsgraphRetryKind kind;
 		int64		wait_ms;
-		int64		left;
 
 		if (answered)
 		{
@@ -186,54 +250,16 @@ graph_exchange(MsgraphConnOptions *opts, const char *method, const char *url,
 			answered = NULL;
 		}
 		else
-			graph_attempt(opts, method, url, body, token, resp, stats, &ticket);
-
-		if (resp->status == 401 && !refreshed && opts->cred_kind != MSGRAPH_CRED_ACCESS_TOKEN)
-		{
-			/* the cached token was revoked or expired early: once more */
-			token = msgraph_get_token(opts, true);
-			refreshed = true;
-			continue;
-		}
-
-		kind = msgraph_retry_kind(method, resp);
-		if (kind == MSGRAPH_RETRY_NO)
+			graph_attempt(opts, method, url, body, msgraph_get_token(opts, false), resp,
+						  stats, &ticket);
+		if (msgraph_judge_answer(opts, method, url, resp, &ticket, &rs, &wait_ms))
 			break;
-		wait_ms = msgraph_parse_retry_after(resp->retry_after);
-		if (wait_ms < 0)
-			wait_ms = msgraph_backoff_ms(kind, retries);
-		/* the whole budget learns of a 429, retried or not */
-		if (kind == MSGRAPH_RETRY_THROTTLED)
-			msgraph_throttle_penalize(&ticket, wait_ms);
-		if (retries >= opts->max_retries)
+		if (wait_ms >= 0)
 		{
-			stop = MSGRAPH_RETRY_STOP_MAX_RETRIES;
-			break;
+			msgraph_sleep_ms(wait_ms);
+			msgraph_count_wait(stats, wait_ms, true);
 		}
-		left = msgraph_statement_ms_left();
-		if (left >= 0 && wait_ms + RETRY_MARGIN_MS >= left)
-		{
-			stop = MSGRAPH_RETRY_STOP_STATEMENT_TIMEOUT;
-			stopped_wait = wait_ms;
-			break;
-		}
-
-		ereport(DEBUG1,
-				(errmsg_internal("msgraph_security_fdw: %s %s: %s; retry %d of %d in %lld ms",
-								 method, url,
-								 resp->status ? psprintf("HTTP %ld", resp->status)
-								 : (resp->transport_error ? resp->transport_error : "transfer failed"),
-								 retries + 1, opts->max_retries, (long long) wait_ms)));
-		msgraph_sleep_ms(wait_ms);
-		retries++;
-		msgraph_count_wait(stats, wait_ms, true);
 	}
-
-	resp->retries = retries;
-	resp->retry_stop = stop;
-	resp->retry_wait_ms = stopped_wait;
-	if (resp->status == 0)
-		report_transport_error(opts, method, url, resp);
 }
 
 /*

@@ -1096,25 +1096,47 @@ msgraph_http_progress(void)
 		engine_step(0);
 }
 
+/* Whether a transfer has finished (its response is complete). */
+bool
+msgraph_http_done(MsgraphTransfer *t)
+{
+	return t->done;
+}
+
 /*
  * Wait until one of the n transfers (NULL entries are skipped) has
- * finished and return it; the others go on meanwhile.  Interrupts are
- * checked every HTTP_POLL_INTERVAL_MS.
+ * finished and return it, or NULL once timeout_ms has passed (-1: no
+ * timeout); the others go on meanwhile.  Interrupts are checked every
+ * HTTP_POLL_INTERVAL_MS.
  */
 MsgraphTransfer *
-msgraph_http_wait_any(MsgraphTransfer **set, int n)
+msgraph_http_wait_any(MsgraphTransfer **set, int n, int timeout_ms)
 {
+	TimestampTz deadline = (timeout_ms < 0) ? 0
+		: TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+
 	for (;;)
 	{
 		int			i;
+		int			step = HTTP_POLL_INTERVAL_MS;
 
 		for (i = 0; i < n; i++)
 		{
 			if (set[i] != NULL && set[i]->done)
 				return set[i];
 		}
+		if (deadline != 0)
+		{
+			long		secs;
+			int			usecs;
+
+			TimestampDifference(GetCurrentTimestamp(), deadline, &secs, &usecs);
+			if (secs == 0 && usecs == 0)
+				return NULL;
+			step = (int) Min((int64) step, secs * 1000 + (usecs + 999) / 1000);
+		}
 		CHECK_FOR_INTERRUPTS();
-		engine_step(HTTP_POLL_INTERVAL_MS);
+		engine_step(step);
 	}
 }
 
@@ -1157,7 +1179,7 @@ msgraph_http_perform(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
 	t = msgraph_http_start(req, resp);
 	PG_TRY();
 	{
-		(void) msgraph_http_wait_any(&t, 1);
+		(void) msgraph_http_wait_any(&t, 1, -1);
 	}
 	PG_FINALLY();
 	{

@@ -107,6 +107,7 @@ extern int	msgraph_server_streams(ForeignServer *server);
 extern void msgraph_column_options(Relation rel, AttrNumber attnum, char **property,
 								   int *filterable);
 extern bool msgraph_use_remote_estimate(ForeignServer *server, ForeignTable *table);
+extern bool msgraph_async_capable(ForeignServer *server, ForeignTable *table);
 extern bool msgraph_url_is_loopback(const char *url);
 extern char *msgraph_snake_case(const char *camel);
 extern UserMapping *msgraph_get_user_mapping(Oid userid, Oid serverid);
@@ -167,7 +168,8 @@ extern MsgraphTransfer *msgraph_http_start(const MsgraphHttpRequest *req,
 										   MsgraphHttpResponse *resp);
 extern void msgraph_http_send(MsgraphTransfer *t);
 extern void msgraph_http_progress(void);
-extern MsgraphTransfer *msgraph_http_wait_any(MsgraphTransfer **set, int n);
+extern bool msgraph_http_done(MsgraphTransfer *t);
+extern MsgraphTransfer *msgraph_http_wait_any(MsgraphTransfer **set, int n, int timeout_ms);
 extern void msgraph_http_end(MsgraphTransfer *t);
 struct WaitEventSet;
 extern int	msgraph_http_add_wait_events(struct WaitEventSet *set, MsgraphTransfer **ts,
@@ -203,10 +205,24 @@ extern MsgraphTransfer *msgraph_get_async(MsgraphConnOptions *opts, const char *
 											 MsgraphHttpResponse *resp,
 											 MsgraphRequestStats *stats,
 											 struct MsgraphThrottleTicket *ticket);
-extern void msgraph_get_finish(MsgraphConnOptions *opts, MsgraphTransfer *t,
-									 const char *url, MsgraphHttpResponse *resp,
-									 MsgraphRequestStats *stats,
-									 struct MsgraphThrottleTicket *ticket);
+/* The retries of one request, across its attempts (msgraph_judge_answer). */
+typedef struct MsgraphRetry
+{
+	bool		refreshed;		/* a 401 had the token fetched again */
+	int			retries;
+	int			stop;			/* MsgraphRetryStop */
+	int64		stopped_wait;
+} MsgraphRetry;
+
+extern bool msgraph_get_finish(MsgraphConnOptions *opts, MsgraphTransfer *t,
+							   const char *url, MsgraphHttpResponse *resp,
+							   MsgraphRequestStats *stats,
+							   struct MsgraphThrottleTicket *ticket, MsgraphRetry *rs,
+							   int64 *wait_ms);
+extern bool msgraph_judge_answer(MsgraphConnOptions *opts, const char *method,
+								 const char *url, MsgraphHttpResponse *resp,
+								 struct MsgraphThrottleTicket *ticket, MsgraphRetry *rs,
+								 int64 *wait_ms);
 extern void msgraph_request(MsgraphConnOptions *opts, const char *method,
 								  const char *url, const char *body,
 								  MsgraphHttpResponse *resp,
@@ -264,6 +280,7 @@ extern void msgraph_throttle_pace(MsgraphConnOptions *opts, const char *url,
 								  MsgraphThrottleTicket *ticket,
 								  MsgraphRequestStats *stats);
 extern void msgraph_throttle_release(MsgraphThrottleTicket *ticket);
+extern int64 msgraph_throttle_wait_ms(MsgraphConnOptions *opts, const char *url);
 extern void msgraph_throttle_penalize(MsgraphThrottleTicket *ticket, int64 wait_ms);
 
 /* in deparse.c */
@@ -456,6 +473,10 @@ extern bool msgraph_windows_start(MsgraphPager *pg, const MsgraphRequestSpec *sp
 extern void msgraph_windows_page_ahead(MsgraphPager *pg, const char *next_url,
 									   int empty_run);
 extern MsgraphJsonPage *msgraph_windows_next_page(MsgraphPager *pg, bool **skip);
+extern MsgraphJsonPage *msgraph_windows_poll(MsgraphPager *pg, bool **skip, bool *finished);
+extern int	msgraph_windows_next_due(MsgraphPager *pg);
+extern int	msgraph_windows_add_wait_events(MsgraphPager *pg, struct WaitEventSet *set,
+											void *user_data);
 extern void msgraph_windows_progress(MsgraphPager *pg);
 extern void msgraph_windows_end(MsgraphPager *pg, bool free_memory);
 extern bool msgraph_windows_counts(MsgraphPager *pg, int *streams, int *windows);

@@ -88,6 +88,7 @@ static const MsgraphOption msgraph_options[] = {
 	{"proxy", ForeignServerRelationId, OPT_PROXY},
 	{"streams", ForeignServerRelationId, OPT_POSITIVE_INT},
 	{"identity_endpoint", ForeignServerRelationId, OPT_IDENTITY_URL},
+	{"async_capable", ForeignServerRelationId, OPT_BOOL},
 	/* user mapping */
 	{"client_id", UserMappingRelationId, OPT_STRING},
 	{"client_secret", UserMappingRelationId, OPT_SECRET},
@@ -103,6 +104,7 @@ static const MsgraphOption msgraph_options[] = {
 	{"resource", ForeignTableRelationId, OPT_RESOURCE},
 	{"page_size", ForeignTableRelationId, OPT_POSITIVE_INT},
 	{"use_remote_estimate", ForeignTableRelationId, OPT_BOOL},
+	{"async_capable", ForeignTableRelationId, OPT_BOOL},
 	/* column */
 	{"property", AttributeRelationId, OPT_STRING},
 	{"filterable", AttributeRelationId, OPT_BOOL},
@@ -1211,12 +1213,10 @@ msgraph_table_resource(ForeignTable *table)
 	return NULL;				/* keep compiler quiet */
 }
 
-/*
- * Whether planning may ask Graph for row counts: the table's
- * use_remote_estimate, else the server's, else false.
- */
-bool
-msgraph_use_remote_estimate(ForeignServer *server, ForeignTable *table)
+/* A boolean option of the table, else of the server, else dflt. */
+static bool
+table_or_server_bool(ForeignServer *server, ForeignTable *table, const char *name,
+					 bool dflt)
 {
 	ListCell   *lc;
 
@@ -1224,17 +1224,38 @@ msgraph_use_remote_estimate(ForeignServer *server, ForeignTable *table)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
 
-		if (strcmp(def->defname, "use_remote_estimate") == 0)
+		if (strcmp(def->defname, name) == 0)
 			return defGetBoolean(def);
 	}
 	foreach(lc, server->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
 
-		if (strcmp(def->defname, "use_remote_estimate") == 0)
+		if (strcmp(def->defname, name) == 0)
 			return defGetBoolean(def);
 	}
-	return false;
+	return dflt;
+}
+
+/*
+ * Whether planning may ask Graph for row counts: the table's
+ * use_remote_estimate, else the server's, else false.
+ */
+bool
+msgraph_use_remote_estimate(ForeignServer *server, ForeignTable *table)
+{
+	return table_or_server_bool(server, table, "use_remote_estimate", false);
+}
+
+/*
+ * Whether a scan of the table may run asynchronously under an Append (the
+ * partitions of one query scanned at the same time): the table's
+ * async_capable, else the server's, else true.
+ */
+bool
+msgraph_async_capable(ForeignServer *server, ForeignTable *table)
+{
+	return table_or_server_bool(server, table, "async_capable", true);
 }
 
 /*

@@ -33,6 +33,7 @@
 
 #include "common/hashfn.h"
 #include "utils/memutils.h"
+#include "storage/latch.h"
 #include "utils/timestamp.h"
 
 #include "jsoncheck.h"
@@ -88,6 +89,12 @@ typedef struct MsgraphWindow
 	MsgraphJsonPage *ready;		/* a fetched page not yet returned */
 	int			empty_run;		/* empty pages with a nextLink in a row */
 
+	/* a request that waits before it may go (neither blocks other windows) */
+	MsgraphRetry retry;			/* the retries of the request of next_url */
+	int			wait;			/* WINDOW_WAIT_* */
+	TimestampTz due;			/* ... until then */
+	TimestampTz waiting_since;
+
 	/* the range, for parallel windows */
 	TimestampTz from;			/* from on */
 	TimestampTz to;				/* up to (not including) to */
@@ -107,6 +114,18 @@ typedef struct MsgraphWindow
 	bool		counted;		/* expected is known */
 	bool		carved;			/* its first count was weighed (carve_window) */
 } MsgraphWindow;
+
+/* Why a window's next request waits. */
+#define WINDOW_WAIT_NONE	0
+#define WINDOW_WAIT_PACE	1	/* for its turn in the throttle budget */
+#define WINDOW_WAIT_RETRY	2	/* Retry-After or a backoff, then again */
+
+/*
+ * A window's request goes out at once when its turn in the throttle
+ * budget is at most this far off (the pacing of msgraph_get_async()
+ * waits that long); else the window waits without blocking the others.
+ */
+#define WINDOW_PACE_SLACK_MS 10
 
 /* A part of a window's range cut off to be paged later (carve_window). */
 typedef struct MsgraphRange
@@ -573,21 +592,47 @@ ask_window_from(MsgraphPager *pg, MsgraphWindow *w, TimestampTz start)
 	w->have_next = true;
 }
 
-/* Start the next request of a window, if it has one. */
+/*
+ * Start the next request of a window, if it has one and may send it now.
+ * A request whose turn in the throttle budget is further off than
+ * WINDOW_PACE_SLACK_MS, or that waits to be sent again after a failure,
+ * is not started: the window notes until when it waits (its wait is
+ * counted once it is over), and whoever drives the windows calls again
+ * then (msgraph_windows_next_due()).
+ */
 static void
 window_request(MsgraphPager *pg, MsgraphWindow *w)
 {
 	MsgraphPageSlot *slot = &w->slots[w->fill];
 	MemoryContext oldcxt;
+	TimestampTz now;
+	int64		pace_ms;
 
 	if (!w->have_next || w->pending != NULL)
 		return;
+	now = GetCurrentTimestamp();
+	if (w->wait != WINDOW_WAIT_NONE)
+	{
+		if (now < w->due)
+			return;
+		msgraph_count_wait(pg->stats, (now - w->waiting_since) / 1000,
+						   w->wait == WINDOW_WAIT_RETRY);
+		w->wait = WINDOW_WAIT_NONE;
+	}
+	pace_ms = msgraph_throttle_wait_ms(pg->opts, w->next_url.data);
+	if (pace_ms > WINDOW_PACE_SLACK_MS)
+	{
+		w->wait = WINDOW_WAIT_PACE;
+		w->due = TimestampTzPlusMilliseconds(now, pace_ms);
+		w->waiting_since = now;
+		return;
+	}
 	MemoryContextReset(slot->cxt);
 	slot->skip = NULL;
 	oldcxt = MemoryContextSwitchTo(slot->cxt);
 	w->have_next = false;
 	w->pending = msgraph_get_async(pg->opts, pstrdup(w->next_url.data), &slot->resp,
-										 pg->stats, &w->ticket);
+								   pg->stats, &w->ticket);
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -604,11 +649,23 @@ window_finish(MsgraphPager *pg, MsgraphWindow *w)
 	MemoryContext oldcxt = MemoryContextSwitchTo(slot->cxt);
 	char	   *url = pstrdup(w->next_url.data);
 	MsgraphTransfer *t = w->pending;
+	int64		wait_ms;
 
 	/* the transfer is ended whatever happens next: no longer the window's */
 	w->pending = NULL;
-	/* (a page fetched again after an error has its body in slot->cxt) */
-	msgraph_get_finish(pg->opts, t, url, &slot->resp, pg->stats, &w->ticket);
+	if (!msgraph_get_finish(pg->opts, t, url, &slot->resp, pg->stats, &w->ticket,
+							&w->retry, &wait_ms))
+	{
+		/* to be sent again: after wait_ms, without blocking the others */
+		w->have_next = true;
+		w->wait = WINDOW_WAIT_RETRY;
+		w->waiting_since = GetCurrentTimestamp();
+		w->due = TimestampTzPlusMilliseconds(w->waiting_since, Max(wait_ms, 0));
+		MemoryContextSwitchTo(oldcxt);
+		window_request(pg, w);
+		return;
+	}
+	memset(&w->retry, 0, sizeof(w->retry));
 	if (slot->resp.status != 200)
 		msgraph_report_graph_error(pg->opts, pg->res ? pg->res->read_permission : NULL,
 								   url, &slot->resp, NULL, NULL);
@@ -877,12 +934,92 @@ cut_window(MsgraphPager *pg, MsgraphWindow *w, TimestampTz cut)
 }
 
 /*
+ * Take a window's ready page, if one has: its next request starts (so each
+ * window holds at most the page being returned and one more).
+ */
+static MsgraphJsonPage *
+take_ready_page(MsgraphPager *pg, bool **skip)
+{
+	MsgraphWindows *ws = pg->windows;
+	int			i;
+
+	for (i = 0; i < ws->nwindows; i++)
+	{
+		MsgraphWindow *w = &ws->windows[i];
+		MsgraphJsonPage *page = w->ready;
+
+		if (page == NULL)
+			continue;
+		*skip = w->slots[w->fill].skip;
+		w->ready = NULL;
+		/* the page stays in its slot; the window's next goes to the other */
+		w->fill = 1 - w->fill;
+		window_request(pg, w);
+		if (ws->splitting)
+			split_windows(pg);
+		return page;
+	}
+	return NULL;
+}
+
+/*
+ * Finish the windows' transfers that are done and start the requests
+ * whose wait is over.  Returns whether any window has work left (a
+ * transfer, a request waiting to go, or a page not yet taken).
+ */
+static bool
+drive_windows(MsgraphPager *pg)
+{
+	MsgraphWindows *ws = pg->windows;
+	bool		busy = false;
+	int			i;
+
+	for (i = 0; i < ws->nwindows; i++)
+	{
+		MsgraphWindow *w = &ws->windows[i];
+
+		/* (finishing may start a request that reuses the done one's memory) */
+		if (w->pending != NULL && msgraph_http_done(w->pending))
+			window_finish(pg, w);
+		/* (a window's next request goes to the slot its ready page leaves) */
+		if (w->pending == NULL && w->have_next && w->ready == NULL)
+			window_request(pg, w);
+		busy |= (w->pending != NULL || w->have_next || w->ready != NULL);
+	}
+	return busy;
+}
+
+/*
+ * Milliseconds until the first window's request may go (-1: none waits),
+ * for whoever waits on the windows to wake up then.
+ */
+static int
+next_due_ms(MsgraphPager *pg)
+{
+	MsgraphWindows *ws = pg->windows;
+	TimestampTz now = GetCurrentTimestamp();
+	int64		first = -1;
+	int			i;
+
+	for (i = 0; i < ws->nwindows; i++)
+	{
+		MsgraphWindow *w = &ws->windows[i];
+
+		if (w->wait != WINDOW_WAIT_NONE && w->have_next && w->pending == NULL)
+		{
+			int64		ms = (w->due > now) ? (w->due - now + 999) / 1000 : 0;
+
+			first = (first < 0) ? ms : Min(first, ms);
+		}
+	}
+	return (int) Min(first, (int64) PG_INT32_MAX);
+}
+
+/*
  * The next page of the windows: one that is ready, else the first request
- * to finish; NULL when every window is done.  *skip is set to which of its
- * items to skip (rows a split window returned already), or NULL.  Taking a
- * window's page starts that window's next request, so each window holds
- * at most the page being returned and one more; the page stays valid until
- * the next call.
+ * to finish, waiting as long as it takes; NULL when every window is done.
+ * *skip is set to which of its items to skip (rows a split window returned
+ * already), or NULL.  The page stays valid until the next call.
  */
 MsgraphJsonPage *
 msgraph_windows_next_page(MsgraphPager *pg, bool **skip)
@@ -892,43 +1029,66 @@ msgraph_windows_next_page(MsgraphPager *pg, bool **skip)
 	for (;;)
 	{
 		MsgraphTransfer *set[MSGRAPH_MAX_STREAMS];
-		MsgraphTransfer *done;
-		int			n = 0;
+		MsgraphJsonPage *page;
 		int			i;
 
-		for (i = 0; i < ws->nwindows; i++)
-		{
-			MsgraphWindow *w = &ws->windows[i];
-			MsgraphJsonPage *page = w->ready;
-
-			if (page == NULL)
-				continue;
-			*skip = w->slots[w->fill].skip;
-			w->ready = NULL;
-			/* the page stays in its slot; the window's next goes to the other */
-			w->fill = 1 - w->fill;
-			window_request(pg, w);
-			if (ws->splitting)
-				split_windows(pg);
+		if ((page = take_ready_page(pg, skip)) != NULL)
 			return page;
-		}
+		if (!drive_windows(pg))
+			return NULL;		/* nothing in flight, waiting or ready: done */
+		if ((page = take_ready_page(pg, skip)) != NULL)
+			return page;
 		for (i = 0; i < ws->nwindows; i++)
-			set[n++] = ws->windows[i].pending;
-		for (i = 0; i < ws->nwindows && set[i] == NULL; i++)
-			;
-		if (i == ws->nwindows)
-			return NULL;		/* nothing in flight, nothing ready: done */
-		done = msgraph_http_wait_any(set, n);
-		/* (finishing may start a request that reuses done's memory) */
-		for (i = 0; i < ws->nwindows; i++)
-		{
-			if (ws->windows[i].pending == done)
-			{
-				window_finish(pg, &ws->windows[i]);
-				break;
-			}
-		}
+			set[i] = ws->windows[i].pending;
+		(void) msgraph_http_wait_any(set, ws->nwindows, next_due_ms(pg));
 	}
+}
+
+/*
+ * The next page of the windows if one is ready now, without waiting; NULL
+ * otherwise, with *finished set when every window is done (else the
+ * caller waits: msgraph_windows_add_wait_events(), msgraph_windows_next_due()).
+ */
+MsgraphJsonPage *
+msgraph_windows_poll(MsgraphPager *pg, bool **skip, bool *finished)
+{
+	MsgraphJsonPage *page;
+
+	*finished = false;
+	if ((page = take_ready_page(pg, skip)) != NULL)
+		return page;
+	msgraph_http_progress();
+	if (!drive_windows(pg))
+	{
+		*finished = true;
+		return NULL;
+	}
+	return take_ready_page(pg, skip);
+}
+
+/* Milliseconds until a window's waiting request may go; -1: none waits. */
+int
+msgraph_windows_next_due(MsgraphPager *pg)
+{
+	return pg->windows ? next_due_ms(pg) : -1;
+}
+
+/*
+ * Add the sockets of the windows' transfers to an executor's WaitEventSet
+ * (see http.c); returns how many.
+ */
+int
+msgraph_windows_add_wait_events(MsgraphPager *pg, WaitEventSet *set, void *user_data)
+{
+	MsgraphWindows *ws = pg->windows;
+	MsgraphTransfer *ts[MSGRAPH_MAX_STREAMS];
+	int			i;
+
+	if (ws == NULL)
+		return 0;
+	for (i = 0; i < ws->nwindows; i++)
+		ts[i] = ws->windows[i].pending;
+	return msgraph_http_add_wait_events(set, ts, ws->nwindows, user_data);
 }
 
 /*

@@ -536,6 +536,47 @@ projected_send(ThrottleBucket *b, int ahead, int64 now)
 }
 
 /*
+ * How long, in ms, a request to url would now wait for its turn in the
+ * rate budget, behind the requests queued for it (0: it may go now).
+ * Nothing is booked: a caller that must not block (a window of an
+ * asynchronous scan) waits this long without holding anything, and then
+ * paces (msgraph_throttle_pace), which by then takes little or no time.
+ */
+int64
+msgraph_throttle_wait_ms(MsgraphConnOptions *opts, const char *url)
+{
+	ThrottleState *st;
+	int			rate_cls;
+	int			slot_cls;
+	uint64		key;
+	int64		now;
+	int64		wait_us = 0;
+	int			i;
+
+	if (!msgraph_pace_requests)
+		return 0;
+	classify_url(opts, url, &rate_cls, &slot_cls);
+	if (rate_cls < 0)
+		return 0;
+	st = get_state();
+	key = bucket_key(opts, rate_cls);
+	throttle_lock(st);
+	now = now_us();
+	for (i = 0; i < st->nbuckets; i++)
+	{
+		ThrottleBucket *b = &st->buckets[i];
+
+		if (b->key == key && b->cls == rate_cls)
+		{
+			wait_us = projected_send(b, b->waiting, now) - now;
+			break;
+		}
+	}
+	throttle_unlock(st);
+	return Max(wait_us, 0) / 1000;
+}
+
+/*
  * Take this request's place in the budgets that apply to url: a
  * concurrency slot first (waiting for one), then its turn in the rate
  * (waiting in the queue).  Waits count as throttled time.  A wait that
