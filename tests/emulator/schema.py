@@ -622,8 +622,9 @@ USERS = Resource(
         filters=_filters({
             "id accountEnabled": "eq=D",
             "userPrincipalName": "eq=D startswith=D endswith=A",
-            "displayName givenName surname mail mailNickname jobTitle department city "
+            "displayName givenName surname mailNickname jobTitle department city "
             "country usageLocation": "eq=D startswith=D null=A",
+            "mail": "eq=D startswith=D endswith=A null=A",
             "createdDateTime": "eq=D range=D null=A",
             "onPremisesSyncEnabled onPremisesSecurityIdentifier": "eq=D null=A",
             "onPremisesImmutableId": "eq=D",

@@ -2257,6 +2257,10 @@ class TestKqlUnits(unittest.TestCase):
 
 # the throttling limits, request timing and HTTPS (test_limits.py), run with these
 from test_limits import (TestLimiterUnits, TestThrottleOverHttp, TestTls)  # noqa: E402,F401
+# the inventories, delta queries, control changes and tenants (test_directory.py)
+from test_directory import (TestInventoryData, TestDirectoryLists,  # noqa: E402,F401
+                            TestManagedDevices, TestDelta, TestChanges, TestTenants,
+                            TestDirectoryThrottle)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,18 @@ admitted or refused (429) before it is routed, by these scopes:
 | hunting    | security/runHuntingQuery                       | 45 requests in any 60 s       | tenant        |
 | identity   | identityProtection/...                         | 1 request in any 1 s          | tenant (all   |
 |            |                                                |                               | apps at once) |
+| directory  | users, devices, groups, servicePrincipals      | resource units in any 10 s:   | app, tenant   |
+|            | (lists, gets, delta, $count)                   | 3,500 / 5,000 / 8,000 by the  |               |
+|            |                                                | tenant's users (<50, <=500)   |               |
+| intune     | deviceManagement/...                           | 2,000 requests in any 20 s    | app, tenant   |
+| intune_    | deviceManagement/...                           | 4,000 requests in any 20 s    | tenant (all   |
+| tenant     |                                                |                               | apps at once) |
+
+A directory request costs resource units (resource_units()): 2 for a
+list, 5 for a delta page, 1 for a get or $count; $select takes one off,
+$top under 20 one more, $expand adds one; at least 1.  Its 429 carries
+`Retry-After` (the time until enough units have left the window),
+`x-ms-throttle-scope` and `x-ms-throttle-information`.
 
 A refused request gets 429 with the TooManyRequests body.  The security,
 scores and hunting refusals carry `Retry-After` in decimal seconds (the
