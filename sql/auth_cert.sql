@@ -48,7 +48,8 @@ CREATE FUNCTION token_requests() RETURNS SETOF jsonb LANGUAGE sql AS $$
 $$;
 
 -- what a client assertion looked like, from the request log: its header
--- and claim names, and whether each claim is what graph-api.md 7.2 asks for
+-- and claim names, and whether each claim is what Microsoft asks for
+-- (doc/graph.md, "Certificate assertion")
 CREATE FUNCTION assertion_shape(r jsonb, token_url text,
     OUT alg text, OUT header text, OUT claims text, OUT iss_sub_client boolean,
     OUT aud_endpoint boolean, OUT jti_guid boolean, OUT lifetime_s int,

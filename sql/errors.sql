@@ -1,6 +1,6 @@
 --
--- errors: Graph's failures as the SQLSTATEs of interface.md, never a
--- partial result
+-- errors: Graph's failures as the SQLSTATEs of the README's "Errors",
+-- never a partial result
 --
 SELECT current_setting('msgraph_test.base_url') AS base,
        current_setting('msgraph_test.client_secret') AS secret \gset

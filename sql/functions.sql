@@ -24,7 +24,7 @@ CREATE FUNCTION masked(c jsonb) RETURNS jsonb LANGUAGE sql AS $$
          THEN 'TIMESTAMP' ELSE c->>'createdDateTime' END)
 $$;
 
--- the functions as interface.md lists them
+-- the functions as the README lists them ("Triage from SQL")
 SELECT p.proname, pg_get_function_arguments(p.oid) AS arguments,
        pg_get_function_result(p.oid) AS result
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

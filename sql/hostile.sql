@@ -1,6 +1,6 @@
 --
 -- hostile: broken and hostile responses.  Each ends in the ERROR of
--- interface.md (bad response: HV000; transport: HV00N; a value that does
+-- the README's "Errors" (bad response: HV000; transport: HV00N; a value that does
 -- not fit: the type's code, naming table, column, property and row id),
 -- or, where the response is valid, in exactly the rows it holds.  Never a
 -- crash, never a partial result, never a silently different value.

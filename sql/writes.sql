@@ -183,8 +183,10 @@ SELECT c.relname, pg_relation_is_updatable(c.oid, false) AS events
 --
 -- Graph refuses a value: its message, and how many rows it had changed
 --
+-- (a value that is no member of an enum never gets this far: writes_values)
 SELECT emu_reset();
-SELECT * FROM try(format($q$UPDATE graph.alerts SET status = 'closed' WHERE id = %L$q$, :'a1'));
+SELECT emu_fault('{"match": {"method": "PATCH"}, "action": "status", "status": 400, "code": "BadRequest", "message": "The value of assignedTo is not valid."}');
+SELECT * FROM try(format($q$UPDATE graph.alerts SET assigned_to = 'nobody' WHERE id = %L$q$, :'a1'));
 SELECT method, body, status FROM graph_log();
 
 -- a failure mid-statement: the ERROR says how many rows Graph had already

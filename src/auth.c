@@ -290,10 +290,10 @@ append_form_field(StringInfo buf, const char *name, const char *value)
 }
 
 /*
- * Client credentials grant (graph-api.md 7.1 and 7.2): with the client
- * secret, or with a client assertion signed by the certificate's key and
- * addressed to the very URL the request goes to.  Returns a palloc'd token
- * and sets *expires_in.
+ * Client credentials grant (doc/graph.md, "Client secret" and "Certificate
+ * assertion"): with the client secret, or with a client assertion signed
+ * by the certificate's key and addressed to the very URL the request goes
+ * to.  Returns a palloc'd token and sets *expires_in.
  */
 static char *
 fetch_client_credentials_token(MsgraphConnOptions *opts, int *expires_in)
@@ -361,10 +361,10 @@ fetch_client_credentials_token(MsgraphConnOptions *opts, int *expires_in)
 
 /*
  * A managed identity's token from the instance metadata service
- * (graph-api.md 7.5): a GET with "Metadata: true", the cloud's Graph host
- * as resource and, for a user-assigned identity, its client_id.  The
- * request names no proxy, and http.c ignores the environment's, so it never
- * leaves the host.
+ * (doc/graph.md, "Managed identity"): a GET with "Metadata: true", the
+ * cloud's Graph host as resource and, for a user-assigned identity, its
+ * client_id.  The request names no proxy, and http.c ignores the
+ * environment's, so it never leaves the host.
  */
 static char *
 fetch_managed_identity_token(MsgraphConnOptions *opts, int *expires_in)

@@ -10,8 +10,9 @@
  *
  * The facts (property names, OData types, nullability, enum members, query
  * options, page limits, permissions) are those of the Graph v1.0 CSDL as
- * summarised in graph-api.md sections 1 and 2; which properties are
- * filterable, sortable and updatable follows interface.md ("Pushdown").
+ * summarised in doc/graph.md ("Resources", "Query options and page
+ * sizes"); which properties are filterable, sortable and updatable, and
+ * why, is its "Filterable, sortable and updatable properties".
  * When the service changes, edit the rows here and nothing else.
  *
  * Properties of a resource are listed "id" first and then alphabetically,
@@ -197,10 +198,12 @@ DEFINE_GRAPH_ENUM(enum_token_issuer_type,
  * One row per property.  The last argument is a set of flags; a property
  * without NUL is declared Nullable="false" in the CSDL.  FLT, SRT and UPD say
  * what Graph is known to accept for the property in $filter, $orderby and a
- * PATCH body: only what graph-api.md documents (or, for lists that document
- * no filterable properties, what Microsoft's own examples filter on plus the
- * resource's timestamps).  Claiming too little costs a local filter;
- * claiming too much costs a 400 and the retry described in interface.md.
+ * PATCH body: only what Graph documents (or, for lists that document no
+ * filterable properties, what Microsoft's own examples filter on plus the
+ * resource's timestamps; doc/graph.md, "Filterable, sortable and updatable
+ * properties").  Claiming too little costs a local filter; claiming too
+ * much costs a 400 and the narrower retry of the README's "What is sent to
+ * Graph".
  *
  * "id" is never FLT: a condition on it becomes a GET by path instead.
  */
@@ -219,7 +222,10 @@ DEFINE_GRAPH_ENUM(enum_token_issuer_type,
 	 ((flags) & NUL) != 0, ((flags) & FLT) != 0, \
 	 ((flags) & SRT) != 0, ((flags) & UPD) != 0}
 
-/* security/alerts_v2: microsoft.graph.security.alert (graph-api.md 1.1) */
+/*
+ * security/alerts_v2: microsoft.graph.security.alert (doc/graph.md,
+ * "Alerts")
+ */
 static const GraphProperty alert_properties[] = {
 	PROP("id", GRAPH_STRING, 0),
 	PROP("actorDisplayName", GRAPH_STRING, NUL),
@@ -243,7 +249,7 @@ static const GraphProperty alert_properties[] = {
 	PROP("firstActivityDateTime", GRAPH_DATETIME, NUL),
 	PROP("incidentId", GRAPH_STRING, NUL),
 	PROP("incidentWebUrl", GRAPH_STRING, NUL),
-	/* filtering on it is a 400 (graph-api.md 2.2) */
+	/* filtering on it is a 400 (doc/graph.md, "Alerts") */
 	PROP_ENUM("investigationState", enum_investigation_state, NUL),
 	PROP("lastActivityDateTime", GRAPH_DATETIME, NUL),
 	PROP("lastUpdateDateTime", GRAPH_DATETIME, NUL | FLT | SRT),
@@ -287,7 +293,10 @@ static const GraphDerived alert_derived[] = {
 	},
 };
 
-/* security/incidents: microsoft.graph.security.incident (graph-api.md 1.2) */
+/*
+ * security/incidents: microsoft.graph.security.incident (doc/graph.md,
+ * "Incidents")
+ */
 static const GraphProperty incident_properties[] = {
 	PROP("id", GRAPH_STRING, 0),
 	PROP("assignedTo", GRAPH_STRING, NUL | FLT | UPD),
@@ -327,7 +336,10 @@ static const GraphDerived incident_derived[] = {
 	},
 };
 
-/* security/secureScores: microsoft.graph.secureScore (graph-api.md 1.7) */
+/*
+ * security/secureScores: microsoft.graph.secureScore (doc/graph.md,
+ * "Secure scores")
+ */
 static const GraphProperty secure_score_properties[] = {
 	PROP("id", GRAPH_STRING, 0),
 	PROP("activeUserCount", GRAPH_INT32, NUL),
@@ -344,10 +356,11 @@ static const GraphProperty secure_score_properties[] = {
 
 /*
  * identityProtection/riskDetections: microsoft.graph.riskDetection
- * (graph-api.md 1.4).  The docs list no filterable properties; FLT marks the
- * ones Microsoft's examples filter on, plus the timestamps.  riskEventType
- * and source are free strings in the CSDL, not enums, and the set of values
- * keeps growing, so they must stay GRAPH_STRING.
+ * (doc/graph.md, "Risk detections").  The docs list no filterable
+ * properties; FLT marks the ones Microsoft's examples filter on, plus the
+ * timestamps.  riskEventType and source are free strings in the CSDL, not
+ * enums, and the set of values keeps growing, so they must stay
+ * GRAPH_STRING.
  */
 static const GraphProperty risk_detection_properties[] = {
 	PROP("id", GRAPH_STRING, 0),
@@ -374,10 +387,10 @@ static const GraphProperty risk_detection_properties[] = {
 };
 
 /*
- * identityProtection/riskyUsers: microsoft.graph.riskyUser (graph-api.md
- * 1.5).  The contained "history" navigation is not a column; it has a path
- * of its own.  Dismiss and confirmCompromised are actions, not PATCHes, so
- * nothing here is UPD.
+ * identityProtection/riskyUsers: microsoft.graph.riskyUser (doc/graph.md,
+ * "Risky users").  The contained "history" navigation is not a column; it
+ * has a path of its own.  Dismiss and confirmCompromised are actions, not
+ * PATCHes, so nothing here is UPD.
  */
 static const GraphProperty risky_user_properties[] = {
 	PROP("id", GRAPH_STRING, 0),
@@ -393,7 +406,8 @@ static const GraphProperty risky_user_properties[] = {
 
 /*
  * identityProtection/servicePrincipalRiskDetections:
- * microsoft.graph.servicePrincipalRiskDetection (graph-api.md 1.6).
+ * microsoft.graph.servicePrincipalRiskDetection (doc/graph.md, "Service
+ * principal risk detections").
  * requestId and servicePrincipalId are the two the resource page marks as
  * filterable; riskEventType and riskLevel come from the list page's example.
  */
@@ -421,6 +435,16 @@ static const GraphProperty sp_risk_detection_properties[] = {
 	PROP_ENUM("tokenIssuerType", enum_token_issuer_type, NUL),
 };
 
+/*
+ * identityProtection/riskyUsers takes no PATCH: a user's risk is dismissed
+ * or confirmed by an action over a list of user ids.
+ */
+static const GraphAction risky_user_actions[] = {
+	{"dismiss", "msgraph_dismiss_risky_users", "userIds", "dismiss a user's risk"},
+	{"confirmCompromised", "msgraph_confirm_compromised", "userIds",
+	"confirm that a user is compromised"},
+};
+
 #undef PROP
 #undef PROP_ENUM
 #undef NUL
@@ -432,13 +456,14 @@ static const GraphProperty sp_risk_detection_properties[] = {
 /*
  * Resources
  *
- * Query-option flags follow graph-api.md section 2: anything documented on
- * the list page or announced by a CSDL capability annotation is allowed;
- * options the CSDL says are unsupported, or that neither source mentions,
- * are not.  top_max is the largest $top we send; where Graph's limit is
- * undocumented it is the value integrations are known to use (alerts_v2) or
- * a conservative guess.  top_default is 0 where the service's page size is
- * not known.  typical_rows are rough planning figures, not facts.
+ * Query-option flags follow doc/graph.md, "Query options and page sizes":
+ * anything documented on the list page or announced by a CSDL capability
+ * annotation is allowed; options the CSDL says are unsupported, or that
+ * neither source mentions, are not.  top_max is the largest $top we send;
+ * where Graph's limit is undocumented it is the value integrations are
+ * known to use (alerts_v2) or a conservative guess.  top_default is 0
+ * where the service's page size is not known.  typical_rows are rough
+ * planning figures, not facts.
  *
  * Order matters only for IMPORT FOREIGN SCHEMA, which creates tables in
  * this order.
@@ -546,6 +571,9 @@ static const GraphResource resources[] = {
 		.nproperties = lengthof(risky_user_properties),
 		.derived = NULL,
 		.nderived = 0,
+		.actions = risky_user_actions,
+		.nactions = lengthof(risky_user_actions),
+		.actions_change = "a risky user's state",
 		.top_max = 500,
 		.top_default = 0,
 		.allows_top = true,
@@ -685,6 +713,31 @@ graph_catalog_find_derived(const GraphResource *res, const char *name)
 }
 
 /*
+ * graph_catalog_find_action
+ *		The action an SQL function sends, and (in *res) its resource; NULL
+ *		if no resource has one for that function.
+ */
+const GraphAction *
+graph_catalog_find_action(const char *sql_function, const GraphResource **res)
+{
+	int			i;
+	int			j;
+
+	for (i = 0; i < lengthof(resources); i++)
+	{
+		for (j = 0; j < resources[i].nactions; j++)
+		{
+			if (strcmp(resources[i].actions[j].sql_function, sql_function) == 0)
+			{
+				*res = &resources[i];
+				return &resources[i].actions[j];
+			}
+		}
+	}
+	return NULL;
+}
+
+/*
  * graph_enum_has_member
  *		Is "member" one of the members of enum type "e"?
  *
@@ -745,9 +798,9 @@ graph_enum_case_variant(const GraphEnum *e, const char *literal)
  * graph_property_column_kind
  *		The column type IMPORT FOREIGN SCHEMA declares for "prop".
  *
- * This is the type mapping of interface.md ("Column options and type
- * mapping").  Enums become text rather than PostgreSQL enum types because
- * Graph adds members over time and a new member must not break a scan.
+ * This is the type mapping the README gives under "The tables".  Enums
+ * become text rather than PostgreSQL enum types because Graph adds members
+ * over time and a new member must not break a scan.
  */
 GraphColumnKind
 graph_property_column_kind(const GraphProperty *prop)

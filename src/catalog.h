@@ -7,7 +7,7 @@
  * The catalog is plain data.  IMPORT FOREIGN SCHEMA, the JSON-to-tuple
  * conversion and the pushdown code all read it, so that adding a resource
  * means adding rows to catalog.c and nothing else.  Facts come from the
- * Graph v1.0 CSDL as summarised in the project's graph-api.md.
+ * Graph v1.0 CSDL as summarised in doc/graph.md.
  *
  * This header includes nothing from PostgreSQL on purpose: the catalog is
  * also compiled into stand-alone test programs.
@@ -100,6 +100,19 @@ typedef struct GraphDerived
 	const char *fallback_path_format;
 } GraphDerived;
 
+/*
+ * An action of a resource: POST {path}/{name} with a list of entity ids,
+ * sent by an SQL function of the extension (the write permission of the
+ * resource applies).
+ */
+typedef struct GraphAction
+{
+	const char *name;			/* e.g. "dismiss" */
+	const char *sql_function;	/* e.g. "msgraph_dismiss_risky_users" */
+	const char *ids_member;		/* the body's member holding the ids */
+	const char *purpose;		/* for hints: "dismiss a user's risk" */
+} GraphAction;
+
 /* Everything the extension knows about one resource. */
 typedef struct GraphResource
 {
@@ -114,6 +127,10 @@ typedef struct GraphResource
 	int			nproperties;
 	const GraphDerived *derived;
 	int			nderived;
+	const GraphAction *actions; /* POST actions, instead of PATCH */
+	int			nactions;
+	const char *actions_change; /* for hints: what they change, "a risky
+								 * user's state" */
 
 	int			top_max;		/* largest $top accepted */
 	int			top_default;	/* page size Graph uses without $top (0 = unknown) */
@@ -141,6 +158,8 @@ extern const GraphProperty *graph_catalog_find_property(const GraphResource *res
 														const char *name);
 extern const GraphDerived *graph_catalog_find_derived(const GraphResource *res,
 													  const char *name);
+extern const GraphAction *graph_catalog_find_action(const char *sql_function,
+													const GraphResource **res);
 extern bool graph_enum_has_member(const GraphEnum *e, const char *member);
 extern const char *graph_enum_case_variant(const GraphEnum *e, const char *literal);
 extern GraphColumnKind graph_property_column_kind(const GraphProperty *prop);

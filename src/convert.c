@@ -11,14 +11,19 @@
  * function, looked up once).  Per row only the values the query uses are
  * looked up and converted.
  *
- * An entity comes either as a json-c object (single entities: lookups by
- * id, UPDATE ... RETURNING) or as an item of a list page that the walk of
- * jsoncheck.c has checked and indexed (MsgraphJsonPage): the values are
- * then read from the page text itself, strings without escapes are copied
- * once, jsonb is built from the text, and the first component of each
- * column's property was found by the walk.  One set of conversion rules
- * serves both (JsonValue below), so a value gives the same datum, or the
- * same error, whichever way it came.
+ * An entity is an item of a list page that the walk of jsoncheck.c has
+ * checked and indexed (MsgraphJsonPage), single entities (lookups by id,
+ * UPDATE ... RETURNING) included, which paging.c reads as the one item of
+ * a page: the values are read from the text itself, strings without
+ * escapes are copied once, jsonb is built from the text, and the first
+ * component of each column's property was found by the walk.
+ *
+ * json-c is still needed in one case: after Graph failed on $expand, the
+ * scan fetches each entity's navigation collection on its own and attaches
+ * it to the entity as the member $expand would have sent, which needs a
+ * tree to add to (msgraph_convert_entity).  One set of conversion rules
+ * serves both forms (JsonValue below), so a value gives the same datum,
+ * or the same error, whichever way it came.
  *
  * A value that does not fit its column is an ERROR, never a silent
  * truncation or NULL; the error context names the table, the column, the
@@ -336,25 +341,15 @@ jv_iter_next(JsonIter *it, const char **key, int *keylen, JsonValue *child)
 	return true;
 }
 
-/*
- * The property option of a column, or its default (snake_case name to
- * lowerCamelCase).
- */
+/* The property a column reads (its option, or its name in lowerCamelCase). */
 char *
 msgraph_column_property(Relation rel, AttrNumber attnum)
 {
-	List	   *options = GetForeignColumnOptions(RelationGetRelid(rel), attnum);
-	ListCell   *lc;
+	char	   *property;
+	int			filterable;
 
-	foreach(lc, options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-
-		if (strcmp(def->defname, "property") == 0)
-			return defGetString(def);
-	}
-	return msgraph_default_property_name(
-		NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname));
+	msgraph_column_options(rel, attnum, &property, &filterable);
+	return property;
 }
 
 /*
@@ -455,19 +450,19 @@ msgraph_build_columns(Relation rel, const GraphResource *res, List *attnums,
 
 /*
  * What the columns need from Graph: the whole entity (no $select then),
- * the top-level properties to $select (after "id"), and whether $expand
- * is needed for a derived navigation column.
+ * the top-level properties to $select (after "id"), and the navigation
+ * property to $expand for a derived navigation column (NULL for none).
  */
 void
 msgraph_columns_needed(const GraphResource *res, MsgraphColumn *cols, int ncols,
-					   bool *need_raw, StringInfo select, bool *need_expand)
+					   bool *need_raw, StringInfo select, const char **expand)
 {
 	List	   *names = list_make1("id");
 	ListCell   *lc;
 	int			i;
 
 	*need_raw = false;
-	*need_expand = false;
+	*expand = NULL;
 	for (i = 0; i < ncols; i++)
 	{
 		MsgraphColumn *col = &cols[i];
@@ -481,7 +476,7 @@ msgraph_columns_needed(const GraphResource *res, MsgraphColumn *cols, int ncols,
 				break;
 			case MSGRAPH_SRC_DERIVED:
 				if (col->derived->kind == GRAPH_DERIVED_EXPAND)
-					*need_expand = true;
+					*expand = col->derived->source;
 				else
 					name = col->derived->source;
 				break;
@@ -935,14 +930,6 @@ push_json(JsonbParseState **state, const JsonValue *v, JsonbIteratorToken token)
 	return push_scalar(state, &jv, token);
 }
 
-static inline const char *
-skip_ws(const char *p)
-{
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	return p;
-}
-
 /*
  * The same for the value at p of a checked text, in one pass over it (the
  * accessors would find each container's end before walking into it).
@@ -963,10 +950,10 @@ push_text(JsonbParseState **state, const char *p, JsonbIteratorToken token,
 		bool		object = (*p == '{');
 
 		pushJsonbValue(state, object ? WJB_BEGIN_OBJECT : WJB_BEGIN_ARRAY, NULL);
-		for (p = skip_ws(p + 1); *p != '}' && *p != ']'; p = skip_ws(p))
+		for (p = msgraph_json_skip_ws(p + 1); *p != '}' && *p != ']'; p = msgraph_json_skip_ws(p))
 		{
 			if (*p == ',')
-				p = skip_ws(p + 1);
+				p = msgraph_json_skip_ws(p + 1);
 			if (object)
 			{
 				JsonValue	name;
@@ -978,7 +965,7 @@ push_text(JsonbParseState **state, const char *p, JsonbIteratorToken token,
 				jv.val.string.val = (char *) jv_string(&name, &len);
 				jv.val.string.len = (int) len;
 				pushJsonbValue(state, WJB_KEY, &jv);
-				p = skip_ws(skip_ws(e) + 1);	/* past ':' */
+				p = msgraph_json_skip_ws(msgraph_json_skip_ws(e) + 1);	/* past ':' */
 			}
 			p = push_text(state, p, object ? WJB_VALUE : WJB_ELEM, result);
 		}

@@ -8,7 +8,8 @@
  * run-time values filled in) and the text EXPLAIN shows (decoded for
  * reading, with values known only at execution shown as "?"), so the two
  * cannot drift apart.  Query options always appear in the order
- * interface.md gives: $select, $filter, $orderby, $top, $count, $expand.
+ * the README gives ("Reading EXPLAIN"): $select, $filter, $orderby, $top,
+ * $count, $expand.
  *
  *-------------------------------------------------------------------------
  */
@@ -269,22 +270,12 @@ msgraph_table_meta(Relation rel, const GraphResource *res)
 	{
 		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
 		MsgraphColumnMeta *col = &meta->cols[i];
-		List	   *options;
-		ListCell   *lc;
 
 		col->filterable = -1;
 		if (attr->attisdropped)
 			continue;
 		col->typid = attr->atttypid;
-		col->property = msgraph_column_property(rel, i + 1);
-		options = GetForeignColumnOptions(RelationGetRelid(rel), i + 1);
-		foreach(lc, options)
-		{
-			DefElem    *def = (DefElem *) lfirst(lc);
-
-			if (strcmp(def->defname, "filterable") == 0)
-				col->filterable = defGetBoolean(def) ? 1 : 0;
-		}
+		msgraph_column_options(rel, i + 1, &col->property, &col->filterable);
 		if (res)
 		{
 			col->prop = graph_catalog_find_property(res, col->property);

@@ -54,7 +54,6 @@ PG_FUNCTION_INFO_V1(msgraph_hunting_query);
 #define HUNTING_PERMISSION		"ThreatHunting.Read.All"
 
 #define COMMENT_TYPE			"microsoft.graph.security.alertComment"
-#define RISKY_USERS_PATH		"identityProtection/riskyUsers"
 
 /* What an error context line names: the function and its server. */
 typedef struct MsgraphCallSite
@@ -73,6 +72,7 @@ static struct json_object *post_json(MsgraphConnOptions *opts, const char *path,
 									 MsgraphHttpResponse *resp, bool *sent);
 static void risky_users_action(FunctionCallInfo fcinfo, const char *action);
 static Datum json_to_jsonb_datum(struct json_object *v);
+static void check_id_parameter(const char *param, const char *id);
 
 
 static void
@@ -94,6 +94,23 @@ call_context_push(ErrorContextCallback *errcb, MsgraphCallSite *ctx, const char 
 	errcb->arg = ctx;
 	errcb->previous = error_context_stack;
 	error_context_stack = errcb;
+}
+
+/*
+ * Refuse, before anything is sent, an id that cannot be one segment of a
+ * request path ("", ".", ".."; see msgraph_path_segment_valid): no entity
+ * has one, and sent as a segment it would address another resource.  The
+ * user ids of the risky-user actions travel in the body, but are held to
+ * the same rule: they are ids like any other.
+ */
+static void
+check_id_parameter(const char *param, const char *id)
+{
+	if (!msgraph_path_segment_valid(id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value \"%s\" for parameter \"%s\"", id, param),
+				 errdetail("Graph ids are path segments; \".\", \"..\" and the empty string cannot be one. Nothing was sent to Graph.")));
 }
 
 /*
@@ -148,7 +165,7 @@ post_json(MsgraphConnOptions *opts, const char *path, struct json_object *body,
 		return NULL;			/* the caller reports it */
 	if (resp->status == 204 || resp->body.len == 0)
 		return NULL;
-	return msgraph_parse_response("POST", url, resp);
+	return msgraph_json_own(CurrentMemoryContext, msgraph_parse_body("POST", url, resp));
 }
 
 /* A json-c value as a jsonb Datum (Graph's UTF-8 in the server encoding). */
@@ -204,10 +221,7 @@ msgraph_add_comment(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot comment on \"%s\"", resource),
 				 errhint("The resource is \"alerts\" or \"incidents\".")));
-	if (*id == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the id of the %s to comment on is empty", resource)));
+	check_id_parameter("id", id);
 
 	server_options(servername, &opts);
 	body = msgraph_json_own(CurrentMemoryContext, json_object_new_object());
@@ -240,17 +254,19 @@ msgraph_add_comment(PG_FUNCTION_ARGS)
 }
 
 /*
- * POST identityProtection/riskyUsers/{action} {"userIds": [...]}.  An
+ * The catalog's action that an SQL function sends: POST {path}/{action}
+ * {"userIds": [...]} (identityProtection/riskyUsers/dismiss ...).  An
  * empty array sends nothing; a NULL element is refused before anything
  * is sent.
  */
 static void
-risky_users_action(FunctionCallInfo fcinfo, const char *action)
+risky_users_action(FunctionCallInfo fcinfo, const char *function)
 {
 	Name		servername = PG_GETARG_NAME(0);
 	ArrayType  *ids = PG_GETARG_ARRAYTYPE_P(1);
-	const GraphResource *res = graph_catalog_find_path(RISKY_USERS_PATH);
-	const char *permission = res ? res->write_permission : NULL;
+	const GraphResource *res;
+	const GraphAction *action = graph_catalog_find_action(function, &res);
+	const char *permission;
 	MsgraphConnOptions opts;
 	MsgraphHttpResponse resp;
 	struct json_object *body;
@@ -264,9 +280,10 @@ risky_users_action(FunctionCallInfo fcinfo, const char *action)
 	ErrorContextCallback errcb;
 	MsgraphCallSite ctx;
 
-	call_context_push(&errcb, &ctx, strcmp(action, "dismiss") == 0
-					  ? "msgraph_dismiss_risky_users" : "msgraph_confirm_compromised",
-					  servername);
+	if (action == NULL)
+		elog(ERROR, "msgraph_security_fdw: no catalog action for %s()", function);
+	permission = res->write_permission;
+	call_context_push(&errcb, &ctx, function, servername);
 	if (ARR_NDIM(ids) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
@@ -279,6 +296,7 @@ risky_users_action(FunctionCallInfo fcinfo, const char *action)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("user_ids must not contain NULL"),
 					 errdetail("Nothing was sent to Graph.")));
+		check_id_parameter("user_ids", TextDatumGetCString(elems[i]));
 	}
 	server_options(servername, &opts);
 	if (n == 0)
@@ -289,12 +307,12 @@ risky_users_action(FunctionCallInfo fcinfo, const char *action)
 
 	body = msgraph_json_own(CurrentMemoryContext, json_object_new_object());
 	list = json_object_new_array();
-	json_object_object_add(body, "userIds", list);
+	json_object_object_add(body, action->ids_member, list);
 	for (i = 0; i < n; i++)
 		json_object_array_add(list, msgraph_json_string(TextDatumGetCString(elems[i])));
-	path = psprintf("%s/%s", RISKY_USERS_PATH, action);
+	path = psprintf("%s/%s", res->path, action->name);
 
-	(void) post_json(&opts, path, body, "userIds", permission, true, &resp, &sent);
+	(void) post_json(&opts, path, body, action->ids_member, permission, true, &resp, &sent);
 	if (sent && resp.status != 200 && resp.status != 204)
 		msgraph_report_write_error(&opts, permission, path, &resp, NULL,
 								   resp.status == 404
@@ -307,7 +325,7 @@ risky_users_action(FunctionCallInfo fcinfo, const char *action)
 Datum
 msgraph_dismiss_risky_users(PG_FUNCTION_ARGS)
 {
-	risky_users_action(fcinfo, "dismiss");
+	risky_users_action(fcinfo, "msgraph_dismiss_risky_users");
 	PG_RETURN_VOID();
 }
 
@@ -315,7 +333,7 @@ msgraph_dismiss_risky_users(PG_FUNCTION_ARGS)
 Datum
 msgraph_confirm_compromised(PG_FUNCTION_ARGS)
 {
-	risky_users_action(fcinfo, "confirmCompromised");
+	risky_users_action(fcinfo, "msgraph_confirm_compromised");
 	PG_RETURN_VOID();
 }
 

@@ -16,9 +16,9 @@
  *
  * Nothing here knows about Graph; connection.c and auth.c speak Graph and
  * the identity platform through this file.  Proxies configured in the
- * server's environment are ignored on purpose (interface.md): the only
- * proxy is the one a request names (the server's proxy option), always
- * used as a CONNECT tunnel.  TLS peer and host verification stay at
+ * server's environment are ignored on purpose (README, "Server options"):
+ * the only proxy is the one a request names (the server's proxy option),
+ * always used as a CONNECT tunnel.  TLS peer and host verification stay at
  * libcurl's secure defaults; a request's ca_file replaces the system's
  * trust store (for the proxy too), it never widens or disables it.
  * Request headers (the bearer token among them) are wiped before they are
@@ -766,8 +766,10 @@ header_value(HttpTransfer *xfer, const char *line, size_t len, const char *name)
 }
 
 /*
- * Percent-encode s, leaving unreserved characters and those of keep as
- * they are.
+ * Percent-encode s, leaving RFC 3986's unreserved characters (ASCII
+ * letters and digits, '-', '.', '_', '~') and those of keep as they are.
+ * The test is on ASCII itself, not isalnum(): under a single-byte locale
+ * isalnum() accepts bytes above 127, which must never go out raw.
  */
 static char *
 percent_encode(const char *s, const char *keep)
@@ -779,8 +781,10 @@ percent_encode(const char *s, const char *keep)
 	initStringInfo(&buf);
 	for (p = (const unsigned char *) s; *p; p++)
 	{
-		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~' ||
-			(*p != '\0' && strchr(keep, *p) != NULL))
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			(*p >= '0' && *p <= '9') ||
+			*p == '-' || *p == '.' || *p == '_' || *p == '~' ||
+			strchr(keep, *p) != NULL)
 			appendStringInfoChar(&buf, (char) *p);
 		else
 		{
@@ -806,12 +810,37 @@ msgraph_url_encode(const char *s)
 }
 
 /*
- * Percent-encode an entity id for use as one path segment: '/' and the
- * OData delimiters are encoded too.
+ * Whether a value (an entity id) can be one segment of a request path.
+ * Every string can be percent-encoded into one, except three: the empty
+ * string, which leaves "resource/" (the collection, or nothing), and the
+ * dot segments "." and "..", which URL resolution removes or turns into a
+ * step up, in libcurl, in a proxy or at Graph alike, so that the request
+ * would reach another resource with the table's token.  Encoding does not
+ * help there: "%2E%2E" means ".." to a server that normalizes (RFC 3986
+ * makes the two equivalent).  Callers test this first and send nothing
+ * for such a value.
+ */
+bool
+msgraph_path_segment_valid(const char *s)
+{
+	return s != NULL && s[0] != '\0' && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+/*
+ * Percent-encode a value (an entity id) as one path segment: everything
+ * but unreserved characters is encoded, '/', '?', '#', '%' and the OData
+ * delimiters included, so the value can neither end the segment nor start
+ * the query.  A value msgraph_path_segment_valid() refuses is an ERROR
+ * here: callers check first, this is the last guard before a URL is made.
  */
 char *
 msgraph_encode_path_segment(const char *s)
 {
+	if (!msgraph_path_segment_valid(s))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" cannot be a segment of a Graph request path", s ? s : ""),
+				 errdetail("An id is sent as one path segment; \".\", \"..\" and the empty string cannot be one.")));
 	return percent_encode(s, "");
 }
 

@@ -27,14 +27,6 @@
 #include "jsoncheck.h"
 #include "jsonpage.h"
 
-static inline const char *
-skip_ws(const char *p)
-{
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	return p;
-}
-
 /*
  * Past the closing quote of the string that starts at p: the first '"'
  * not escaped, i.e. after an even run of backslashes.  strchr is safe in
@@ -121,11 +113,11 @@ bool
 msgraph_json_iter_next(MsgraphJsonIter *it, const char **name, size_t *namelen,
 					   const char **value, size_t *len)
 {
-	const char *p = skip_ws(it->p);
+	const char *p = msgraph_json_skip_ws(it->p);
 	const char *e;
 
 	if (*p == ',')
-		p = skip_ws(p + 1);
+		p = msgraph_json_skip_ws(p + 1);
 	if (p >= it->end)
 		return false;
 	if (*it->end == '}')
@@ -136,7 +128,7 @@ msgraph_json_iter_next(MsgraphJsonIter *it, const char **name, size_t *namelen,
 			*name = p + 1;
 			*namelen = (size_t) (e - p - 2);
 		}
-		p = skip_ws(skip_ws(e) + 1);	/* past ':' */
+		p = msgraph_json_skip_ws(msgraph_json_skip_ws(e) + 1);	/* past ':' */
 	}
 	else if (name)
 	{

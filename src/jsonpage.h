@@ -23,6 +23,15 @@ typedef struct MsgraphJsonIter
 	const char *end;			/* the container's closing bracket */
 } MsgraphJsonIter;
 
+/* Past JSON white space. */
+static inline const char *
+msgraph_json_skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
 extern const char *msgraph_json_value_end(const char *p);
 extern void msgraph_json_iter_init(MsgraphJsonIter *it, const char *container, size_t len);
 extern bool msgraph_json_iter_next(MsgraphJsonIter *it, const char **name, size_t *namelen,

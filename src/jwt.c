@@ -2,7 +2,8 @@
  *
  * jwt.c
  *		  The client assertion of certificate credentials: a JWT signed with
- *		  the user mapping's private key (graph-api.md section 7.2).
+ *		  the user mapping's private key (doc/graph.md, "Certificate
+ *		  assertion").
  *
  * Everything cryptographic is OpenSSL's: PEM parsing and decryption of the
  * certificate and the key, the thumbprint digest over the certificate's
@@ -47,7 +48,10 @@
 #include "msgraph_fdw.h"
 #include "msgraph_json.h"
 
-/* Lifetime of an assertion: graph-api.md 7.2 recommends 5 to 10 minutes. */
+/*
+ * Lifetime of an assertion: Microsoft recommends 5 to 10 minutes
+ * (doc/graph.md, "Certificate assertion").
+ */
 #define ASSERTION_LIFETIME_SECS 600
 
 /* The most work an encrypted private key may ask for (see above). */

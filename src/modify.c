@@ -10,14 +10,21 @@
  * rules below are built to fail before anything is sent wherever that can
  * be known in advance, and to say what was done when it cannot:
  *
- * - One PATCH per row, carrying only the SET columns' properties, and only
- *   properties the catalog marks updatable (graph-api.md section 5).  A SET
- *   of any other column, an INSERT or a DELETE is refused at plan time,
- *   with the reason, before any request.
+ * - One PATCH per target row, carrying only the SET columns' properties,
+ *   and only properties the catalog marks updatable (those Graph documents
+ *   for its update requests).  A row that an UPDATE ... FROM joins to
+ *   several rows arrives once per match; it is sent once, with the values
+ *   of the first, as PostgreSQL updates a row once.  A SET of any other
+ *   column, an INSERT or a DELETE is refused at plan time, with the
+ *   reason, before any request; so is a constant that is not a member of
+ *   an enum property (values computed per row are checked as each body is
+ *   built).
+ * - The id is one path segment (http.c): a row whose id cannot be one
+ *   ("", ".", "..") names no entity and is not sent.
  * - msgraph_security_fdw.max_update_rows: the rows are found first.
- *   BeginForeignModify runs the UPDATE's subplan to the end once, counting
- *   the rows and checking every row's new values as its PATCH body, and
- *   rescans it; only then does the executor start the real pass.  Past the
+ *   BeginForeignModify runs the UPDATE's subplan to the end once,
+ *   counting the target rows and checking every row's new values as its
+ *   PATCH body, and rescans it; only then does the executor start the real pass.  Past the
  *   cap, or on a value Graph's schema cannot take, the ERROR comes before
  *   any PATCH.  The price is a second scan of the resource (the cap -1
  *   turns the check and the first pass off); the real pass still counts,
@@ -47,7 +54,9 @@
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "commands/explain.h"
+#include "common/hashfn.h"
 #include "executor/executor.h"
+#include "executor/nodeSubplan.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "mb/pg_wchar.h"
@@ -61,6 +70,7 @@
 #include "optimizer/pathnode.h"
 #include "parser/parsetree.h"
 #include "utils/array.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -73,8 +83,10 @@
 int			msgraph_max_update_rows = 100;
 bool		msgraph_dry_run = false;
 
+/* the member Graph sends for members a client has not opted into */
+#define ENUM_SENTINEL "unknownFutureValue"
+
 /* JSON nesting a Graph answer may have (as the scan allows) */
-#define MODIFY_JSON_MAX_DEPTH 64
 
 /* Slots of the fdw_private list PlanForeignModify makes. */
 enum MsgraphModifyPrivate
@@ -114,11 +126,21 @@ typedef struct MsgraphModifyState
 	/* converting Graph's answer for RETURNING and AFTER triggers */
 	MsgraphColumn *cols;
 	int			ncols;
+	MsgraphJsonNames names;		/* the members the answer is indexed for */
+	MsgraphPager reader;		/* reads the answer as a scan reads entities */
 	bool		has_returning;
 
 	/* the settings as the statement began */
 	int			max_rows;
 	bool		dry_run;
+
+	/*
+	 * The ids of the rows handed on so far in this pass: a row that an
+	 * UPDATE ... FROM joins to several rows arrives once per match, and is
+	 * sent once, for the first (as PostgreSQL updates a row once).
+	 */
+	HTAB	   *seen_ids;
+	MemoryContext ids_cxt;		/* holds seen_ids and its strings */
 
 	int64		rows_seen;		/* rows handed to Graph (or to the dry run) */
 	int64		rows_changed;	/* PATCHes Graph accepted */
@@ -154,10 +176,18 @@ static void count_rows_first(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 							 MsgraphModifyState *st, List *colnos);
 static struct json_object *patch_body(MsgraphModifyState *st, Datum *values, bool *nulls);
 static PatchOutcome patch_entity(MsgraphModifyState *st, const char *id,
-								 struct json_object *body, struct json_object **entity);
+								 struct json_object *body, MsgraphJsonPage **entity);
 static void store_entity(MsgraphModifyState *st, TupleTableSlot *slot,
-						 struct json_object *entity);
+						 MsgraphJsonPage *entity);
 static char *datum_id(Datum value, Oid type);
+static void seen_ids_reset(MsgraphModifyState *st);
+static bool seen_ids_add(MsgraphModifyState *st, const char *id);
+static void check_enum_value(const char *relname, const GraphProperty *prop,
+							 const char *attname, Datum value, Oid type,
+							 const char *what_was_sent);
+static int	enum_member_hint(const GraphEnum *e, const char *value);
+static void check_set_constants(PlannerInfo *root, Relation rel, Index resultRelation,
+								const GraphResource *res);
 static void modify_error_callback(void *arg);
 static ForeignScan *find_modifytable_subplan(PlannerInfo *root, ModifyTable *plan,
 											 Index rtindex, int subplan_index);
@@ -226,19 +256,6 @@ msgraph_json_text(struct json_object *obj)
 {
 	return pstrdup(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
 												  JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
-/*
- * Parse a Graph answer strictly (valid UTF-8, bounded nesting, nothing
- * after the value), or ERROR.  The DOM belongs to CurrentMemoryContext.
- */
-struct json_object *
-msgraph_parse_response(const char *method, const char *url, MsgraphHttpResponse *resp)
-{
-	/* strict check first, bounded and interruptible (connection.c) */
-	return msgraph_json_own(CurrentMemoryContext,
-							msgraph_json_parse_dom(resp->body.data, resp->body.len,
-												   MODIFY_JSON_MAX_DEPTH, method, url));
 }
 
 /*
@@ -357,6 +374,26 @@ updatable_list(const GraphResource *res)
 }
 
 /*
+ * The SQL functions that send a resource's actions, for a HINT
+ * ("msgraph_dismiss_risky_users() or msgraph_confirm_compromised()"), or
+ * NULL when it has none.
+ */
+static char *
+action_functions(const GraphResource *res)
+{
+	StringInfoData buf;
+	int			i;
+
+	if (res == NULL || res->nactions == 0)
+		return NULL;
+	initStringInfo(&buf);
+	for (i = 0; i < res->nactions; i++)
+		appendStringInfo(&buf, "%s%s()", i == 0 ? "" : i == res->nactions - 1 ? " or " : ", ",
+						 res->actions[i].sql_function);
+	return buf.data;
+}
+
+/*
  * Refuse, before anything is sent, what Graph cannot do: INSERT, DELETE,
  * an UPDATE of a resource without PATCH, or a SET of a column whose
  * property Graph does not let one change.  Also refuse a table without an
@@ -370,7 +407,7 @@ check_update_target(PlannerInfo *root, CmdType operation, Relation rel,
 	const char *path = resource_path_of(rel);
 	const GraphResource *res = graph_catalog_find_path(path);
 	const char *relname = RelationGetRelationName(rel);
-	bool		risky_users = res && strcmp(res->path, "identityProtection/riskyUsers") == 0;
+	char	   *actions = action_functions(res);
 	bool		triage = res && updatable_list(res)[0] != '\0';
 	Bitmapset  *cols;
 	List	   *seen = NIL;
@@ -388,7 +425,8 @@ check_update_target(PlannerInfo *root, CmdType operation, Relation rel,
 				 errmsg("cannot delete from foreign table \"%s\"", relname),
 				 errdetail("Graph has no request that deletes entities of %s.", path),
 				 triage ? errhint("Close them instead, for example with UPDATE ... SET status = 'resolved'.")
-				 : risky_users ? errhint("Use msgraph_dismiss_risky_users() to dismiss a user's risk.") : 0));
+				 : actions ? errhint("Use %s() to %s.", res->actions[0].sql_function,
+									  res->actions[0].purpose) : 0));
 	if (operation != CMD_UPDATE)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -401,7 +439,7 @@ check_update_target(PlannerInfo *root, CmdType operation, Relation rel,
 				 res == NULL
 				 ? errdetail("The resource %s is not in the extension's catalog, which knows what Graph lets one update.", path)
 				 : errdetail("Graph has no update of %s.", path),
-				 risky_users ? errhint("Use msgraph_dismiss_risky_users() or msgraph_confirm_compromised() to change a risky user's state.") : 0));
+				 actions ? errhint("Use %s to change %s.", actions, res->actions_change) : 0));
 
 	if (id_column(rel) == InvalidAttrNumber)
 		ereport(ERROR,
@@ -443,6 +481,104 @@ check_update_target(PlannerInfo *root, CmdType operation, Relation rel,
 								relname, property)));
 		}
 		seen = lappend(seen, property);
+	}
+	check_set_constants(root, rel, resultRelation, res);
+}
+
+/* The name of an enum type without its namespace: "alertStatus". */
+static const char *
+enum_short_name(const GraphEnum *e)
+{
+	const char *dot = strrchr(e->name, '.');
+
+	return dot ? dot + 1 : e->name;
+}
+
+/*
+ * The HINT of a value that is not a member of e: the member it differs
+ * from only in letter case, if there is one, else the list of members
+ * one can set.
+ */
+static int
+enum_member_hint(const GraphEnum *e, const char *value)
+{
+	const char *const *m;
+	StringInfoData buf;
+
+	for (m = e->members; *m != NULL; m++)
+	{
+		if (strcmp(*m, ENUM_SENTINEL) != 0 && pg_strcasecmp(*m, value) == 0)
+			return errhint("Graph spells members exactly: did you mean \"%s\"?", *m);
+	}
+	initStringInfo(&buf);
+	for (m = e->members; *m != NULL; m++)
+	{
+		if (strcmp(*m, ENUM_SENTINEL) != 0)
+			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", *m);
+	}
+	return errhint("The members of %s are %s.", enum_short_name(e), buf.data);
+}
+
+/*
+ * Refuse, before it is sent, a value of an enum property that is not one
+ * of its members.  Graph would answer 400, perhaps after the PATCHes of
+ * other rows had gone; and members are spelt exactly, so 'Resolved' is
+ * no more a status than 'closed'.  The sentinel unknownFutureValue stands
+ * for members a client has not asked to see; it is no value to set.
+ * `what_was_sent` ends the DETAIL.
+ */
+static void
+check_enum_value(const char *relname, const GraphProperty *prop, const char *attname,
+				 Datum value, Oid type, const char *what_was_sent)
+{
+	Oid			outfunc;
+	bool		isvarlena;
+	char	   *text;
+
+	getTypeOutputInfo(type, &outfunc, &isvarlena);
+	text = OidOutputFunctionCall(outfunc, value);
+	if (strcmp(text, ENUM_SENTINEL) != 0 &&
+		graph_enum_has_member(prop->enumtype, text))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("\"%s\" is not a member of %s", text, enum_short_name(prop->enumtype)),
+			 errdetail("Column \"%s\" of foreign table \"%s\" sets Graph's %s, which takes only members of %s; %s.",
+					   attname, relname, prop->name, prop->enumtype->name, what_was_sent),
+			 enum_member_hint(prop->enumtype, text)));
+}
+
+/*
+ * Check the SET values that are constants at plan time, so that a value
+ * Graph cannot take is refused even when no row matches, and before
+ * anything is sent (values computed per row are checked as each row's
+ * PATCH body is built, all of them before the first PATCH unless
+ * max_update_rows is -1).
+ */
+static void
+check_set_constants(PlannerInfo *root, Relation rel, Index resultRelation,
+					const GraphResource *res)
+{
+	List	   *tlist = NIL;
+	List	   *attrs = NIL;
+	ListCell   *lc;
+	ListCell   *lc2;
+
+	get_translated_update_targetlist(root, resultRelation, &tlist, &attrs);
+	forboth(lc, tlist, lc2, attrs)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		AttrNumber	attnum = lfirst_int(lc2);
+		Const	   *c = (Const *) tle->expr;
+		const GraphProperty *prop;
+
+		if (!IsA(c, Const) || c->constisnull)
+			continue;
+		prop = graph_catalog_find_property(res, msgraph_column_property(rel, attnum));
+		if (prop != NULL && prop->type == GRAPH_ENUM)
+			check_enum_value(RelationGetRelationName(rel), prop,
+							 NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname),
+							 c->constvalue, c->consttype, "nothing was sent to Graph");
 	}
 }
 
@@ -642,6 +778,12 @@ modify_state_create(Relation rel, Oid userid, List *attnums, bool has_returning,
 				all = lappend_int(all, i);
 		}
 		st->cols = msgraph_build_columns(rel, st->res, all, &st->ncols);
+		st->reader.opts = &st->opts;
+		st->reader.res = st->res;
+		st->reader.stats = &st->stats;
+		st->reader.names = &st->names;
+		st->reader.ts_slot = msgraph_columns_names(st->cols, st->ncols, NULL, &st->names);
+		st->reader.cxt = CurrentMemoryContext;
 		st->temp_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											 "msgraph_security_fdw modify",
 											 ALLOCSET_SMALL_SIZES);
@@ -674,9 +816,66 @@ msgraphBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	if (!AttributeNumberIsValid(st->id_junk))
 		elog(ERROR, "could not find junk msgraph_id column");
 	st->id_type = TupleDescAttr(RelationGetDescr(rinfo->ri_RelationDesc), id_attnum - 1)->atttypid;
+	st->ids_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										"msgraph_security_fdw updated ids",
+										ALLOCSET_DEFAULT_SIZES);
 
 	if (st->max_rows >= 0)
 		count_rows_first(mtstate, rinfo, st, colnos);
+	seen_ids_reset(st);
+}
+
+/* An entry of seen_ids: the key is the id string, held by pointer. */
+typedef struct SeenId
+{
+	char	   *id;
+} SeenId;
+
+static uint32
+seen_id_hash(const void *key, Size keysize)
+{
+	const char *id = *(char *const *) key;
+
+	return hash_bytes((const unsigned char *) id, (int) strlen(id));
+}
+
+static int
+seen_id_match(const void *key1, const void *key2, Size keysize)
+{
+	return strcmp(*(char *const *) key1, *(char *const *) key2);
+}
+
+/*
+ * Start a pass over the rows with no id seen.  Ids are compared whole,
+ * whatever their length (a fixed-size string key would cut them).
+ */
+static void
+seen_ids_reset(MsgraphModifyState *st)
+{
+	HASHCTL		ctl;
+
+	MemoryContextReset(st->ids_cxt);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(SeenId);
+	ctl.hash = seen_id_hash;
+	ctl.match = seen_id_match;
+	ctl.hcxt = st->ids_cxt;
+	st->seen_ids = hash_create("msgraph_security_fdw updated ids", 256, &ctl,
+							   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
+/* Remember id; false if it was seen before in this pass. */
+static bool
+seen_ids_add(MsgraphModifyState *st, const char *id)
+{
+	SeenId	   *entry;
+	bool		found;
+
+	entry = (SeenId *) hash_search(st->seen_ids, &id, HASH_ENTER, &found);
+	if (!found)
+		entry->id = MemoryContextStrdup(st->ids_cxt, id);
+	return !found;
 }
 
 /*
@@ -685,6 +884,11 @@ msgraphBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
  * new values against Graph's schema), then rescan it for the real pass.
  * Past max_update_rows, or on a value that cannot go, the ERROR comes
  * before any PATCH.
+ *
+ * What is counted is what the real pass sends: target rows, not join rows
+ * (a row of an UPDATE ... FROM that matches several rows counts once, with
+ * the values of its first match), and no row whose id cannot be a path
+ * segment.
  *
  * The subplan's output starts with the SET values, in the order of the
  * plan's update column list; a "tableoid" junk column says which result
@@ -702,26 +906,61 @@ count_rows_first(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	int64		found = 0;
 	ErrorContextCallback errcb;
 
+	List	   *initplans = NIL;
+	ListCell   *lc;
+
+	/*
+	 * The ModifyTable's own initplans (an uncorrelated subquery in the
+	 * WHERE clause or a SET value, "WHERE id = (SELECT ...)") are set up
+	 * by the executor only once BeginForeignModify has returned, yet this
+	 * pass runs the subplan, which reads their values: set them up here
+	 * for this pass.  They are rescanned after it, so that the executor's
+	 * own set-up runs them again for the real pass, as the subplan runs
+	 * again.
+	 */
+	foreach(lc, mtstate->ps.plan->initPlan)
+		initplans = lappend(initplans,
+							ExecInitSubPlan(lfirst_node(SubPlan, lc), &mtstate->ps));
+
 	errcb.callback = modify_error_callback;
 	errcb.arg = st;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 	st->cur_id = NULL;
+	seen_ids_reset(st);
 	for (;;)
 	{
 		TupleTableSlot *slot = ExecProcNode(sub);
 		MemoryContext oldcxt;
+		Datum		idval;
+		bool		isnull;
+		char	   *id;
 		int			i;
 
 		if (TupIsNull(slot))
 			break;
 		if (AttributeNumberIsValid(oid_junk))
 		{
-			bool		isnull;
 			Datum		d = ExecGetJunkAttribute(slot, oid_junk, &isnull);
 
 			if (isnull || DatumGetObjectId(d) != relid)
 				continue;
+		}
+		MemoryContextReset(st->temp_cxt);
+		oldcxt = MemoryContextSwitchTo(st->temp_cxt);
+		st->cur_id = NULL;
+		idval = ExecGetJunkAttribute(slot, st->id_junk, &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("a row of foreign table \"%s\" has no id to PATCH",
+							RelationGetRelationName(st->rel)),
+					 errdetail("Nothing was sent to Graph.")));
+		id = datum_id(idval, st->id_type);
+		if (!msgraph_path_segment_valid(id) || !seen_ids_add(st, id))
+		{
+			MemoryContextSwitchTo(oldcxt);
+			continue;
 		}
 		if (++found > st->max_rows)
 			ereport(ERROR,
@@ -732,20 +971,23 @@ count_rows_first(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 							   st->max_rows),
 					 errhint("Narrow the WHERE clause, or raise msgraph_security_fdw.max_update_rows for this statement.")));
 
+		/* a value that cannot go is reported with the row's id */
+		st->cur_id = id;
 		slot_getsomeattrs(slot, st->nattrs);
 		for (i = 0; i < st->nattrs; i++)
 		{
 			values[i] = slot->tts_values[i];
 			nulls[i] = slot->tts_isnull[i];
 		}
-		MemoryContextReset(st->temp_cxt);
-		oldcxt = MemoryContextSwitchTo(st->temp_cxt);
 		(void) patch_body(st, values, nulls);
 		MemoryContextSwitchTo(oldcxt);
 	}
+	st->cur_id = NULL;
 	MemoryContextReset(st->temp_cxt);
 	error_context_stack = errcb.previous;
 	ExecReScan(sub);
+	foreach(lc, initplans)
+		ExecReScan(((SubPlanState *) lfirst(lc))->planstate);
 }
 
 /*
@@ -772,6 +1014,9 @@ patch_body(MsgraphModifyState *st, Datum *values, bool *nulls)
 							attname, RelationGetRelationName(st->rel)),
 					 errdetail("Graph's %s of %s is not nullable; nothing was sent for this row.",
 							   prop->name, st->path)));
+		if (!nulls[i] && prop->type == GRAPH_ENUM)
+			check_enum_value(RelationGetRelationName(st->rel), prop, attname,
+							 values[i], st->types[i], "nothing was sent for this row");
 		json_object_object_add(body, prop->name,
 							   nulls[i] ? NULL
 							   : msgraph_datum_to_json(values[i], st->types[i], attname));
@@ -871,7 +1116,7 @@ msgraph_datum_to_json(Datum value, Oid type, const char *what)
 				getTypeOutputInfo(base, &outfunc, &isvarlena);
 				text = OidOutputFunctionCall(outfunc, value);
 				utf8 = pg_server_to_any(text, strlen(text), PG_UTF8);
-				tok = json_tokener_new_ex(MODIFY_JSON_MAX_DEPTH);
+				tok = json_tokener_new_ex(MSGRAPH_JSON_MAX_DEPTH);
 				if (tok == NULL)
 					ereport(ERROR,
 							(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -916,13 +1161,13 @@ patch_url(MsgraphModifyState *st, const char *id, bool encode)
 
 /*
  * Send (or, in a dry run, show) the PATCH of one entity.  On success
- * *entity is the entity Graph sent back (NULL if it sent none), owned by
- * the current memory context.  A Graph error is an ERROR that says how
+ * *entity is the entity Graph sent back (NULL if it sent none), read as a
+ * scan reads entities, in the current memory context.  A Graph error is an ERROR that says how
  * many rows Graph had already changed.
  */
 static PatchOutcome
 patch_entity(MsgraphModifyState *st, const char *id, struct json_object *body,
-			 struct json_object **entity)
+			 MsgraphJsonPage **entity)
 {
 	char	   *url = patch_url(st, id, true);
 	char	   *target = psprintf("%s/%s", st->path, msgraph_encode_path_segment(id));
@@ -961,14 +1206,7 @@ patch_entity(MsgraphModifyState *st, const char *id, struct json_object *body,
 								   : NULL);
 	st->rows_changed++;
 	if (resp.status == 200 && resp.body.len > 0)
-	{
-		*entity = msgraph_parse_response("PATCH", url, &resp);
-		if (!json_object_is_type(*entity, json_type_object))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("Graph answered a PATCH with something that is not an entity"),
-					 errdetail("Request: PATCH %s", url)));
-	}
+		*entity = msgraph_entity_read(&st->reader, "PATCH", url, &resp);
 	return PATCH_CHANGED;
 }
 
@@ -978,14 +1216,14 @@ patch_entity(MsgraphModifyState *st, const char *id, struct json_object *body,
  * copied into the slot's own memory, since the per-row context goes.
  */
 static void
-store_entity(MsgraphModifyState *st, TupleTableSlot *slot, struct json_object *entity)
+store_entity(MsgraphModifyState *st, TupleTableSlot *slot, MsgraphJsonPage *entity)
 {
 	int			natts = slot->tts_tupleDescriptor->natts;
 
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, sizeof(bool) * natts);
-	msgraph_convert_entity(st->rel, st->cols, st->ncols, entity,
-						   slot->tts_values, slot->tts_isnull);
+	msgraph_convert_page_item(st->rel, st->cols, st->ncols, entity, &st->names, 0,
+							  slot->tts_values, slot->tts_isnull);
 	ExecStoreVirtualTuple(slot);
 	ExecMaterializeSlot(slot);
 }
@@ -1027,7 +1265,7 @@ msgraphExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *s
 	bool		isnull;
 	char	   *id;
 	struct json_object *body;
-	struct json_object *entity;
+	MsgraphJsonPage *entity;
 	PatchOutcome outcome;
 	int			i;
 
@@ -1047,6 +1285,18 @@ msgraphExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *s
 						RelationGetRelationName(st->rel))));
 	id = datum_id(idval, st->id_type);
 	st->cur_id = id;
+
+	/*
+	 * Nothing to send for an id that cannot be a path segment (no entity
+	 * has it), nor for a row sent already for an earlier join match.
+	 */
+	if (!msgraph_path_segment_valid(id) || !seen_ids_add(st, id))
+	{
+		st->cur_id = NULL;
+		error_context_stack = errcb.previous;
+		MemoryContextSwitchTo(oldcxt);
+		return NULL;
+	}
 
 	/* Graph's data may have changed since the rows were counted */
 	if (st->max_rows >= 0 && st->rows_seen >= st->max_rows)
@@ -1146,8 +1396,9 @@ msgraphIterateDirectModify(ForeignScanState *node)
 	bool	   *nulls;
 	Datum		idval;
 	bool		isnull;
+	char	   *id;
 	struct json_object *body;
-	struct json_object *entity;
+	MsgraphJsonPage *entity;
 	PatchOutcome outcome;
 	ListCell   *lc;
 	int			i;
@@ -1160,6 +1411,9 @@ msgraphIterateDirectModify(ForeignScanState *node)
 	idval = ExecEvalExpr(st->id_state, econtext, &isnull);
 	if (isnull)
 		return slot;			/* "id = NULL" matches nothing */
+	id = datum_id(idval, exprType((Node *) st->id_state->expr));
+	if (!msgraph_path_segment_valid(id))
+		return slot;			/* no entity has such an id: nothing to send */
 
 	MemoryContextReset(st->temp_cxt);
 	oldcxt = MemoryContextSwitchTo(st->temp_cxt);
@@ -1184,8 +1438,7 @@ msgraphIterateDirectModify(ForeignScanState *node)
 		i++;
 	}
 	body = patch_body(st, values, nulls);
-	outcome = patch_entity(st, datum_id(idval, exprType((Node *) st->id_state->expr)),
-						   body, &entity);
+	outcome = patch_entity(st, id, body, &entity);
 
 	if (outcome == PATCH_CHANGED)
 	{
@@ -1231,7 +1484,11 @@ msgraphExplainDirectModify(ForeignScanState *node, ExplainState *es)
 
 		if (IsA(idexpr, Const) && !((Const *) idexpr)->constisnull)
 			id = datum_id(((Const *) idexpr)->constvalue, ((Const *) idexpr)->consttype);
-		ExplainPropertyText("Graph Request", psprintf("PATCH %s", patch_url(st, id, false)), es);
+		if (!msgraph_path_segment_valid(id))
+			ExplainPropertyText("Graph Request",
+								psprintf("none (the id \"%s\" cannot be a path segment)", id), es);
+		else
+			ExplainPropertyText("Graph Request", psprintf("PATCH %s", patch_url(st, id, false)), es);
 	}
 	if (es->analyze)
 		ExplainPropertyInteger("Graph Requests", NULL, st->stats.requests, es);

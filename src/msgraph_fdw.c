@@ -634,17 +634,7 @@ msgraphGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 	table_close(rel, NoLock);
 
 	/* page size: the table's, else the server's, clamped to the maximum */
-	page_size = msgraph_table_page_size(table);
-	if (page_size == 0)
-	{
-		foreach(lc, server->options)
-		{
-			DefElem    *def = (DefElem *) lfirst(lc);
-
-			if (strcmp(def->defname, "page_size") == 0)
-				page_size = atoi(defGetString(def));
-		}
-	}
+	page_size = msgraph_page_size(server, table);
 	if (info->res)
 	{
 		if (!info->res->allows_top)
@@ -1170,7 +1160,7 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	MsgraphColumn *cols;
 	int			ncols;
 	bool		need_raw;
-	bool		need_expand;
+	const char *expand;
 	StringInfoData select;
 	List	   *fdw_exprs;
 	List	   *local;
@@ -1205,7 +1195,7 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	plan.retrieved_attrs = retrieved_attrs_of(rel, attrs_used);
 	cols = msgraph_build_columns(rel, info->res, plan.retrieved_attrs, &ncols);
 	initStringInfo(&select);
-	msgraph_columns_needed(info->res, cols, ncols, &need_raw, &select, &need_expand);
+	msgraph_columns_needed(info->res, cols, ncols, &need_raw, &select, &expand);
 	table_close(rel, NoLock);
 
 	plan.path = info->path;
@@ -1213,7 +1203,7 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 		plan.select = select.data;
 	if (info->res && info->res->snapshot_property && !plan.lookup)
 		plan.snapshot_property = (char *) info->res->snapshot_property;
-	plan.expand = need_expand ? "alerts" : NULL;
+	plan.expand = (char *) expand;
 	plan.orderby = nullable_string(list_nth(best_path->fdw_private, FdwPathPrivateOrderBy));
 	plan.top = intVal(list_nth(best_path->fdw_private, FdwPathPrivateTop));
 	plan.page_size = info->page_size;
@@ -1223,14 +1213,7 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	 * neither ordered by Graph nor cut short by a LIMIT hint.
 	 */
 	server = GetForeignServer(GetForeignTable(rte->relid)->serverid);
-	plan.streams = 1;
-	foreach(lc, server->options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-
-		if (strcmp(def->defname, "streams") == 0)
-			plan.streams = Max(1, Min(atoi(defGetString(def)), MSGRAPH_MAX_STREAMS));
-	}
+	plan.streams = msgraph_server_streams(server);
 	if (plan.lookup || plan.snapshot_property == NULL || !info->res->allows_orderby ||
 		plan.orderby != NULL || plan.top < info->page_size ||
 		best_path->path.param_info != NULL)
@@ -1508,10 +1491,19 @@ scan_start(ForeignScanState *node, MsgraphScanState *st)
 	{
 		MsgraphRuntimeValue *rv = st->lookup.value;
 
+		/*
+		 * An id that cannot be a path segment ("", ".", "..") names no
+		 * entity: it is dropped here, so no request is sent for it.
+		 */
 		st->lookup.ids = NIL;
 		st->lookup.next = 0;
 		if (!rv->isnull && st->lookup.kind == 1)
-			st->lookup.ids = list_make1(TextDatumGetCString(rv->value));
+		{
+			char	   *id = TextDatumGetCString(rv->value);
+
+			if (msgraph_path_segment_valid(id))
+				st->lookup.ids = list_make1(id);
+		}
 		else if (!rv->isnull)
 		{
 			ArrayType  *arr = DatumGetArrayTypeP(rv->value);
@@ -1530,6 +1522,8 @@ scan_start(ForeignScanState *node, MsgraphScanState *st)
 				if (nulls[i])
 					continue;
 				id = TextDatumGetCString(elems[i]);
+				if (!msgraph_path_segment_valid(id))
+					continue;
 				foreach(lc, st->lookup.ids)
 					dup |= (strcmp((char *) lfirst(lc), id) == 0);
 				if (!dup)
@@ -1701,7 +1695,7 @@ item_not_object(MsgraphScanState *st, size_t n)
  * Fetch the next page (the first one on the first call).  Returns false
  * when there is none; a page with zero items but a nextLink is followed.
  * A 400 on the first page of a filtered scan narrows the filter (the
- * fallback of interface.md) and tries again.
+ * fallback of the README's "What is sent to Graph") and tries again.
  */
 static bool
 fetch_next_page(MsgraphScanState *st)
@@ -1830,6 +1824,13 @@ attach_navigation(MsgraphScanState *st, struct json_object *entity)
 
 	if (id == NULL)
 		return;
+	/* the id becomes a path segment: one that cannot be is a bad answer */
+	if (!msgraph_path_segment_valid(id))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Graph sent an entity whose id cannot be a path segment"),
+				 errdetail("An entity of %s has the id \"%s\"; its %s would have been fetched by that id.",
+						   st->spec.path, id, d->source)));
 	array = json_object_new_array();
 	json_object_object_add(entity, d->source, array);
 
@@ -1848,7 +1849,7 @@ attach_navigation(MsgraphScanState *st, struct json_object *entity)
 		msgraph_graph_get(&st->opts, url.data, &resp, &st->stats);
 		if (resp.status != 200)
 			msgraph_report_graph_error(&st->opts, st->res, url.data, &resp);
-		doc = msgraph_parse_body(url.data, &resp);
+		doc = msgraph_parse_body("GET", url.data, &resp);
 		/* the page document hangs off the entity until its items are moved */
 		json_object_object_add(entity, "@msgraph.page", doc);
 		value = msgraph_json_get(doc, "value");
@@ -1894,7 +1895,6 @@ fetch_next_lookup(MsgraphScanState *st)
 	while (st->lookup.next < list_length(st->lookup.ids))
 	{
 		MsgraphHttpResponse resp;
-		struct json_object *doc;
 		char	   *url;
 
 		scan_free_page(st);
@@ -1910,25 +1910,13 @@ fetch_next_lookup(MsgraphScanState *st)
 		}
 		if (resp.status != 200)
 			msgraph_report_graph_error(&st->opts, st->res, url, &resp);
-		doc = msgraph_parse_body(url, &resp);
-		if (!json_object_is_type(doc, json_type_object))
-		{
-			json_object_put(doc);
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("Graph sent an entity that is not a JSON object"),
-					 errdetail("Request: GET %s", url)));
-		}
-		/* hold the entity as a one-item page */
-		st->page.dom = json_object_new_array();
-		json_object_array_add(st->page.dom, doc);
-		st->page.items = st->page.dom;
+		st->page.index = msgraph_entity_read(&st->paging.pager, "GET", url, &resp);
 		st->page.nitems = 1;
 		st->page.next = 0;
 		st->stats.pages++;
 		msgraph_backend_stats.pages++;
 		MemoryContextSwitchTo(oldcxt);
-			return true;
+		return true;
 	}
 	return false;
 }
@@ -1995,7 +1983,7 @@ parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp)
 		return;
 	}
 
-	doc = msgraph_parse_body(url, resp);
+	doc = msgraph_parse_body("GET", url, resp);
 	st->page.dom = doc;
 	value = msgraph_json_get(doc, "value");
 	if (value == NULL || !json_object_is_type(value, json_type_array))
@@ -2067,35 +2055,62 @@ msgraphExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		MsgraphRequestSpec spec = st->spec;
 		bool		never = st->cond.never;
 		char	   *url;
+		char	   *none = NULL;	/* why no request goes out, if none does */
 
 		if (st->lookup.kind)
 		{
 			Node	   *v = st->lookup.value->expr;
 
+			/* ids that cannot be path segments are never sent (scan_start) */
 			spec.id = "?";
 			if (resolved && list_length(st->lookup.ids) > 0)
 				spec.id = (char *) linitial(st->lookup.ids);
 			else if (IsA(v, Const) && !((Const *) v)->constisnull && st->lookup.kind == 1)
+			{
 				spec.id = TextDatumGetCString(((Const *) v)->constvalue);
+				if (!msgraph_path_segment_valid(spec.id))
+					none = psprintf("none (the id \"%s\" cannot be a path segment)", spec.id);
+			}
 			else if (IsA(v, Const) && !((Const *) v)->constisnull)
 			{
 				Datum	   *elems;
 				bool	   *nulls;
 				int			n;
+				int			i;
+				bool		refused = false;
 
 				deconstruct_array(DatumGetArrayTypeP(((Const *) v)->constvalue),
 								  TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-				if (n > 0 && !nulls[0])
-					spec.id = TextDatumGetCString(elems[0]);
+				/* the first id that is sent */
+				for (i = 0; i < n; i++)
+				{
+					char	   *id;
+
+					if (nulls[i])
+						continue;
+					id = TextDatumGetCString(elems[i]);
+					if (msgraph_path_segment_valid(id))
+					{
+						spec.id = id;
+						break;
+					}
+					refused = true;
+				}
+				if (i == n && refused)
+					none = "none (no id of the list can be a path segment)";
 			}
 		}
 		if (!st->lookup.kind && !resolved)
 			spec.filter = render_filter(st, st->mode, true, !es->analyze, NULL, &never);
-		url = msgraph_build_url(&st->opts, &spec, true, resolved, st->snapshot);
 		if (never)
 			ExplainPropertyText("Graph Request", "none (the conditions select no row)", es);
+		else if (none != NULL)
+			ExplainPropertyText("Graph Request", none, es);
 		else
+		{
+			url = msgraph_build_url(&st->opts, &spec, true, resolved, st->snapshot);
 			ExplainPropertyText("Graph Request", psprintf("GET %s", url), es);
+		}
 	}
 	if (es->analyze)
 	{

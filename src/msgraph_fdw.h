@@ -98,7 +98,10 @@ extern MsgraphStats msgraph_backend_stats;
 extern void msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
 									 MsgraphConnOptions *opts);
 extern char *msgraph_table_resource(ForeignTable *table);
-extern int	msgraph_table_page_size(ForeignTable *table);
+extern int	msgraph_page_size(ForeignServer *server, ForeignTable *table);
+extern int	msgraph_server_streams(ForeignServer *server);
+extern void msgraph_column_options(Relation rel, AttrNumber attnum, char **property,
+								   int *filterable);
 extern bool msgraph_use_remote_estimate(ForeignServer *server, ForeignTable *table);
 extern bool msgraph_url_is_loopback(const char *url);
 extern char *msgraph_default_property_name(const char *colname);
@@ -166,6 +169,7 @@ extern MsgraphAsync *msgraph_http_async_wait(MsgraphAsync **set, int n);
 extern void msgraph_http_async_end(MsgraphAsync *a);
 extern char *msgraph_url_encode(const char *s);
 extern char *msgraph_encode_path_segment(const char *s);
+extern bool msgraph_path_segment_valid(const char *s);
 extern bool msgraph_same_origin(const char *url, const char *base);
 extern char *msgraph_new_request_id(void);
 
@@ -210,18 +214,6 @@ extern void msgraph_report_graph_error(MsgraphConnOptions *opts,
 									   const GraphResource *res,
 									   const char *url,
 									   MsgraphHttpResponse *resp);
-extern char *msgraph_escape_text(const char *s, size_t len, bool utf8, int max_chars);
-extern bool msgraph_error_body_readable(MsgraphHttpResponse *resp, const char **problem);
-extern bool msgraph_error_body_has(MsgraphHttpResponse *resp, const char *name);
-extern char *msgraph_error_body_string(MsgraphHttpResponse *resp, int max_chars,
-									   const char *first,...);
-extern char *msgraph_error_body_decoded(MsgraphHttpResponse *resp, const char *name,
-										size_t *len);
-extern char *msgraph_error_body_raw(MsgraphHttpResponse *resp, const char *name);
-extern struct json_object *msgraph_json_parse_dom(const char *text, size_t len, int max_depth,
-												  const char *method, const char *url);
-extern void msgraph_report_bad_page(const char *url, MsgraphHttpResponse *resp,
-									const MsgraphJsonCheck *walk);
 
 /* in retry.c */
 
@@ -411,8 +403,8 @@ struct json_object;
 extern MsgraphColumn *msgraph_build_columns(Relation rel, const GraphResource *res,
 											List *attnums, int *ncolumns);
 extern void msgraph_columns_needed(const GraphResource *res, MsgraphColumn *cols,
-								   int ncols, bool *need_raw,
-								   StringInfo select, bool *need_expand);
+								   int ncols, bool *need_raw, StringInfo select,
+								   const char **expand);
 extern void msgraph_convert_entity(Relation rel, MsgraphColumn *cols, int ncols,
 								   struct json_object *entity,
 								   Datum *values, bool *nulls);
@@ -451,6 +443,8 @@ typedef struct MsgraphPager
 extern MsgraphJsonPage *msgraph_page_read(MsgraphPager *pg, const char *url,
 										  MsgraphHttpResponse *resp,
 										  MsgraphJsonPage *page);
+extern MsgraphJsonPage *msgraph_entity_read(MsgraphPager *pg, const char *method,
+											const char *url, MsgraphHttpResponse *resp);
 extern bool msgraph_page_next_link(MsgraphPager *pg, MsgraphJsonPage *page,
 								   const char *url, StringInfo next);
 extern void msgraph_page_check_link(MsgraphPager *pg, const char *link);
@@ -467,7 +461,18 @@ extern void msgraph_windows_end(MsgraphPager *pg, bool free_memory);
 extern bool msgraph_windows_counts(MsgraphPager *pg, int *streams, int *windows);
 
 /* in response.c */
-extern struct json_object *msgraph_parse_body(const char *url, MsgraphHttpResponse *resp);
+extern struct json_object *msgraph_parse_body(const char *method, const char *url,
+											  MsgraphHttpResponse *resp);
+extern char *msgraph_escape_text(const char *s, size_t len, bool utf8, int max_chars);
+extern bool msgraph_error_body_readable(MsgraphHttpResponse *resp, const char **problem);
+extern bool msgraph_error_body_has(MsgraphHttpResponse *resp, const char *name);
+extern char *msgraph_error_body_string(MsgraphHttpResponse *resp, int max_chars,
+									   const char *first,...);
+extern char *msgraph_error_body_decoded(MsgraphHttpResponse *resp, const char *name,
+										size_t *len);
+extern char *msgraph_error_body_raw(MsgraphHttpResponse *resp, const char *name);
+extern void msgraph_report_bad_page(const char *url, MsgraphHttpResponse *resp,
+									const MsgraphJsonCheck *walk);
 
 /* in import.c */
 extern List *msgraph_import_foreign_schema(ImportForeignSchemaStmt *stmt,
@@ -516,8 +521,6 @@ extern struct json_object *msgraph_json_own(MemoryContext cxt, struct json_objec
 extern struct json_object *msgraph_json_string(const char *s);
 extern struct json_object *msgraph_datum_to_json(Datum value, Oid type, const char *what);
 extern char *msgraph_json_text(struct json_object *obj);
-extern struct json_object *msgraph_parse_response(const char *method, const char *url,
-												  MsgraphHttpResponse *resp);
 extern void msgraph_log_write(MsgraphConnOptions *opts, const char *method,
 							  const char *target, const char *properties);
 extern void msgraph_report_write_error(MsgraphConnOptions *opts, const char *permission,

@@ -141,7 +141,10 @@ static const MsgraphCloud msgraph_clouds[] = {
 #define DEFAULT_MAX_RETRIES			5
 #define MAX_MAX_RETRIES				100
 
-/* The instance metadata service's token endpoint (graph-api.md 7.5). */
+/*
+ * The instance metadata service's token endpoint (doc/graph.md, "Managed
+ * identity").
+ */
 #define DEFAULT_IDENTITY_ENDPOINT	"http://169.254.169.254/metadata/identity/oauth2/token"
 #define METADATA_ADDRESS			"169.254.169.254"
 
@@ -1034,9 +1037,9 @@ strip_trailing_slash(const char *url)
 
 /*
  * Gather the options of a server and a user mapping into opts, applying
- * the defaults of interface.md.  The cloud picks the default hosts and, in
- * every case, the token scope: graph_url overrides where requests go, not
- * which Graph the token is for.
+ * the defaults of the README ("Server options").  The cloud picks the
+ * default hosts and, in every case, the token scope: graph_url overrides
+ * where requests go, not which Graph the token is for.
  */
 void
 msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
@@ -1232,9 +1235,12 @@ msgraph_use_remote_estimate(ForeignServer *server, ForeignTable *table)
 	return false;
 }
 
-/* The table's page_size option, or 0 when it has none. */
+/*
+ * The page size a scan asks for: the table's page_size option, else the
+ * server's, else 0 (the endpoint's maximum).
+ */
 int
-msgraph_table_page_size(ForeignTable *table)
+msgraph_page_size(ForeignServer *server, ForeignTable *table)
 {
 	ListCell   *lc;
 
@@ -1245,7 +1251,58 @@ msgraph_table_page_size(ForeignTable *table)
 		if (strcmp(def->defname, "page_size") == 0)
 			return parse_positive_int(def->defname, defGetString(def));
 	}
+	foreach(lc, server->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "page_size") == 0)
+			return parse_positive_int(def->defname, defGetString(def));
+	}
 	return 0;
+}
+
+/* The server's streams option (time windows of one scan), 1 by default. */
+int
+msgraph_server_streams(ForeignServer *server)
+{
+	ListCell   *lc;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "streams") == 0)
+			return Min(parse_positive_int(def->defname, defGetString(def)),
+					   MSGRAPH_MAX_STREAMS);
+	}
+	return 1;
+}
+
+/*
+ * A column's options: its property (the property option, else the
+ * column's name in lowerCamelCase), and its filterable option (-1 when it
+ * has none, else 0 or 1).
+ */
+void
+msgraph_column_options(Relation rel, AttrNumber attnum, char **property, int *filterable)
+{
+	List	   *options = GetForeignColumnOptions(RelationGetRelid(rel), attnum);
+	ListCell   *lc;
+
+	*property = NULL;
+	*filterable = -1;
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "property") == 0)
+			*property = defGetString(def);
+		else if (strcmp(def->defname, "filterable") == 0)
+			*filterable = defGetBoolean(def) ? 1 : 0;
+	}
+	if (*property == NULL)
+		*property = msgraph_default_property_name(
+			NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname));
 }
 
 /*

@@ -192,8 +192,7 @@ msgraph_page_read(MsgraphPager *pg, const char *url, MsgraphHttpResponse *resp,
 	}
 	/* pages are alike: room for as many items as the last one had */
 	page->items_hint = pg->index_items;
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
+	p = msgraph_json_skip_ws(p);
 	if (*p != '{')
 	{
 		/* an ERROR, unless the body is JSON that is no object; no DOM */
@@ -208,6 +207,47 @@ msgraph_page_read(MsgraphPager *pg, const char *url, MsgraphHttpResponse *resp,
 				 errmsg("Graph sent a page without a \"value\" array"),
 				 errdetail("Request: GET %s", url)));
 	pg->index_items = page->nitems;
+	return page;
+}
+
+/*
+ * A single entity (the answer to a get by id or to a PATCH), checked and
+ * indexed as the one item of a page, so that it is read as list items
+ * are: its text is checked alone first (messages name its own bytes),
+ * then wrapped as {"value":[...]} and indexed for pg's names.  ERROR if
+ * it is not a JSON object.
+ */
+MsgraphJsonPage *
+msgraph_entity_read(MsgraphPager *pg, const char *method, const char *url,
+					MsgraphHttpResponse *resp)
+{
+	static const char prefix[] = "{\"value\":[";
+	MsgraphJsonCheck check;
+	MsgraphJsonPage *page;
+	StringInfoData text;
+
+	if (!msgraph_json_check(resp->body.data, resp->body.len, &check))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Graph sent a response that is not valid JSON"),
+				 errdetail("%s at byte %zu of %d; request: %s %s",
+						   check.problem, check.offset, resp->body.len, method, url)));
+	initStringInfo(&text);
+	enlargeStringInfo(&text, resp->body.len + sizeof(prefix) + 2);
+	appendBinaryStringInfo(&text, prefix, sizeof(prefix) - 1);
+	appendBinaryStringInfo(&text, resp->body.data, resp->body.len);
+	appendStringInfoString(&text, "]}");
+
+	page = palloc0(sizeof(MsgraphJsonPage));
+	page->alloc = page_alloc;
+	page->alloc_arg = CurrentMemoryContext;
+	page->items_hint = 1;
+	if (!msgraph_json_index_page(text.data, text.len, pg->names, page, &check) ||
+		page->nitems != 1 || page->text[page->items[0].off] != '{')
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Graph sent an entity that is not a JSON object"),
+				 errdetail("Request: %s %s", method, url)));
 	return page;
 }
 

@@ -10,7 +10,8 @@
  * sends none), after an exponential backoff; 502, 503 and 504 and
  * transport failures (a reset, a timeout, a refused connection) likewise.
  * No wait may end past what is left of statement_timeout: the request
- * then fails at once, with the ERROR interface.md gives.
+ * then fails at once, with the ERROR the README gives ("Throttling,
+ * retries and timeouts").
  *
  * Only a GET is always safe to send twice.  A PATCH or POST is retried
  * only when Graph cannot have acted on it: after a 429 (Graph refuses

@@ -4,9 +4,9 @@
  *		  Pacing of Graph requests to Graph's documented throttling limits,
  *		  in a budget every backend shares when the library is preloaded.
  *
- * Graph throttles by scope (graph-api.md 8.4): 150 requests a minute per
- * application and tenant on /security (alerts_v2, incidents and secure
- * scores alike), 4 concurrent secure score requests per application and
+ * Graph throttles by scope (doc/graph.md, "Throttling"): 150 requests a
+ * minute per application and tenant on /security (alerts_v2, incidents and
+ * secure scores alike), 4 concurrent secure score requests per application and
  * tenant, 45 hunting queries a minute per tenant, and 1 request a second
  * per tenant, for all applications together, on identity protection.
  * Requests that would pass a limit get 429, and usage keeps counting while
@@ -368,9 +368,10 @@ bucket_factor(ThrottleBucket *b, int64 now)
  * Take this request's place in the budgets that apply to url: a
  * concurrency slot first (waiting for one), then a send time (sleeping
  * until it comes).  Waits count as throttled time.  A wait that cannot
- * end before statement_timeout is the 53400 ERROR of interface.md rather
- * than a cancel later.  Fills *ticket for msgraph_throttle_release(),
- * which must follow whatever happens to the request.
+ * end before statement_timeout is the 53400 ERROR of the README
+ * ("Throttling, retries and timeouts") rather than a cancel later.  Fills
+ * *ticket for msgraph_throttle_release(), which must follow whatever
+ * happens to the request.
  */
 void
 msgraph_throttle_acquire(MsgraphConnOptions *opts, const char *url,

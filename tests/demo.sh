@@ -12,7 +12,7 @@ WORK=$(make_workdir demo)
 cleanup() { stop_cluster; stop_emulator; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-start_emulator "$WORK" --now "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+start_demo_emulator "$WORK"
 start_cluster "$WORK" "${DEMO_PORT:-54392}"
 echo "PostgreSQL on socket $WORK, Graph emulator on $EMU_URL"
 echo

@@ -82,6 +82,16 @@ start_emulator() {
     EMU_URL="http://127.0.0.1:$EMU_PORT"
 }
 
+# start_demo_emulator WORKDIR: the emulator with the demo tenant (make demo,
+# and the README's examples in tests/readme_sql.sh): a tenant of realistic
+# size (20,000 alerts, 1,000 incidents: about 110 alerts a day, a dozen of
+# them new and high-severity on a known machine), whose present is the
+# machine's clock, so that "the last day" means the same to PostgreSQL and
+# to the emulator.
+start_demo_emulator() {
+    start_emulator "$1" --now "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --alerts 20000 --incidents 1000
+}
+
 # start_tls_emulator WORKDIR [emulator args...]: the PKI of tests/tls and a
 # second emulator serving HTTPS with it; sets TLS_PID, TLS_URL (naming
 # 127.0.0.1, which the certificate is for), TLS_BAD_HOST_URL (naming

@@ -3,7 +3,8 @@
 # Debian 12 machine as root: installs what is missing, builds and installs
 # the extension, then runs the catalog check, the emulator's self-tests,
 # the unit test of the JSON check, the pg_regress suites against the
-# emulator, the pushdown check, the memory checks (also of hostile answers:
+# emulator, every sql example of README.md against the demo tenant, the
+# pushdown check, the memory checks (also of hostile answers:
 # tests/security_memory.sh), a short protocol fuzzing
 # run (tests/fuzz; `make fuzz` is the long one), the cancel timings and a
 # 10-second version of the load test (`make load` is the long one).
@@ -33,6 +34,7 @@ step emulator bash -c "cd '$TOP/tests/emulator' && '$PY' -m unittest -q test_emu
 JC=$(mktemp -d /tmp/msgraph_jsoncheck.XXXXXX)
 step jsoncheck bash -c "gcc -O1 -Wall -I '$TOP/src' -o '$JC/jsoncheck_test' '$TOP/tests/fuzz/jsoncheck_test.c' '$TOP/src/jsoncheck.c' && '$JC/jsoncheck_test'"
 step regress bash "$TOP/tests/run_regress.sh"
+step readme bash "$TOP/tests/readme_sql.sh"
 step pushdown bash "$TOP/tests/pushdown_check.sh" 50000
 step memory bash "$TOP/tests/memcheck.sh" 2000 50000
 step security_memory bash "$TOP/tests/security_memory.sh" 1 12

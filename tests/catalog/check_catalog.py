@@ -6,10 +6,11 @@ Usage: ./catalog_dump | python3 check_catalog.py
 These are the invariants the rest of the extension relies on without
 checking them itself (IMPORT FOREIGN SCHEMA's column order and names, the
 pushdown code's lookups), plus one cross-check: the filterable properties,
-which are spelled twice on purpose (here as graph-api.md section 2.2 and
-interface.md "Pushdown" name them, and as flags in catalog.c), because a
-misspelt one would silently turn a pushed condition into a full scan or a
-400.  Exits non-zero and lists every failure.
+which are spelled twice on purpose (here as doc/graph.md, "Filterable,
+sortable and updatable properties", and the README's "What is sent to
+Graph" name them, and as flags in catalog.c), because a misspelt one would
+silently turn a pushed condition into a full scan or a 400.  Exits non-zero
+and lists every failure.
 """
 
 import json
@@ -19,7 +20,7 @@ import sys
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 LOWER_CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 
-# interface.md, "Column options and type mapping"
+# the type mapping of the README, "The tables"
 COLUMN_SQL = {
     "string": "text",
     "guid": "text",
@@ -35,8 +36,9 @@ COLUMN_SQL = {
     "complex_collection": "jsonb",
 }
 
-# graph-api.md 2.2; for lists without a documented set (interface.md,
-# "Pushdown"): what Microsoft's examples filter on plus the timestamps
+# doc/graph.md, "Filterable, sortable and updatable properties": the
+# documented sets, and for lists without one what Microsoft's examples
+# filter on plus the timestamps
 FILTERABLE = {
     "security/alerts_v2": {
         "assignedTo", "classification", "determination", "createdDateTime",

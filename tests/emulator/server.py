@@ -50,6 +50,26 @@ import timestamps
 
 log = logging.getLogger("graph_emulator")
 
+
+def remove_dot_segments(path):
+    """RFC 3986 section 5.2.4 on a raw absolute path.  A segment that is
+    "." or ".." once "%2E" is decoded counts as a dot segment too (section
+    6.2.2.2: percent-encoded unreserved characters are the same URI); no
+    other escape is decoded here.  "/v1.0/a/b/.." is "/v1.0/a/"."""
+    segments = path.split("/")[1:]
+    out = []
+    for i, segment in enumerate(segments):
+        dots = re.sub("%2[eE]", ".", segment)
+        last = i == len(segments) - 1
+        if dots in (".", ".."):
+            if dots == ".." and out:
+                out.pop()
+            if last:
+                out.append("")
+            continue
+        out.append(segment)
+    return "/" + "/".join(out)
+
 GRAPH_CONTENT_TYPE = ("application/json;odata.metadata=minimal;odata.streaming=true;"
                       "IEEE754Compatible=false;charset=utf-8")
 LOGIN_CONTENT_TYPE = "application/json; charset=utf-8"
@@ -384,8 +404,12 @@ class Handler(BaseHTTPRequestHandler):
         headers = {name: self.headers[name] for name in LOGGED_HEADERS
                    if self.headers.get(name) is not None}
         auth = self.headers.get("Authorization")
-        fields = {"kind": kind, "method": self.command, "path": path, "query": raw_query,
-                  "params": params, "headers": headers,
+        # the request-target exactly as the request line had it (http.server
+        # folds a leading "//" of self.path; nothing else is changed)
+        words = self.requestline.split()
+        target = words[1] if len(words) >= 2 else self.path
+        fields = {"kind": kind, "method": self.command, "target": target, "path": path,
+                  "query": raw_query, "params": params, "headers": headers,
                   "authorization": ("none" if auth is None else
                                     "bearer" if auth[:7].lower() == "bearer " else "other")}
         if kind == "token":
@@ -499,8 +523,13 @@ class Handler(BaseHTTPRequestHandler):
         self.throttle_ticket = self.server.limiter.admit(segments, token, settings, raw_query)
 
     def graph_path(self, path):
-        """(version, decoded segments) of a Graph path, or raise the 404."""
-        version, _, rest = path[1:].partition("/")
+        """(version, decoded segments) of a Graph path, or raise the 404.
+
+        Dot segments are resolved first, as HTTP servers and Graph's front
+        end do: a "..", raw or as "%2E%2E", steps up, so it never reaches a
+        handler as an id.  Every other segment is one decoded value: "a%2Fb"
+        is the id "a/b", not two segments."""
+        version, _, rest = remove_dot_segments(path)[1:].partition("/")
         if version not in ("v1.0", "beta"):
             raise graph.GraphError(404, "NotFound", "Invalid version: %s" % version)
         try:

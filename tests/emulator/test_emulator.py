@@ -1973,6 +1973,65 @@ class TestPatch(WriteCase):
         self.assertEqual(self.current("%s/%s" % (ALERTS, doc["id"]))["status"], "resolved")
 
 
+class TestRawPaths(WriteCase):
+    """Ids in paths: a percent-encoded id is one segment holding the decoded
+    id (404 when no entity has it, for GET, PATCH and comments alike); dot
+    segments, raw or encoded, are resolved before routing, as servers do;
+    the request log keeps the request-target byte for byte."""
+
+    def headers(self):
+        return {"Authorization": "Bearer " + self.token, "Content-Type": "application/json"}
+
+    def test_encoded_ids_are_one_segment(self):
+        doc = self.data(ALERTS)[0]
+        for raw, decoded in (("a%2Fb", "a/b"), ("a%3Fb", "a?b"), ("a%23b", "a#b"),
+                             ("%252e%252e", "%2e%2e"), ("..%252f..", "..%2f.."),
+                             ("..%2F..", "../..")):
+            reply = self.get("/v1.0/%s/%s" % (ALERTS, raw))
+            self.assertGraphError(reply, 404, "NotFound",
+                                  "^The alert with id '%s' was not found" % re.escape(decoded))
+            for method, path, body in (("PATCH", raw, '{"status": "resolved"}'),
+                                       ("POST", raw + "/comments", '{"comment": "x"}')):
+                reply = self.http(method, "/v1.0/%s/%s" % (ALERTS, path), self.headers(), body)
+                self.assertGraphError(reply, 404, "NotFound", re.escape(decoded))
+        # escapes of characters that need none name the same entity
+        every = "".join("%%%02X" % b for b in doc["id"].encode())
+        self.assertEqual(self.get_json("/v1.0/%s/%s" % (ALERTS, every))["id"], doc["id"])
+
+    def test_dot_segments_are_resolved(self):
+        for dots in ("..", "%2e%2e", "%2E%2E", ".%2E"):
+            # a step up from the collection: no alert is looked up
+            reply = self.get("/v1.0/%s/%s" % (ALERTS, dots))
+            err = self.assertGraphError(reply, 404, "NotFound")
+            self.assertNotIn("alert", err["message"])
+            reply = self.http("PATCH", "/v1.0/%s/%s" % (ALERTS, dots), self.headers(),
+                              '{"status": "resolved"}')
+            self.assertGraphError(reply, 404, "NotFound")
+            reply = self.http("POST", "/v1.0/%s/%s/comments" % (ALERTS, dots),
+                              self.headers(), '{"comment": "x"}')
+            self.assertGraphError(reply, 404, "NotFound", "^Resource not found")
+            # and back down: the collection itself
+            page = self.get_json("/v1.0/%s/%s/alerts_v2?$top=1" % (ALERTS, dots))
+            self.assertEqual(len(page["value"]), 1)
+        self.assertEqual(self.get_json("/v1.0/./security/%2E/alerts_v2?$top=1")["value"][0]["id"],
+                         self.data(ALERTS)[0]["id"])
+        # nothing changed
+        self.assertEqual(self.control("GET", "data/v1.0/" + ALERTS).lines(), self.data(ALERTS))
+
+    def test_request_log_keeps_the_raw_target(self):
+        targets = ["/v1.0/%s/a%%2Fb" % ALERTS, "/v1.0/%s/.." % ALERTS,
+                   "/v1.0/%s/%%2e%%2e/x?$select=id" % ALERTS, "/v1.0/%s/" % ALERTS,
+                   "/v1.0/%s/a%%3Fb/comments" % ALERTS]
+        for target in targets:
+            method = "POST" if target.endswith("comments") else "GET"
+            self.http(method, target, self.headers(), '{"comment": "x"}'
+                      if method == "POST" else None)
+        entries = self.settled_log()
+        self.assertEqual([e["target"] for e in entries], targets)
+        self.assertEqual([e["path"] for e in entries], [t.partition("?")[0] for t in targets])
+        self.assertEqual([e["status"] for e in entries], [404] * len(targets))
+
+
 class TestComments(WriteCase):
 
     def test_comment_list_comes_back_new_one_last(self):

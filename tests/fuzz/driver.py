@@ -17,9 +17,9 @@ order served:
   byte for byte, or (after a page that must fail) a retry of the same
   request;
 * a page the emulator judged an error ends the scan with its SQLSTATE;
-* otherwise each item becomes a row through model.py (interface.md's type
-  mapping, with PostgreSQL's input functions as the oracle), or fails with
-  the conversion's SQLSTATE;
+* otherwise each item becomes a row through model.py (the README's type
+  mapping, under "The tables", with PostgreSQL's input functions as the
+  oracle), or fails with the conversion's SQLSTATE;
 * a scan whose last page still had a nextLink and no error is a partial
   result.
 

@@ -1,5 +1,6 @@
 """What the extension must make of the items a page meant: the type mapping
-of interface.md, written out independently of src/convert.c.
+the README gives under "The tables", written out independently of
+src/convert.c.
 
 For each column of a foreign table and each item the emulator meant, the
 expected SQL value (as to_json() shows it, parsed), or CellError
