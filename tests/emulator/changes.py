@@ -68,6 +68,10 @@ class ChangeWriter:
         self.writer = graph.writer
         self.clock = graph.clock
         self._made = 0                      # seeds of generated entities
+        # single-GET details as generated, for restore (the writer keeps the
+        # documents): collection name -> {index: details}
+        self._details = {}
+        self.writer.restored.append(self._restore_details)
 
     # --- helpers -------------------------------------------------------------------------
     def stamp(self, age_seconds=0):
@@ -146,11 +150,21 @@ class ChangeWriter:
                 doc["lastModifiedBy"] = by
                 changed.add("lastModifiedBy")
         if detail_values:
+            self._details.setdefault(resource.name, {}).setdefault(i, collection.details[i])
             collection.details[i] = dict(collection.details[i], **detail_values)
         self.replace(resource, i, doc, changed)
         if resource in DELTA_RESOURCES:
             collection.record(i, "update", changed)
         return {"collection": resource.name, "id": doc["id"], "changed": sorted(changed)}
+
+    def _restore_details(self):
+        """Called by the writer's restore(), after the documents are back."""
+        for name, originals in self._details.items():
+            details = self.tenant.collection(name).details
+            for i, detail in originals.items():
+                if i < len(details):
+                    details[i] = detail
+        self._details.clear()
 
     # --- comments --------------------------------------------------------------------------
     def comment(self, spec):

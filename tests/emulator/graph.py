@@ -14,6 +14,10 @@ generation, data generation).  A nextLink follows the next page of the same
 cached result set, so paging a large filtered collection costs one filter
 evaluation, not one per page.  Writes (writes.py) bump the data generation,
 so no list rendered before a write is served after it.
+
+Directory objects and Intune's managed devices have rules of their own:
+their routes lead to directory.py (lists, gets, alternate keys, $count)
+and delta.py (delta queries).
 """
 
 import re

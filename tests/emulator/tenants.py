@@ -53,6 +53,8 @@ COUNT_KEYS = {
 }
 OTHER_KEYS = ("seed", "domain", "fault", "admin-secret", "reader-secret")
 APP_KEYS = {"admin-secret": identity.APPS[0], "reader-secret": identity.APPS[1]}
+#: each other tenant's page cache (the registered one has graph.PAGE_CACHE_BYTES)
+EXTRA_PAGE_CACHE_BYTES = 256 << 20
 
 
 class TenantSpecError(ValueError):
@@ -190,6 +192,7 @@ class Registry:
             data = tenant_module.Tenant(seed, self.primary.data.now, counts,
                                         tenant_id=tenant_id, domain=domain)
             service = graph.GraphService(data, self.server.tokens, self.server.clock,
+                                         page_cache_bytes=EXTRA_PAGE_CACHE_BYTES,
                                          hunting_rows=self.hunting_rows)
             site = Site(data, service, secrets, fault, seed)
             self.sites[tenant_id] = site

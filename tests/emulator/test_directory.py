@@ -714,6 +714,29 @@ class TestChanges(DirectoryCase):
             self.assertEqual(first[key], again[key], key)
         self.post("changes/random", {"nope": 1}, 400)
 
+    def test_directory_changes_and_restore(self):
+        user = self.data(USERS)[20]
+        before = self.get_json("%s/%s?$select=aboutMe,jobTitle" % (USERS, user["id"]))
+        self.post("changes/update", {"collection": USERS, "id": user["id"],
+                                     "set": {"aboutMe": "changed", "jobTitle": "CTO"}})
+        after = self.get_json("%s/%s?$select=aboutMe,jobTitle" % (USERS, user["id"]))
+        self.assertEqual((after["aboutMe"], after["jobTitle"]), ("changed", "CTO"))
+        device = self.data(DEVICES)[30]
+        self.post("changes/delete", {"collection": DEVICES, "id": device["id"]})
+        self.assertNotIn(device["id"], self.ids(DEVICES + "?$top=999"))
+        self.post("changes/undelete", {"collection": DEVICES, "id": device["id"]}, 404)
+        created = self.post("changes/create", {"collection": DEVICES, "count": 2,
+                                               "set": {"displayName": "NEW-ONE"}})["created"]
+        names = {d["id"]: d["displayName"] for d in self.follow(DEVICES + "?$top=999")[0]}
+        self.assertEqual([names[c] for c in created], ["NEW-ONE", "NEW-ONE"])
+        self.post("changes/create", {"collection": MANAGED}, 400)
+        self.post("changes/update", {"collection": USERS, "id": user["id"],
+                                     "set": {"accountEnabled": "yes"}}, 400)
+        self.control("POST", "restore")
+        self.assertEqual(self.get_json("%s/%s?$select=aboutMe,jobTitle"
+                                       % (USERS, user["id"])), before)
+        self.assertEqual(self.ids(DEVICES + "?$top=999"), self.data_ids(DEVICES))
+
     def test_clock(self):
         self.assertEqual(self.post("clock", {"now": "2026-07-01T00:00:00Z"})["now"][:16],
                          "2026-07-01T00:00")
