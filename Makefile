@@ -6,6 +6,7 @@
 #   make memcheck                 peak-memory check over a 200,000-alert tenant
 #   make bench                    the performance figures (tests/bench/)
 #   make load                     8 sessions for 60 s under Graph's throttling limits
+#   make load-identity            4 sessions for 5 minutes of identity protection joins
 #   make fuzz                     20,000 hostile scans against the emulator (tests/fuzz/)
 #   make asan                     the regression suites under AddressSanitizer (tests/asan/)
 #   make libfuzzer                libFuzzer over the page parse, 5 minutes
@@ -52,7 +53,7 @@ include $(PGXS)
 # every object depends on the private headers (PGXS tracks no headers)
 $(OBJS): $(wildcard $(srcdir)/src/*.h)
 
-.PHONY: test demo memcheck bench load fuzz asan libfuzzer security-large
+.PHONY: test demo memcheck bench load load-identity fuzz asan libfuzzer security-large
 test:
 	bash tests/run_all.sh
 
@@ -67,6 +68,9 @@ bench:
 
 load:
 	bash tests/load/run_load.sh 60 8
+
+load-identity:
+	bash tests/load/run_load.sh 300 4 --identity
 
 FUZZ_SCANS ?= 20000
 FUZZ_SEED ?= 1

@@ -58,9 +58,12 @@ SELECT count(*) FILTER (WHERE (r->>'rows')::int = 0) > 0 AS saw_empty_pages
   FROM emu_requests() r WHERE r->>'kind' = 'graph';
 SELECT emu_reset();
 
--- LIMIT stops paging: no more pages than the rows need
+-- LIMIT stops paging: no more pages than the rows need (two pages of eight),
+-- and the one fetched ahead while the rows of the second are returned (a
+-- LIMIT of more than a page is no $top hint, so the scan pages ahead)
 SELECT count(*) FROM (SELECT id FROM graph.alerts LIMIT 10) s;
-SELECT count(*) AS requests FROM emu_requests() r WHERE r->>'kind' = 'graph';
+SELECT count(*) BETWEEN 2 AND 3 AS requests_needed_and_one_ahead
+  FROM emu_requests() r WHERE r->>'kind' = 'graph';
 
 DROP SCHEMA big CASCADE;
 DROP SERVER graph_big CASCADE;

@@ -145,11 +145,17 @@ SELECT emu_fault('{"match": {"path_prefix": "/v1.0/security/secureScores"}, "act
                    "head": "{\"value\":[", "unit": "{},", "tail": "{}", "bytes": 12000000}');
 SELECT code, message, regexp_replace(detail, 'request: .*', 'request: ...') AS detail
   FROM try('SELECT id FROM graph.secure_scores');
--- a lookup answered with a tree far costlier than its text
+-- a lookup answered with a tree far costlier than its text: an entity is
+-- read through the checked index, as list items are, so it costs no tree
 SELECT emu_fault('{"match": {"path_prefix": "/v1.0/security/secureScores/s1"}, "action": "flood",
                    "head": "{\"id\":\"s1\",\"x\":[", "unit": "{},", "tail": "{}]}", "bytes": 1000000}');
+SELECT id, jsonb_array_length(raw->'x') AS items FROM graph.secure_scores WHERE id = 's1';
+-- an answer that is parsed into a tree (advanced hunting) is refused when
+-- the tree would cost far more than its text
+SELECT emu_fault('{"match": {"path_prefix": "/v1.0/security/runHuntingQuery"}, "action": "flood",
+                   "head": "{\"schema\":[],\"results\":[", "unit": "{},", "tail": "{}]}", "bytes": 1000000}');
 SELECT code, message, regexp_replace(detail, 'request: .*', 'request: ...') AS detail
-  FROM try($$SELECT * FROM graph.secure_scores WHERE id = 's1'$$);
+  FROM try($$SELECT * FROM msgraph_hunting_query('graph', 'AlertInfo | take 1')$$);
 
 --
 -- 5. An encrypted private key may not ask for more key derivation work

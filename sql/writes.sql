@@ -80,8 +80,8 @@ WITH u AS (
    RETURNING id, custom_tags)
 SELECT * FROM u ORDER BY id;
 -- the rows were found first: a pass of GETs (two pages) finds and counts
--- them, then the scan runs again and each row gets its PATCH, all with the
--- same body, only the SET property
+-- them, then the scan runs again (its second page fetched ahead) and each
+-- row gets its PATCH, all with the same body, only the SET property
 SELECT string_agg(method, ' ' ORDER BY seq) AS requests_in_order FROM graph_log();
 SELECT count(DISTINCT body) AS distinct_bodies, min(body::text) AS body
   FROM graph_log() WHERE method = 'PATCH';

@@ -218,22 +218,27 @@ graph_attempt(MsgraphConnOptions *opts, const char *method, const char *url,
 }
 
 /*
- * Start a GET of url without waiting for it (parallel time windows).  The
- * caller waits with msgraph_http_async_wait(), counts the request, and
- * hands any answer but 200 to msgraph_graph_get_resume(), which refreshes
- * tokens and retries as msgraph_graph_get() does.
+ * Start a GET of url without waiting for it (parallel time windows, and
+ * sequential paging a page ahead).  The caller waits with
+ * msgraph_http_async_wait(), counts the request, and hands any answer but
+ * 200 to msgraph_graph_get_resume(), which refreshes tokens and retries as
+ * msgraph_graph_get() does.
  * The start waits for the request's turn in the throttle budget's rate
- * (not for a concurrency slot: nothing would give it back).
+ * (not for a concurrency slot: nothing would give it back), counting the
+ * wait in stats, and returns once the request is on its way: the budget
+ * counts it from its turn, so it must not wait for the transfers to be
+ * driven later (by then another request of the budget may have gone).
+ * The token is fetched before the turn is taken for the same reason.
  */
 MsgraphAsync *
 msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
-						MsgraphHttpResponse *resp, MsgraphThrottleTicket *ticket)
+						MsgraphHttpResponse *resp, MsgraphRequestStats *stats,
+						MsgraphThrottleTicket *ticket)
 {
 	MsgraphHttpRequest req;
 	char	   *auth;
 	MsgraphAsync *a;
 
-	msgraph_throttle_pace(opts, url, ticket, NULL);
 	auth = psprintf("Authorization: Bearer %s", msgraph_get_token(opts, false));
 	memset(&req, 0, sizeof(req));
 	req.method = "GET";
@@ -249,6 +254,7 @@ msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
 	req.proxy = opts->proxy;
 	PG_TRY();
 	{
+		msgraph_throttle_pace(opts, url, ticket, stats);
 		a = msgraph_http_async_start(&req, resp);
 	}
 	PG_FINALLY();
@@ -256,6 +262,17 @@ msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
 		/* libcurl holds its own copy of the header */
 		explicit_bzero(auth, strlen(auth));
 		pfree(auth);
+	}
+	PG_END_TRY();
+	PG_TRY();
+	{
+		msgraph_http_async_send(a);
+	}
+	PG_CATCH();
+	{
+		/* (a cancel while connecting) the caller never saw the transfer */
+		msgraph_http_async_end(a);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	msgraph_backend_stats.requests++;

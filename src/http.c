@@ -924,12 +924,25 @@ struct MsgraphAsync
 	HttpTransfer xfer;
 	MsgraphHttpResponse *resp;
 	bool		attached;
+	bool		sent;			/* the request is being written */
 	bool		done;
 };
 
 static CURLM *async_multi = NULL;
 static CURL *async_pool[ASYNC_POOL_SIZE];
 static int	async_pool_n = 0;
+
+/*
+ * CURLOPT_PREREQFUNCTION: the connection is there and the request is
+ * written right after this returns, in the same step of the multi handle.
+ */
+static int
+async_prereq(void *clientp, char *conn_primary_ip, char *conn_local_ip,
+			 int conn_primary_port, int conn_local_port)
+{
+	((MsgraphAsync *) clientp)->sent = true;
+	return CURL_PREREQFUNC_OK;
+}
 
 /*
  * Start a transfer; resp (the caller's, zeroed or filled by an earlier
@@ -964,6 +977,8 @@ msgraph_http_async_start(const MsgraphHttpRequest *req, MsgraphHttpResponse *res
 	a->resp = resp;
 	a->headers = http_setup(a->easy, req, resp, true, &a->xfer);
 	curl_easy_setopt(a->easy, CURLOPT_PRIVATE, a);
+	curl_easy_setopt(a->easy, CURLOPT_PREREQFUNCTION, async_prereq);
+	curl_easy_setopt(a->easy, CURLOPT_PREREQDATA, a);
 	if (curl_multi_add_handle(async_multi, a->easy) != CURLM_OK)
 	{
 		msgraph_http_async_end(a);
@@ -973,6 +988,23 @@ msgraph_http_async_start(const MsgraphHttpRequest *req, MsgraphHttpResponse *res
 	}
 	a->attached = true;
 	return a;
+}
+
+/*
+ * Drive the transfers until the request of a has been written (or its
+ * transfer has ended): a request started when its turn in the throttle
+ * budget came must go out then, not whenever the transfers are next
+ * driven.  Takes as long as connecting does, with interrupt checks.
+ */
+void
+msgraph_http_async_send(MsgraphAsync *a)
+{
+	msgraph_http_async_progress(0);
+	while (!a->sent && !a->done)
+	{
+		CHECK_FOR_INTERRUPTS();
+		msgraph_http_async_progress(HTTP_POLL_INTERVAL_MS);
+	}
 }
 
 /* Whether a transfer has finished (its response is complete). */

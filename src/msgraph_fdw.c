@@ -1221,10 +1221,14 @@ msgraphGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 
 	/*
 	 * A list scan that reads to its end fetches the next page while the
-	 * rows of the current one are returned; not under a LIMIT hint, where
-	 * the executor will likely stop within the first page.
+	 * rows of the current one are returned.  Not under a LIMIT, nor inside
+	 * a nested loop (a semi or anti join stops at its first row): there the
+	 * executor will likely stop early, and a page fetched ahead in vain
+	 * would cost a request of Graph's throttle budget.
 	 */
-	plan.prefetch = !plan.lookup && plan.top >= info->page_size;
+	plan.prefetch = !plan.lookup && plan.top >= info->page_size &&
+		root->limit_tuples < 0 && root->parse->limitCount == NULL &&
+		best_path->path.param_info == NULL;
 
 	return make_foreignscan(tlist, local, baserel->relid,
 							fdw_exprs, scan_plan_to_list(&plan), NIL, NIL, outer_plan);

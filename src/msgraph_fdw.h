@@ -163,6 +163,7 @@ extern void msgraph_http_perform(const MsgraphHttpRequest *req,
 typedef struct MsgraphAsync MsgraphAsync;
 extern MsgraphAsync *msgraph_http_async_start(const MsgraphHttpRequest *req,
 											  MsgraphHttpResponse *resp);
+extern void msgraph_http_async_send(MsgraphAsync *a);
 extern bool msgraph_http_async_done(MsgraphAsync *a);
 extern void msgraph_http_async_progress(int wait_ms);
 extern MsgraphAsync *msgraph_http_async_wait(MsgraphAsync **set, int n);
@@ -202,6 +203,7 @@ extern void msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
 struct MsgraphThrottleTicket;
 extern MsgraphAsync *msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
 											 MsgraphHttpResponse *resp,
+											 MsgraphRequestStats *stats,
 											 struct MsgraphThrottleTicket *ticket);
 extern void msgraph_graph_get_resume(MsgraphConnOptions *opts, const char *url,
 									 MsgraphHttpResponse *resp, MsgraphRequestStats *stats,

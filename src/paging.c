@@ -587,7 +587,7 @@ window_request(MsgraphPager *pg, MsgraphWindow *w)
 	oldcxt = MemoryContextSwitchTo(slot->cxt);
 	w->have_next = false;
 	w->pending = msgraph_graph_get_async(pg->opts, pstrdup(w->next_url.data), &slot->resp,
-										 &w->ticket);
+										 pg->stats, &w->ticket);
 	pg->stats->requests++;
 	MemoryContextSwitchTo(oldcxt);
 }

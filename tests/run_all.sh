@@ -5,9 +5,11 @@
 # the unit test of the JSON check, the pg_regress suites against the
 # emulator, every sql example of README.md against the demo tenant, the
 # pushdown check, the memory checks (also of hostile answers:
-# tests/security_memory.sh), a short protocol fuzzing
-# run (tests/fuzz; `make fuzz` is the long one), the cancel timings and a
-# 10-second version of the load test (`make load` is the long one).
+# tests/security_memory.sh), a short protocol fuzzing run (tests/fuzz;
+# `make fuzz` is the long one), the cancel timings, 10-second versions of
+# the load test's two workloads (`make load` and `make load-identity` are
+# the long ones), and the check that one role's cancelled waits leave the
+# throttle budget it shares with others alone.
 
 source "$(dirname "$0")/lib.sh"
 
@@ -41,6 +43,8 @@ step security_memory bash "$TOP/tests/security_memory.sh" 1 12
 step fuzz bash "$TOP/tests/fuzz/run_fuzz.sh" 400
 step cancel bash "$TOP/tests/cancel_timing.sh" 3
 step load bash "$TOP/tests/load/run_load.sh" 10
+step load-identity bash "$TOP/tests/load/run_load.sh" 10 4 --identity
+step cancelled-waits bash "$TOP/tests/load/run_cancelled_waits.sh"
 
 echo
 [ -n "$failures" ] && echo "failed steps:$failures"

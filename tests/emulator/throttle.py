@@ -1,4 +1,4 @@
-"""Graph's documented throttling limits (graph-api.md 8.4), when switched on.
+"""Graph's documented throttling limits, when switched on.
 
 With the config switch `throttle` on, every authenticated Graph request is
 admitted or refused (429) before it is routed, by these scopes:
@@ -26,10 +26,10 @@ $top under 20 one more, $expand adds one; at least 1.  Its 429 carries
 
 A refused request gets 429 with the TooManyRequests body.  The security,
 scores and hunting refusals carry `Retry-After` in decimal seconds (the
-form of graph-api.md's sample): the time until the window has room again.
-Identity protection's carry none, as documented.
+form of Graph's documented sample): the time until the window has room
+again.  Identity protection's carry none, as documented.
 
-Choices where graph-api.md is silent:
+Choices where Graph's documentation is silent:
 * The windows slide: at most N admitted requests in any window of the
   length, measured on arrival.  Refused requests are not counted, so a
   client that waits as long as Retry-After says is admitted.
@@ -135,8 +135,10 @@ class Limiter:
         if not scopes:
             return None
         limits = self._limits(settings)
-        now = self._clock()
         with self._lock:
+            # read under the lock: arrivals are appended in the order of
+            # their times, which the pruning below relies on
+            now = self._clock()
             # check every scope first: a refused request takes nothing
             for scope in scopes:
                 kind, limit, window = limits[scope]
