@@ -184,6 +184,13 @@ def parse_list(req, resource, token):
                               "'ConsistencyLevel: eventual' with every page of it.")
         if cursor_advanced != o.advanced:
             raise bad_request("The $skiptoken value does not belong to this query.")
+    if intune:
+        for name in ("$orderby", "$count", "$expand", "$skip", "$search"):
+            if name in params:
+                raise query.QueryError(
+                    "Query option '%s' is not allowed. To allow it, set the "
+                    "'AllowedQueryOptions' property on EnableQueryAttribute or "
+                    "QueryValidationSettings." % name.lstrip("$").capitalize())
     if "$skip" in params:
         raise bad_request("'$skip' is not supported by the service.")
     if "$search" in params:
@@ -192,13 +199,6 @@ def parse_list(req, resource, token):
                               "MSGraph with a special request header: 'ConsistencyLevel: "
                               "eventual'")
         raise bad_request("$search is not supported by this emulator.")
-    if intune:
-        for name in ("$orderby", "$count", "$expand"):
-            if name in params:
-                raise query.QueryError(
-                    "Query option '%s' is not allowed. To allow it, set the "
-                    "'AllowedQueryOptions' property on EnableQueryAttribute or "
-                    "QueryValidationSettings." % name.lstrip("$").capitalize())
     if "$expand" in params:
         if o.advanced:
             raise unsupported("$expand is not supported in an advanced query "

@@ -568,7 +568,6 @@ _APP_WORDS = ("Payroll", "CRM", "Backup", "Sync", "Reporting", "Ticketing", "Sca
 def _service_principals(tenant, rng, count):
     """The risk detections' service principals first (with their keyIds),
     two case twins, first-party apps, managed identities, then apps."""
-    now = tenant.now
     specs = [(sp["displayName"], sp["appId"], sp["id"], sp["keyIds"], "Application", True)
              for sp in tenant.service_principals]
     specs += [("Reporting App", rng.guid(), rng.guid(), [], "Application", True),
