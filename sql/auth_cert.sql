@@ -5,7 +5,7 @@
 -- cache, and who may create which mapping
 --
 -- The keys and certificates are made for each run by
--- tests/make_test_certs.sh; app.crt and expired.crt are registered with the
+-- tests/certs/make_test_certs.sh; app.crt and expired.crt are registered with the
 -- emulator for the admin app, other.crt is not.  They reach this file only
 -- through msgraph_test.* settings, so no key is ever in a test file or its
 -- output, and every statement that holds one succeeds (PostgreSQL logs a

@@ -123,7 +123,7 @@ SELECT code, length(message) < 150 AS short, left(message, 60) AS message
 -- 4. A small answer costs little: an error body is read up to its first
 --    16 kB (and the transfer stops there), never into a json-c tree; a page
 --    the strict walk refuses is never parsed into one either.  The memory
---    and cancel figures are measured by tests/security_memory.sh.
+--    and cancel figures are measured by tests/checks/security_memory.sh.
 --
 SELECT emu_reset();
 SELECT emu_fault('{"match": {"path_prefix": "/v1.0/security/secureScores"}, "action": "flood",

@@ -4,7 +4,7 @@
 --
 -- The emulator's address comes from the setting msgraph_test.base_url and
 -- the app's secret from msgraph_test.client_secret, both written into the
--- temporary instance's configuration by tests/run_regress.sh, so that no
+-- temporary instance's configuration by tests/runner/run_regress.sh, so that no
 -- secret ever appears in a test file or its output.
 --
 CREATE EXTENSION msgraph_security_fdw;

@@ -41,6 +41,8 @@
 #include "msgraph_fdw.h"
 #include "msgraph_json.h"
 
+static void forget_tokens(void);
+
 /* hex SHA-256 and its NUL */
 #define TOKEN_KEY_LEN 65
 
@@ -86,12 +88,12 @@ msgraph_auth_init(void)
 static void
 token_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 {
-	msgraph_forget_tokens();
+	forget_tokens();
 }
 
 /* Forget every cached token, wiping it from memory. */
-void
-msgraph_forget_tokens(void)
+static void
+forget_tokens(void)
 {
 	HASH_SEQ_STATUS scan;
 	TokenEntry *entry;
@@ -120,7 +122,7 @@ token_entry_clear(TokenEntry *entry)
 Datum
 msgraph_reset_tokens(PG_FUNCTION_ARGS)
 {
-	msgraph_forget_tokens();
+	forget_tokens();
 	PG_RETURN_VOID();
 }
 
@@ -199,7 +201,7 @@ msgraph_get_token(MsgraphConnOptions *opts, bool force_refresh)
 		token = fetch_managed_identity_token(opts, &expires_in);
 	else
 		token = fetch_client_credentials_token(opts, &expires_in);
-	msgraph_backend_stats.tokens_fetched++;
+	msgraph_tokens_fetched++;
 
 	entry->access_token = MemoryContextStrdup(TopMemoryContext, token);
 	explicit_bzero(token, strlen(token));
@@ -468,6 +470,41 @@ token_from_response(MsgraphHttpResponse *resp, int *expires_in, const char *endp
 }
 
 /*
+ * What to check when the identity platform answers with an AADSTS code
+ * (doc/graph.md, "Token errors"); the codes a mistake in the server's or
+ * the user mapping's options leads to.
+ */
+static const struct
+{
+	const char *code;
+	const char *hint;
+}			aadsts_hints[] = {
+	{"AADSTS7000215", "Check the client_secret of the user mapping: it is wrong or has expired."},
+	{"AADSTS700016", "Check the client_id of the user mapping and that the application is registered in the tenant."},
+	{"AADSTS90002", "Check the tenant_id of the server."},
+	{"AADSTS70011", "Check the server's cloud option: the token scope follows it."},
+	{"AADSTS700027", "Check that the user mapping's certificate is registered for the application and still valid, and that its private key is the certificate's."},
+	{"AADSTS700024", "Check the database server's clock: the client assertion's lifetime starts from it."},
+	{"AADSTS700023", "Check the server's login_url and cloud: the client assertion is addressed to the token endpoint it is sent to, which must be the cloud's login host."},
+	{"AADSTS700021", "Check the client_id of the user mapping: the client assertion names it as issuer and subject."},
+	{"AADSTS50027", "Check the certificate and the jwt_algorithm option of the user mapping."},
+};
+
+/* The hint for an AADSTS code (NULL: none known), or the general one. */
+static const char *
+aadsts_hint(const char *aadsts)
+{
+	int			i;
+
+	for (i = 0; aadsts != NULL && i < lengthof(aadsts_hints); i++)
+	{
+		if (strcmp(aadsts, aadsts_hints[i].code) == 0)
+			return aadsts_hints[i].hint;
+	}
+	return "Check the server's tenant_id and login_url and the credentials of the user mapping.";
+}
+
+/*
  * The identity platform (or the managed identity endpoint) refused: name
  * its error and AADSTS code, give the first line of its description (it
  * never holds a credential) and a HINT matched to the code.
@@ -500,26 +537,8 @@ report_token_error(MsgraphConnOptions *opts, MsgraphHttpResponse *resp, bool man
 		hint = opts->client_id
 			? "Check that the user-assigned identity whose client id the user mapping gives is attached to this host, and the server's identity_endpoint."
 			: "Check that this host has a system-assigned managed identity, and the server's identity_endpoint.";
-	else if (aadsts && strcmp(aadsts, "AADSTS7000215") == 0)
-		hint = "Check the client_secret of the user mapping: it is wrong or has expired.";
-	else if (aadsts && strcmp(aadsts, "AADSTS700016") == 0)
-		hint = "Check the client_id of the user mapping and that the application is registered in the tenant.";
-	else if (aadsts && strcmp(aadsts, "AADSTS90002") == 0)
-		hint = "Check the tenant_id of the server.";
-	else if (aadsts && strcmp(aadsts, "AADSTS70011") == 0)
-		hint = "Check the server's cloud option: the token scope follows it.";
-	else if (aadsts && strcmp(aadsts, "AADSTS700027") == 0)
-		hint = "Check that the user mapping's certificate is registered for the application and still valid, and that its private key is the certificate's.";
-	else if (aadsts && strcmp(aadsts, "AADSTS700024") == 0)
-		hint = "Check the database server's clock: the client assertion's lifetime starts from it.";
-	else if (aadsts && strcmp(aadsts, "AADSTS700023") == 0)
-		hint = "Check the server's login_url and cloud: the client assertion is addressed to the token endpoint it is sent to, which must be the cloud's login host.";
-	else if (aadsts && strcmp(aadsts, "AADSTS700021") == 0)
-		hint = "Check the client_id of the user mapping: the client assertion names it as issuer and subject.";
-	else if (aadsts && strcmp(aadsts, "AADSTS50027") == 0)
-		hint = "Check the certificate and the jwt_algorithm option of the user mapping.";
 	else
-		hint = "Check the server's tenant_id and login_url and the credentials of the user mapping.";
+		hint = aadsts_hint(aadsts);
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),

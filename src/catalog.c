@@ -20,7 +20,7 @@
  *
  * This file deliberately includes no PostgreSQL header (see catalog.h): it
  * is also linked into stand-alone test programs such as
- * tests/catalog/catalog_dump.c.
+ * tests/unit/catalog/catalog_dump.c.
  *
  * IDENTIFICATION
  *		  src/catalog.c
@@ -693,7 +693,7 @@ graph_catalog_find_property(const GraphResource *res, const char *name)
  *		Find the derived column with pseudo property name "name", or NULL.
  *
  * Same rules as graph_catalog_find_property.  Derived names never collide
- * with property names of the same resource (tests/catalog checks it), so a
+ * with property names of the same resource (tests/unit/catalog checks it), so a
  * caller may try either lookup first.
  */
 const GraphDerived *
@@ -871,6 +871,47 @@ graph_column_kind_sql(GraphColumnKind kind)
 }
 
 /*
+ * Which throttling limit a path counts against, by its first segments
+ * (the longest prefix listed first; Graph's paths are case-insensitive).
+ * Paths of resources the catalog does not know count against the limit of
+ * their family too, so that a hand-written table is paced as well.
+ */
+static const struct
+{
+	const char *prefix;
+	GraphThrottleClass cls;
+}			throttle_prefixes[] = {
+	{"identityProtection/", GRAPH_THROTTLE_IDENTITY_PROTECTION},
+	{"security/runHuntingQuery", GRAPH_THROTTLE_HUNTING},
+	/* secureScores and secureScoreControlProfiles */
+	{"security/secureScore", GRAPH_THROTTLE_SECURE_SCORE},
+	{"security/", GRAPH_THROTTLE_SECURITY},
+};
+
+/*
+ * graph_catalog_throttle_class
+ *		The throttling limit a request to "path" (under the version) counts
+ *		against.
+ */
+GraphThrottleClass
+graph_catalog_throttle_class(const char *path)
+{
+	int			i;
+
+	for (i = 0; path != NULL && i < lengthof(throttle_prefixes); i++)
+	{
+		const char *a = throttle_prefixes[i].prefix;
+		const char *b = path;
+
+		while (*a && ascii_lower(*a) == ascii_lower(*b))
+			a++, b++;
+		if (*a == '\0')
+			return throttle_prefixes[i].cls;
+	}
+	return GRAPH_THROTTLE_NONE;
+}
+
+/*
  * graph_catalog_known_schema
  *		Is "schema" a remote schema IMPORT FOREIGN SCHEMA accepts?
  *
@@ -899,7 +940,7 @@ graph_catalog_known_schema(const char *schema)
  *		message about an unknown one.
  *
  * A literal, because building it would need memory management this file is
- * meant to stay free of.  tests/catalog/check_catalog.py fails if it
+ * meant to stay free of.  tests/unit/catalog/check_catalog.py fails if it
  * disagrees with the resource table.
  */
 const char *

@@ -151,6 +151,20 @@ typedef struct GraphResource
 	double		typical_rows;
 } GraphResource;
 
+/*
+ * The throttling limit a request counts against (doc/graph.md,
+ * "Throttling"), decided by its path: throttle.c paces each class in its
+ * own budget.
+ */
+typedef enum GraphThrottleClass
+{
+	GRAPH_THROTTLE_NONE,		/* only Graph's global limit */
+	GRAPH_THROTTLE_SECURITY,	/* /security: per application and tenant */
+	GRAPH_THROTTLE_SECURE_SCORE,	/* the same, and 4 requests at a time */
+	GRAPH_THROTTLE_HUNTING,		/* advanced hunting, per tenant */
+	GRAPH_THROTTLE_IDENTITY_PROTECTION	/* 1 a second per tenant, all apps */
+} GraphThrottleClass;
+
 /* in catalog.c */
 extern const GraphResource *graph_catalog_resources(int *nresources);
 extern const GraphResource *graph_catalog_find_path(const char *path);
@@ -165,6 +179,7 @@ extern const char *graph_enum_case_variant(const GraphEnum *e, const char *liter
 extern GraphColumnKind graph_property_column_kind(const GraphProperty *prop);
 extern const char *graph_column_kind_sql(GraphColumnKind kind);
 extern bool graph_catalog_known_schema(const char *schema);
+extern GraphThrottleClass graph_catalog_throttle_class(const char *path);
 extern const char *graph_catalog_schema_list(void);
 
 #endif							/* MSGRAPH_CATALOG_H */

@@ -4,7 +4,7 @@
  *		  Requests to Graph on behalf of a user mapping, and the mapping of
  *		  Graph's answers to PostgreSQL errors.
  *
- * Every Graph request goes through msgraph_graph_request(): it attaches the
+ * Every Graph request goes through msgraph_request(): it attaches the
  * bearer token and the headers of doc/graph.md ("Request headers"), takes
  * the request's place in the throttle budget (throttle.c), retries
  * throttled and failed attempts as retry.c decides, refreshes the token
@@ -28,7 +28,12 @@
 #include "msgraph_json.h"
 #include "jsonpage.h"
 
-MsgraphStats msgraph_backend_stats;
+static void count_request(MsgraphRequestStats *stats);
+
+static void count_bytes(MsgraphRequestStats *stats, int64 bytes);
+
+MsgraphRequestStats msgraph_backend_stats;
+int64		msgraph_tokens_fetched;
 
 /* A retry's wait must end this long before statement_timeout would fire. */
 #define RETRY_MARGIN_MS 50
@@ -40,6 +45,10 @@ MsgraphStats msgraph_backend_stats;
 static void graph_request_once(MsgraphConnOptions *opts, const char *method,
 							   const char *url, const char *body, const char *token,
 							   MsgraphHttpResponse *resp);
+static char *graph_http_request(MsgraphConnOptions *opts, const char *method,
+								const char *url, const char *body, const char *token,
+								MsgraphHttpRequest *req);
+static void wipe_header(char *header);
 static void graph_attempt(MsgraphConnOptions *opts, const char *method,
 						  const char *url, const char *body, const char *token,
 						  MsgraphHttpResponse *resp, MsgraphRequestStats *stats,
@@ -52,16 +61,56 @@ static void report_too_large(MsgraphConnOptions *opts, const char *method,
 static void graph_exchange(MsgraphConnOptions *opts, const char *method, const char *url,
 						   const char *body, MsgraphHttpResponse *resp,
 						   MsgraphRequestStats *stats, MsgraphThrottleTicket *answered);
-static const char *needed_permission(const GraphResource *res,
-									 const MsgraphHttpResponse *resp);
 
 
-/* GET url from Graph: msgraph_graph_request() without a body. */
+/*
+ * Counting: each into the statement's counters (stats, may be NULL) and
+ * the backend's, here only.  A request is counted when it has gone out, its
+ * bytes when its answer is in, a wait when it is over (retry: the wait of a
+ * retry, which is counted too).
+ */
+static void
+count_request(MsgraphRequestStats *stats)
+{
+	if (stats)
+		stats->requests++;
+	msgraph_backend_stats.requests++;
+}
+
+static void
+count_bytes(MsgraphRequestStats *stats, int64 bytes)
+{
+	if (stats)
+		stats->bytes += bytes;
+	msgraph_backend_stats.bytes += bytes;
+}
+
 void
-msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
+msgraph_count_page(MsgraphRequestStats *stats)
+{
+	if (stats)
+		stats->pages++;
+	msgraph_backend_stats.pages++;
+}
+
+void
+msgraph_count_wait(MsgraphRequestStats *stats, int64 ms, bool retry)
+{
+	if (stats)
+	{
+		stats->throttled_ms += ms;
+		stats->retries += retry ? 1 : 0;
+	}
+	msgraph_backend_stats.throttled_ms += ms;
+	msgraph_backend_stats.retries += retry ? 1 : 0;
+}
+
+/* GET url from Graph: msgraph_request() without a body. */
+void
+msgraph_get(MsgraphConnOptions *opts, const char *url,
 				  MsgraphHttpResponse *resp, MsgraphRequestStats *stats)
 {
-	msgraph_graph_request(opts, "GET", url, NULL, resp, stats);
+	msgraph_request(opts, "GET", url, NULL, resp, stats);
 }
 
 /*
@@ -80,7 +129,7 @@ msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
  * Each attempt first waits for its turn in the throttle budget.
  */
 void
-msgraph_graph_request(MsgraphConnOptions *opts, const char *method, const char *url,
+msgraph_request(MsgraphConnOptions *opts, const char *method, const char *url,
 					  const char *body, MsgraphHttpResponse *resp,
 					  MsgraphRequestStats *stats)
 {
@@ -88,21 +137,25 @@ msgraph_graph_request(MsgraphConnOptions *opts, const char *method, const char *
 }
 
 /*
- * An asynchronous GET (msgraph_graph_get_async) was answered with anything
- * but a 200: go on as msgraph_graph_get() would after its first attempt
- * (retries, a fresh token, the budget told of a 429), so that the request
- * is sent no more often than max_retries allows.  ticket is the one the
- * asynchronous start paced with.
+ * The transfer of an asynchronous GET (msgraph_get_async) finished:
+ * end it and count what came.  An answer but a 200 goes on as
+ * msgraph_get() would after its first attempt (retries, a fresh
+ * token, the budget told of a 429), so that the request is sent no more
+ * often than max_retries allows; ticket is the one the asynchronous start
+ * paced with.  resp then holds the final answer.
  */
 void
-msgraph_graph_get_resume(MsgraphConnOptions *opts, const char *url,
+msgraph_get_finish(MsgraphConnOptions *opts, MsgraphTransfer *t, const char *url,
 						 MsgraphHttpResponse *resp, MsgraphRequestStats *stats,
 						 MsgraphThrottleTicket *ticket)
 {
+	msgraph_http_end(t);
+	count_bytes(stats, resp->wire_bytes);
 	resp->method = "GET";
 	if (resp->too_large)
 		report_too_large(opts, "GET", url);
-	graph_exchange(opts, "GET", url, NULL, resp, stats, ticket);
+	if (resp->status != 200)
+		graph_exchange(opts, "GET", url, NULL, resp, stats, ticket);
 }
 
 /*
@@ -173,13 +226,7 @@ graph_exchange(MsgraphConnOptions *opts, const char *method, const char *url,
 								 retries + 1, opts->max_retries, (long long) wait_ms)));
 		msgraph_sleep_ms(wait_ms);
 		retries++;
-		if (stats)
-		{
-			stats->retries++;
-			stats->throttled_ms += wait_ms;
-		}
-		msgraph_backend_stats.retries++;
-		msgraph_backend_stats.throttled_ms += wait_ms;
+		msgraph_count_wait(stats, wait_ms, true);
 	}
 
 	resp->retries = retries;
@@ -210,19 +257,16 @@ graph_attempt(MsgraphConnOptions *opts, const char *method, const char *url,
 	}
 	PG_END_TRY();
 	resp->method = method;
-	if (stats)
-	{
-		stats->requests++;
-		stats->bytes += resp->wire_bytes;
-	}
+	count_request(stats);
+	count_bytes(stats, resp->wire_bytes);
 }
 
 /*
  * Start a GET of url without waiting for it (parallel time windows, and
- * sequential paging a page ahead).  The caller waits with
- * msgraph_http_async_wait(), counts the request, and hands any answer but
- * 200 to msgraph_graph_get_resume(), which refreshes tokens and retries as
- * msgraph_graph_get() does.
+ * sequential paging a page ahead), counted as it goes out.  The caller
+ * waits with msgraph_http_wait_any() and hands the finished transfer to
+ * msgraph_get_finish(), which counts the answer and, for any answer but a
+ * 200, refreshes tokens and retries as msgraph_get() does.
  * The start waits for the request's turn in the throttle budget's rate
  * (not for a concurrency slot: nothing would give it back), counting the
  * wait in stats, and returns once the request is on its way: the budget
@@ -230,80 +274,91 @@ graph_attempt(MsgraphConnOptions *opts, const char *method, const char *url,
  * driven later (by then another request of the budget may have gone).
  * The token is fetched before the turn is taken for the same reason.
  */
-MsgraphAsync *
-msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
+MsgraphTransfer *
+msgraph_get_async(MsgraphConnOptions *opts, const char *url,
 						MsgraphHttpResponse *resp, MsgraphRequestStats *stats,
 						MsgraphThrottleTicket *ticket)
 {
 	MsgraphHttpRequest req;
 	char	   *auth;
-	MsgraphAsync *a;
+	MsgraphTransfer *t;
 
-	auth = psprintf("Authorization: Bearer %s", msgraph_get_token(opts, false));
-	memset(&req, 0, sizeof(req));
-	req.method = "GET";
-	req.url = url;
-	req.headers = list_make4(auth,
-							 "Accept: application/json",
-							 "Prefer: include-unknown-enum-members",
-							 psprintf("client-request-id: %s", msgraph_new_request_id()));
-	req.timeout_ms = opts->timeout_ms;
-	req.connect_timeout_ms = opts->connect_timeout_ms;
-	req.max_response_bytes = opts->max_response_bytes;
-	req.ca_file = opts->ca_file;
-	req.proxy = opts->proxy;
+	auth = graph_http_request(opts, "GET", url, NULL, msgraph_get_token(opts, false), &req);
 	PG_TRY();
 	{
 		msgraph_throttle_pace(opts, url, ticket, stats);
-		a = msgraph_http_async_start(&req, resp);
+		t = msgraph_http_start(&req, resp);
 	}
 	PG_FINALLY();
 	{
 		/* libcurl holds its own copy of the header */
-		explicit_bzero(auth, strlen(auth));
-		pfree(auth);
+		wipe_header(auth);
 	}
 	PG_END_TRY();
 	PG_TRY();
 	{
-		msgraph_http_async_send(a);
+		msgraph_http_send(t);
 	}
 	PG_CATCH();
 	{
 		/* (a cancel while connecting) the caller never saw the transfer */
-		msgraph_http_async_end(a);
+		msgraph_http_end(t);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	msgraph_backend_stats.requests++;
-	return a;
+	count_request(stats);
+	return t;
 }
 
+/*
+ * The one place a Graph request is made: the bearer token, the headers
+ * every request carries (doc/graph.md, "Request headers"), the body and
+ * the transport options of the server.  Returns the Authorization header,
+ * which the caller wipes (wipe_header) once the request has been handed
+ * to http.c.
+ */
+static char *
+graph_http_request(MsgraphConnOptions *opts, const char *method, const char *url,
+				   const char *body, const char *token, MsgraphHttpRequest *req)
+{
+	char	   *auth = psprintf("Authorization: Bearer %s", token);
+
+	memset(req, 0, sizeof(*req));
+	req->method = method;
+	req->url = url;
+	req->headers = list_make4(auth,
+							  "Accept: application/json",
+							  "Prefer: include-unknown-enum-members",
+							  psprintf("client-request-id: %s", msgraph_new_request_id()));
+	if (body != NULL)
+	{
+		req->headers = lappend(req->headers, "Content-Type: application/json; charset=utf-8");
+		req->body = body;
+		req->body_len = strlen(body);
+	}
+	req->timeout_ms = opts->timeout_ms;
+	req->connect_timeout_ms = opts->connect_timeout_ms;
+	req->max_response_bytes = opts->max_response_bytes;
+	req->ca_file = opts->ca_file;
+	req->proxy = opts->proxy;
+	return auth;
+}
+
+/* Wipe and free a header that held a secret. */
+static void
+wipe_header(char *header)
+{
+	explicit_bzero(header, strlen(header));
+	pfree(header);
+}
+
+/* One exchange, waited for (http.c: start, wait, end). */
 static void
 graph_request_once(MsgraphConnOptions *opts, const char *method, const char *url,
 				   const char *body, const char *token, MsgraphHttpResponse *resp)
 {
 	MsgraphHttpRequest req;
-	char	   *auth = psprintf("Authorization: Bearer %s", token);
-
-	memset(&req, 0, sizeof(req));
-	req.method = method;
-	req.url = url;
-	req.headers = list_make4(auth,
-							 "Accept: application/json",
-							 "Prefer: include-unknown-enum-members",
-							 psprintf("client-request-id: %s", msgraph_new_request_id()));
-	if (body != NULL)
-	{
-		req.headers = lappend(req.headers, "Content-Type: application/json; charset=utf-8");
-		req.body = body;
-		req.body_len = strlen(body);
-	}
-	req.timeout_ms = opts->timeout_ms;
-	req.connect_timeout_ms = opts->connect_timeout_ms;
-	req.max_response_bytes = opts->max_response_bytes;
-	req.ca_file = opts->ca_file;
-	req.proxy = opts->proxy;
+	char	   *auth = graph_http_request(opts, method, url, body, token, &req);
 
 	PG_TRY();
 	{
@@ -311,13 +366,9 @@ graph_request_once(MsgraphConnOptions *opts, const char *method, const char *url
 	}
 	PG_FINALLY();
 	{
-		explicit_bzero(auth, strlen(auth));
-		pfree(auth);
+		wipe_header(auth);
 	}
 	PG_END_TRY();
-
-	msgraph_backend_stats.requests++;
-	msgraph_backend_stats.bytes += resp->wire_bytes;
 
 	if (resp->too_large)
 		report_too_large(opts, method, url);
@@ -360,13 +411,23 @@ report_transport_error(MsgraphConnOptions *opts, const char *method, const char 
 }
 
 /*
- * Report a Graph answer that is not a success as an ERROR.  The message
- * names the HTTP status and Graph's error.code (which may be empty), the
- * DETAIL Graph's message and request-id, the HINT what to check.
+ * Report a Graph answer that is not a success as an ERROR, the one way
+ * every Graph error is reported (the README's "Errors" table).  The
+ * message names the HTTP status and Graph's error.code (which may be
+ * empty), the DETAIL Graph's message and request-id (and the $filter sent,
+ * for a 400), the HINT what to check.
+ *
+ * permission is the application permission the request needs (the 401 and
+ * 403 hints name it; NULL when not known): for a read the resource's read
+ * permission, for a write its write permission.  suffix, if not NULL, is
+ * appended to the message ("; Graph had already changed 3 rows").  hint,
+ * if not NULL, replaces the hint the status gives (a write or function
+ * that knows better what its caller should check).
  */
 void
-msgraph_report_graph_error(MsgraphConnOptions *opts, const GraphResource *res,
-						   const char *url, MsgraphHttpResponse *resp)
+msgraph_report_graph_error(MsgraphConnOptions *opts, const char *permission,
+						   const char *url, MsgraphHttpResponse *resp,
+						   const char *suffix, const char *hint)
 {
 	const char *code = NULL;
 	const char *message = NULL;
@@ -375,7 +436,7 @@ msgraph_report_graph_error(MsgraphConnOptions *opts, const GraphResource *res,
 	bool		err = false;
 	StringInfoData detail;
 	int			sqlstate;
-	char	   *hint = NULL;
+	char	   *status_hint = NULL;
 	char	   *filter;
 
 	if (msgraph_error_body_readable(resp, &problem))
@@ -409,70 +470,56 @@ msgraph_report_graph_error(MsgraphConnOptions *opts, const GraphResource *res,
 			filter = query_option(url, "$filter");
 			if (filter)
 				appendStringInfo(&detail, " $filter sent: %s", filter);
-			hint = "Graph rejected the request; simplify the WHERE clause or report the query.";
+			status_hint = "Graph rejected the request; simplify the WHERE clause or report the query.";
 			break;
 		case 401:
 			sqlstate = ERRCODE_INSUFFICIENT_PRIVILEGE;
-			hint = (opts->cred_kind == MSGRAPH_CRED_ACCESS_TOKEN)
+			status_hint = (opts->cred_kind == MSGRAPH_CRED_ACCESS_TOKEN)
 				? "Graph refused the bearer token; a pre-acquired access_token cannot be refreshed: give the user mapping a new one."
 				: "Graph refused a freshly issued token: check that the application belongs to the tenant and the cloud of the server.";
-			if (needed_permission(res, resp) != NULL)
-				hint = psprintf("%s The table needs the %s application permission.",
-								hint, needed_permission(res, resp));
+			if (permission != NULL)
+				status_hint = psprintf("%s The table needs the %s application permission.",
+									   status_hint, permission);
 			break;
 		case 403:
 			sqlstate = ERRCODE_INSUFFICIENT_PRIVILEGE;
-			if (needed_permission(res, resp) != NULL)
-				hint = psprintf("Grant the application the %s application permission (with admin consent), and check the user mapping's credentials.",
-								needed_permission(res, resp));
+			if (permission != NULL)
+				status_hint = psprintf("Grant the application the %s application permission (with admin consent), and check the user mapping's credentials.",
+									   permission);
 			else
-				hint = "Check the application permissions of the app registration and the user mapping's credentials.";
+				status_hint = "Check the application permissions of the app registration and the user mapping's credentials.";
 			break;
 		case 404:
 			sqlstate = ERRCODE_FDW_TABLE_NOT_FOUND;
-			hint = "Check the foreign table's resource option and the server's api_version.";
+			status_hint = "Check the foreign table's resource option and the server's api_version.";
 			break;
 		case 429:
 			sqlstate = ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
 			if (resp->retry_stop == MSGRAPH_RETRY_STOP_STATEMENT_TIMEOUT)
-				hint = "Narrow the query or raise the limit (statement_timeout).";
+				status_hint = "Narrow the query or raise the limit (statement_timeout).";
 			else
-				hint = psprintf("Narrow the query or raise the limit (the server's max_retries, now %d).",
-								opts->max_retries);
+				status_hint = psprintf("Narrow the query or raise the limit (the server's max_retries, now %d).",
+									   opts->max_retries);
 			break;
 		default:
 			if (resp->status >= 500)
 			{
 				sqlstate = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
-				hint = "Graph had a problem serving the request; try again later.";
+				status_hint = "Graph had a problem serving the request; try again later.";
 			}
 			else
 				sqlstate = ERRCODE_FDW_ERROR;
 			break;
 	}
 
+	if (hint == NULL)
+		hint = status_hint;
 	ereport(ERROR,
 			(errcode(sqlstate),
-			 errmsg("Graph request failed with HTTP status %ld, error code \"%s\"",
-					resp->status, code ? code : ""),
+			 errmsg("Graph request failed with HTTP status %ld, error code \"%s\"%s",
+					resp->status, code ? code : "", suffix ? suffix : ""),
 			 errdetail("%s", detail.data),
 			 hint ? errhint("%s", hint) : 0));
-}
-
-/*
- * The least-privileged application permission the request needs: the
- * resource's write permission for anything but a GET, else its read one.
- * NULL when the catalog does not know the resource.
- */
-static const char *
-needed_permission(const GraphResource *res, const MsgraphHttpResponse *resp)
-{
-	if (res == NULL)
-		return NULL;
-	if (resp->method != NULL && strcmp(resp->method, "GET") != 0 &&
-		res->write_permission != NULL)
-		return res->write_permission;
-	return res->read_permission;
 }
 
 /*

@@ -40,6 +40,8 @@
 
 #include "msgraph_fdw.h"
 
+static bool is_value_expr(Node *node, Index relid);
+
 static void append_option(StringInfo buf, bool *first, const char *name,
 						  const char *value, bool for_display);
 
@@ -292,8 +294,8 @@ msgraph_table_meta(Relation rel, const GraphResource *res)
  * columns of a parameterized join and stable expressions such as
  * now() - interval '1 day' qualify.
  */
-bool
-msgraph_is_value_expr(Node *node, Index relid)
+static bool
+is_value_expr(Node *node, Index relid)
 {
 	Relids		varnos;
 
@@ -648,7 +650,7 @@ value_of(Node *expr, MsgraphDeparseEnv *env, Datum *value, bool *isnull, bool *k
 {
 	ListCell   *lc;
 
-	if (!msgraph_is_value_expr(expr, env->relid))
+	if (!is_value_expr(expr, env->relid))
 		return false;
 	if (IsA(expr, Const))
 	{
@@ -1385,7 +1387,7 @@ msgraph_id_lookup_value(Node *cond, MsgraphDeparseEnv *env, Node **value,
 			right = left;
 		}
 		if (col == NULL || strcmp(col->property, "id") != 0 ||
-			!msgraph_is_value_expr(right, env->relid))
+			!is_value_expr(right, env->relid))
 			return false;
 		*value = right;
 		*is_array = false;
@@ -1401,7 +1403,7 @@ msgraph_id_lookup_value(Node *cond, MsgraphDeparseEnv *env, Node **value,
 			return false;
 		col = column_of(linitial(saop->args), env, NULL);
 		if (col == NULL || strcmp(col->property, "id") != 0 ||
-			!msgraph_is_value_expr(array, env->relid))
+			!is_value_expr(array, env->relid))
 			return false;
 		/* a constant list: only a short one is worth a get per id */
 		if (IsA(array, Const) && !((Const *) array)->constisnull &&

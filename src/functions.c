@@ -159,7 +159,7 @@ post_json(MsgraphConnOptions *opts, const char *path, struct json_object *body,
 		return NULL;
 	}
 	msgraph_log_write(opts, "POST", path, properties);
-	msgraph_graph_request(opts, "POST", url, text, resp, NULL);
+	msgraph_request(opts, "POST", url, text, resp, NULL);
 	*sent = true;
 	if (resp->status != 200 && resp->status != 204)
 		return NULL;			/* the caller reports it */
@@ -237,11 +237,11 @@ msgraph_add_comment(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	}
 	if (resp.status == 404)
-		msgraph_report_write_error(&opts, res->write_permission, path, &resp, NULL,
+		msgraph_report_graph_error(&opts, res->write_permission, path, &resp, NULL,
 								   psprintf("Graph found no %.*s with the id \"%s\".",
 											(int) strlen(resource) - 1, resource, id));
 	if (resp.status != 200 && resp.status != 204)
-		msgraph_report_write_error(&opts, res->write_permission, path, &resp, NULL, NULL);
+		msgraph_report_graph_error(&opts, res->write_permission, path, &resp, NULL, NULL);
 
 	value = msgraph_json_get(answer, "value");
 	if (value == NULL || !json_object_is_type(value, json_type_array))
@@ -314,7 +314,7 @@ risky_users_action(FunctionCallInfo fcinfo, const char *function)
 
 	(void) post_json(&opts, path, body, action->ids_member, permission, true, &resp, &sent);
 	if (sent && resp.status != 200 && resp.status != 204)
-		msgraph_report_write_error(&opts, permission, path, &resp, NULL,
+		msgraph_report_graph_error(&opts, permission, path, &resp, NULL,
 								   resp.status == 404
 								   ? "Check the server's api_version: Graph did not find the action."
 								   : NULL);
@@ -382,17 +382,17 @@ msgraph_hunting_query(PG_FUNCTION_ARGS)
 	answer = post_json(&opts, path, body, "Query", HUNTING_PERMISSION, false, &resp, &sent);
 	if (resp.status == 400)
 	{
-		char	   *message = msgraph_graph_error_message(&resp);
+		char	   *message = msgraph_error_body_message(&resp);
 
-		msgraph_report_write_error(&opts, HUNTING_PERMISSION, path, &resp,
+		msgraph_report_graph_error(&opts, HUNTING_PERMISSION, path, &resp,
 								   message ? psprintf(": %s", message) : NULL,
 								   "Graph could not run the KQL query; its message says why.");
 	}
 	if (resp.status == 429)
-		msgraph_report_write_error(&opts, HUNTING_PERMISSION, path, &resp, NULL,
+		msgraph_report_graph_error(&opts, HUNTING_PERMISSION, path, &resp, NULL,
 								   "Advanced hunting allows a tenant some 45 queries a minute and a CPU quota per 15 minutes: wait, or run fewer or lighter queries.");
 	if (resp.status != 200)
-		msgraph_report_write_error(&opts, HUNTING_PERMISSION, path, &resp, NULL, NULL);
+		msgraph_report_graph_error(&opts, HUNTING_PERMISSION, path, &resp, NULL, NULL);
 
 	/* the body text is no longer needed once parsed: give it back */
 	if (resp.body.data)

@@ -1,18 +1,22 @@
 /*-------------------------------------------------------------------------
  *
  * http.c
- *		  A thin shim over libcurl: one HTTP exchange at a time, with
- *		  connection reuse, interrupt checks, a response size cap and
- *		  cleanup on ERROR.
+ *		  The HTTP engine over libcurl: every transfer of the backend on one
+ *		  multi handle, waited for at once or left running, with connection
+ *		  reuse, interrupt checks, a response size cap and cleanup on ERROR.
  *
- * The backend keeps one easy handle and one multi handle for its whole
- * life, so that TCP and TLS connections are reused across pages and
- * queries.  Transfers run through the multi interface in steps of at most
- * 100 ms, with CHECK_FOR_INTERRUPTS() between the steps: a cancel or
- * statement_timeout stops a request on a stuck endpoint within that time.
- * If an ERROR escapes mid-transfer the handle is detached and its
- * connection closed before the error propagates, so no half-read response
- * is ever reused.
+ * The backend keeps one multi handle for its whole life, so that TCP and
+ * TLS connections are reused across pages, transfers and queries.  A
+ * request waited for is a transfer started, waited for and ended
+ * (msgraph_http_perform); pages fetched ahead and parallel windows start
+ * transfers and wait for whichever finishes first.  Waits poll the
+ * sockets libcurl names in steps of at most 100 ms, with
+ * CHECK_FOR_INTERRUPTS() between the steps: a cancel or statement_timeout
+ * stops a request on a stuck endpoint within that time.  The same sockets
+ * and libcurl's timer can be handed to an executor's WaitEventSet instead
+ * (see "The engine" below).  A transfer ended unfinished, an ERROR
+ * included, has its connection closed, so no half-read response is ever
+ * reused.
  *
  * Nothing here knows about Graph; connection.c and auth.c speak Graph and
  * the identity platform through this file.  Proxies configured in the
@@ -46,13 +50,17 @@
  */
 #include "postgres.h"
 
+#include <poll.h>
+
 #include <curl/curl.h>
 #include <libdeflate.h>
 
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port.h"
+#include "storage/latch.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
 #include "msgraph_fdw.h"
@@ -60,8 +68,6 @@
 /* How long one wait for socket activity lasts before interrupts are checked. */
 #define HTTP_POLL_INTERVAL_MS 100
 
-static CURL *msgraph_easy = NULL;
-static CURLM *msgraph_multi = NULL;
 static struct libdeflate_decompressor *msgraph_inflater = NULL;
 
 /* The Content-Encoding of a response. */
@@ -90,10 +96,8 @@ typedef struct HttpTransfer
 	char		errbuf[CURL_ERROR_SIZE];	/* curl's own words on a failure */
 } HttpTransfer;
 
-static void http_ensure_handles(void);
 static size_t http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 static size_t http_header_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
-static void http_run_transfer(HttpTransfer *xfer);
 static struct curl_slist *http_setup(CURL *h, const MsgraphHttpRequest *req,
 									 MsgraphHttpResponse *resp, bool reuse,
 									 HttpTransfer *xfer);
@@ -112,68 +116,6 @@ static char *header_value(HttpTransfer *xfer, const char *line, size_t len,
 static bool append_no_oom(StringInfo target, const char *data, size_t n);
 static bool is_error_body(HttpTransfer *xfer);
 
-
-/* Create the per-backend handles on first use. */
-static void
-http_ensure_handles(void)
-{
-	if (msgraph_easy != NULL)
-		return;
-
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-				 errmsg("could not initialize libcurl")));
-	msgraph_multi = curl_multi_init();
-	msgraph_easy = curl_easy_init();
-	msgraph_inflater = libdeflate_alloc_decompressor();
-	if (msgraph_multi == NULL || msgraph_easy == NULL || msgraph_inflater == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory"),
-				 errdetail("Could not create libcurl handles.")));
-}
-
-/*
- * Perform one HTTP exchange.  Fills resp (allocated by the caller, in the
- * caller's memory context) and returns normally whatever the HTTP status;
- * a transfer that failed has resp->status 0 and resp->curl_code set.
- * Only interrupts (cancel, timeouts) and out-of-memory raise an ERROR here.
- */
-void
-msgraph_http_perform(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
-{
-	CURL	   *h;
-	struct curl_slist *headers;
-	HttpTransfer xfer;
-
-	http_ensure_handles();
-	h = msgraph_easy;
-	headers = http_setup(h, req, resp, false, &xfer);
-
-	PG_TRY();
-	{
-		http_run_transfer(&xfer);
-	}
-	PG_FINALLY();
-	{
-		/*
-		 * Detach the handle whatever happened.  On an interrupt the transfer
-		 * is unfinished, and removing it makes curl close its connection
-		 * rather than read a stale response on it later.
-		 */
-		curl_multi_remove_handle(msgraph_multi, h);
-		http_detach(h, headers);
-	}
-	PG_END_TRY();
-
-	/* what a callback could not say itself */
-	if (xfer.out_of_memory)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory"),
-				 errdetail("Failed while receiving a response from %s.", req->url)));
-}
 
 /*
  * Set up an easy handle for one request: options, callbacks writing into
@@ -405,59 +347,6 @@ http_result(CURL *h, CURLcode result, HttpTransfer *xfer)
 	/* whether Graph may have seen the request: retry.c asks for non-GETs */
 	curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_size);
 	resp->request_sent = (request_size > 0);
-}
-
-/*
- * Drive the transfer to completion, waiting at most HTTP_POLL_INTERVAL_MS
- * at a time so that interrupts are noticed.
- */
-static void
-http_run_transfer(HttpTransfer *xfer)
-{
-	CURL	   *h = msgraph_easy;
-	CURLMsg    *msg;
-	int			running = 1;
-	int			queued;
-	CURLcode	result = CURLE_OK;
-
-	if (curl_multi_add_handle(msgraph_multi, h) != CURLM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-				 errmsg("could not start an HTTP transfer")));
-
-	pgstat_report_wait_start(PG_WAIT_EXTENSION);
-	while (running)
-	{
-		CURLMcode	mc = curl_multi_perform(msgraph_multi, &running);
-
-		if (mc != CURLM_OK)
-		{
-			pgstat_report_wait_end();
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("HTTP transfer failed: %s", curl_multi_strerror(mc))));
-		}
-		if (!running)
-			break;
-		mc = curl_multi_poll(msgraph_multi, NULL, 0, HTTP_POLL_INTERVAL_MS, NULL);
-		if (mc != CURLM_OK)
-		{
-			pgstat_report_wait_end();
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("HTTP transfer failed: %s", curl_multi_strerror(mc))));
-		}
-		CHECK_FOR_INTERRUPTS();
-	}
-	pgstat_report_wait_end();
-
-	while ((msg = curl_multi_info_read(msgraph_multi, &queued)) != NULL)
-	{
-		if (msg->msg == CURLMSG_DONE && msg->easy_handle == h)
-			result = msg->data.result;
-	}
-
-	http_result(h, result, xfer);
 }
 
 /*
@@ -901,175 +790,319 @@ msgraph_new_request_id(void)
 
 
 /* ----------------------------------------------------------------
- * Concurrent transfers
+ * The engine
  *
- * A scan that fetches several pages at once (parallel time windows) runs
- * them on a second multi handle, each on an easy handle from a small
- * per-backend pool, so that connections are reused across queries as the
- * sequential path reuses its own.  Waiting is done in 100 ms steps with
- * interrupt checks, like the sequential path.  The owner of transfers
- * must end each of them (msgraph_http_async_end), also when an ERROR ends
- * the scan: a transfer left attached would write into freed memory.  The
- * transfers' own state lives outside the query's memory, so that the
+ * Every transfer runs on one multi handle, whether its caller waits for it
+ * at once (msgraph_http_perform: start, wait, end) or lets it run while it
+ * does other things (pages fetched ahead, parallel windows).  The handle
+ * is driven through libcurl's socket interface: libcurl says which
+ * sockets it wants watched, for what, on behalf of which transfer
+ * (engine_socket_cb), and when it wants to be called even if no socket is
+ * ready (engine_timer_cb).  The engine's own waits poll those sockets,
+ * at most HTTP_POLL_INTERVAL_MS at a time with interrupt checks between;
+ * msgraph_http_add_wait_events() hands the sockets of chosen transfers to
+ * a WaitEventSet of the executor's instead (an asynchronous Append waits
+ * for several scans at once), msgraph_http_timeout_ms() gives libcurl's
+ * timer, and msgraph_http_socket_ready() lets libcurl act on what that
+ * wait found.
+ *
+ * Easy handles come from a small pool, and libcurl keeps the connections
+ * of the multi handle for the backend's life, so TCP and TLS connections
+ * are reused across pages, transfers and queries.  The owner of a transfer
+ * must end it (msgraph_http_end), also when an ERROR ends the query: a
+ * transfer left attached would write into freed memory; an unfinished one
+ * has its connection closed, so that no half-read answer is ever reused.
+ * A transfer's own state lives outside the query's memory, so that an
  * owner's memory context callback (which runs after the contexts below
- * the query's were freed) can still end them.
+ * the query's were freed) can still end it.
  * ----------------------------------------------------------------
  */
-#define ASYNC_POOL_SIZE 16
+#define ENGINE_POOL_SIZE	16
+#define ENGINE_MAX_SOCKETS	64
 
-struct MsgraphAsync
+struct MsgraphTransfer
 {
 	CURL	   *easy;
 	struct curl_slist *headers;
 	HttpTransfer xfer;
-	MsgraphHttpResponse *resp;
 	bool		attached;
 	bool		sent;			/* the request is being written */
-	bool		done;
+	bool		done;			/* the response is complete */
 };
 
-static CURLM *async_multi = NULL;
-static CURL *async_pool[ASYNC_POOL_SIZE];
-static int	async_pool_n = 0;
+/* A socket libcurl wants watched, and for which transfer. */
+typedef struct EngineSocket
+{
+	curl_socket_t sock;
+	int			what;			/* CURL_POLL_IN, _OUT or _INOUT */
+	CURL	   *easy;
+} EngineSocket;
+
+static struct
+{
+	CURLM	   *multi;
+	CURL	   *pool[ENGINE_POOL_SIZE];
+	int			npool;
+	EngineSocket sockets[ENGINE_MAX_SOCKETS];
+	int			nsockets;
+	bool		too_many_sockets;
+	TimestampTz timer_at;		/* when libcurl wants to be called; 0: never */
+} engine;
+
+static void engine_init(void);
+static int	engine_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
+							 void *socketp);
+static int	engine_timer_cb(CURLM *multi, long timeout_ms, void *userp);
+static void engine_act(curl_socket_t sock, int ev);
+static void engine_step(int max_wait_ms);
+static void engine_collect(void);
+static int	engine_prereq_cb(void *clientp, char *conn_primary_ip, char *conn_local_ip,
+							 int conn_primary_port, int conn_local_port);
+
+/* The multi handle and the decompressor, on first use. */
+static void
+engine_init(void)
+{
+	if (engine.multi != NULL)
+		return;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not initialize libcurl")));
+	if (msgraph_inflater == NULL)
+		msgraph_inflater = libdeflate_alloc_decompressor();
+	engine.multi = curl_multi_init();
+	if (engine.multi == NULL || msgraph_inflater == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Could not create libcurl handles.")));
+	curl_multi_setopt(engine.multi, CURLMOPT_SOCKETFUNCTION, engine_socket_cb);
+	curl_multi_setopt(engine.multi, CURLMOPT_TIMERFUNCTION, engine_timer_cb);
+}
+
+/*
+ * CURLMOPT_SOCKETFUNCTION: libcurl wants a socket watched for reading,
+ * writing or both, or no more.  (No ERROR here: see the file's banner.)
+ */
+static int
+engine_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	int			i;
+
+	for (i = 0; i < engine.nsockets && engine.sockets[i].sock != s; i++)
+		;
+	if (what == CURL_POLL_REMOVE)
+	{
+		if (i < engine.nsockets)
+			engine.sockets[i] = engine.sockets[--engine.nsockets];
+		return 0;
+	}
+	if (i == engine.nsockets)
+	{
+		if (engine.nsockets == ENGINE_MAX_SOCKETS)
+		{
+			engine.too_many_sockets = true;
+			return -1;			/* libcurl fails the transfer */
+		}
+		engine.nsockets++;
+	}
+	engine.sockets[i].sock = s;
+	engine.sockets[i].what = what;
+	engine.sockets[i].easy = easy;
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when libcurl wants to be called (-1: never). */
+static int
+engine_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	engine.timer_at = (timeout_ms < 0) ? 0
+		: TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	return 0;
+}
 
 /*
  * CURLOPT_PREREQFUNCTION: the connection is there and the request is
  * written right after this returns, in the same step of the multi handle.
  */
 static int
-async_prereq(void *clientp, char *conn_primary_ip, char *conn_local_ip,
-			 int conn_primary_port, int conn_local_port)
+engine_prereq_cb(void *clientp, char *conn_primary_ip, char *conn_local_ip,
+				 int conn_primary_port, int conn_local_port)
 {
-	((MsgraphAsync *) clientp)->sent = true;
+	((MsgraphTransfer *) clientp)->sent = true;
 	return CURL_PREREQFUNC_OK;
 }
 
-/*
- * Start a transfer; resp (the caller's, zeroed or filled by an earlier
- * transfer) is filled when it is done.  The response body is allocated in
- * the current memory context, unless resp keeps its buffers
- * (keep_buffers, with body already made in the context they live in):
- * then their memory is reused, so that a scan's pages do not each cost
- * fresh memory (on the project's machines, page faults cost as much as
- * inflating the page).
- */
-MsgraphAsync *
-msgraph_http_async_start(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
+/* Let libcurl act on a socket that is ready, or on its timer, and collect. */
+static void
+engine_act(curl_socket_t sock, int ev)
 {
-	MsgraphAsync *a;
+	int			running;
+	CURLMcode	mc = curl_multi_socket_action(engine.multi, sock, ev, &running);
 
-	http_ensure_handles();
-	a = MemoryContextAllocZero(TopMemoryContext, sizeof(MsgraphAsync));
-	if (async_multi == NULL && (async_multi = curl_multi_init()) == NULL)
+	if (mc != CURLM_OK)
 		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory"),
-				 errdetail("Could not create a libcurl multi handle.")));
-	a->easy = (async_pool_n > 0) ? async_pool[--async_pool_n] : curl_easy_init();
-	if (a->easy == NULL)
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("HTTP transfer failed: %s", curl_multi_strerror(mc))));
+	engine_collect();
+}
+
+/* Mark every transfer that finished done, with its outcome in its response. */
+static void
+engine_collect(void)
+{
+	CURLMsg    *msg;
+	int			queued;
+
+	while ((msg = curl_multi_info_read(engine.multi, &queued)) != NULL)
 	{
-		msgraph_http_async_end(a);
+		MsgraphTransfer *t = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
+		if (t == NULL || t->done)
+			continue;
+		http_result(t->easy, msg->data.result, &t->xfer);
+		t->done = true;
+	}
+}
+
+/*
+ * One step of the engine: wait at most max_wait_ms (and no longer than
+ * libcurl's timer) for one of its sockets, then let libcurl act on what is
+ * ready, or on its timer when it is due.  0 only looks.
+ */
+static void
+engine_step(int max_wait_ms)
+{
+	struct pollfd fds[ENGINE_MAX_SOCKETS];
+	int			nfds = engine.nsockets;
+	int			timeout = max_wait_ms;
+	int			n;
+	int			i;
+
+	if (engine.timer_at != 0)
+	{
+		long		secs;
+		int			usecs;
+
+		TimestampDifference(GetCurrentTimestamp(), engine.timer_at, &secs, &usecs);
+		timeout = (int) Min((int64) timeout, secs * 1000 + (usecs + 999) / 1000);
+	}
+	for (i = 0; i < nfds; i++)
+	{
+		fds[i].fd = engine.sockets[i].sock;
+		fds[i].events = ((engine.sockets[i].what & CURL_POLL_IN) ? POLLIN : 0) |
+			((engine.sockets[i].what & CURL_POLL_OUT) ? POLLOUT : 0);
+		fds[i].revents = 0;
+	}
+	pgstat_report_wait_start(PG_WAIT_EXTENSION);
+	n = poll(fds, nfds, timeout);
+	pgstat_report_wait_end();
+	if (n < 0 && errno != EINTR)
+		ereport(ERROR,
+				(errcode_for_socket_access(),
+				 errmsg("could not wait for an HTTP transfer: %m")));
+	for (i = 0; i < nfds && n > 0; i++)
+	{
+		int			ev = 0;
+
+		if (fds[i].revents == 0)
+			continue;
+		if (fds[i].revents & (POLLIN | POLLHUP))
+			ev |= CURL_CSELECT_IN;
+		if (fds[i].revents & POLLOUT)
+			ev |= CURL_CSELECT_OUT;
+		if (fds[i].revents & (POLLERR | POLLNVAL))
+			ev |= CURL_CSELECT_ERR;
+		engine_act(fds[i].fd, ev);
+	}
+	if (engine.timer_at != 0 && GetCurrentTimestamp() >= engine.timer_at)
+		engine_act(CURL_SOCKET_TIMEOUT, 0);
+}
+
+/*
+ * Start a transfer; resp (the caller's) is filled when it is done.  The
+ * response body is allocated in the current memory context, unless resp
+ * keeps its buffers (keep_buffers, with body already made in the context
+ * they live in): then their memory is reused, so that a scan's pages do
+ * not each cost fresh memory (page faults cost as much as inflating the
+ * page).  Nothing is sent until the engine is driven.
+ */
+MsgraphTransfer *
+msgraph_http_start(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
+{
+	MsgraphTransfer *t;
+
+	engine_init();
+	t = MemoryContextAllocZero(TopMemoryContext, sizeof(MsgraphTransfer));
+	t->easy = (engine.npool > 0) ? engine.pool[--engine.npool] : curl_easy_init();
+	if (t->easy == NULL)
+	{
+		pfree(t);
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory"),
 				 errdetail("Could not create a libcurl handle.")));
 	}
-	a->resp = resp;
-	a->headers = http_setup(a->easy, req, resp, true, &a->xfer);
-	curl_easy_setopt(a->easy, CURLOPT_PRIVATE, a);
-	curl_easy_setopt(a->easy, CURLOPT_PREREQFUNCTION, async_prereq);
-	curl_easy_setopt(a->easy, CURLOPT_PREREQDATA, a);
-	if (curl_multi_add_handle(async_multi, a->easy) != CURLM_OK)
+	PG_TRY();
 	{
-		msgraph_http_async_end(a);
+		t->headers = http_setup(t->easy, req, resp, true, &t->xfer);
+	}
+	PG_CATCH();
+	{
+		msgraph_http_end(t);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
+	curl_easy_setopt(t->easy, CURLOPT_PREREQFUNCTION, engine_prereq_cb);
+	curl_easy_setopt(t->easy, CURLOPT_PREREQDATA, t);
+	if (curl_multi_add_handle(engine.multi, t->easy) != CURLM_OK)
+	{
+		msgraph_http_end(t);
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not start an HTTP transfer")));
 	}
-	a->attached = true;
-	return a;
+	t->attached = true;
+	return t;
 }
 
 /*
- * Drive the transfers until the request of a has been written (or its
+ * Drive the engine until the request of t has been written (or its
  * transfer has ended): a request started when its turn in the throttle
- * budget came must go out then, not whenever the transfers are next
- * driven.  Takes as long as connecting does, with interrupt checks.
+ * budget came must go out then, not whenever the engine is next driven.
+ * Takes as long as connecting does, with interrupt checks.
  */
 void
-msgraph_http_async_send(MsgraphAsync *a)
+msgraph_http_send(MsgraphTransfer *t)
 {
-	msgraph_http_async_progress(0);
-	while (!a->sent && !a->done)
+	engine_step(0);
+	while (!t->sent && !t->done)
 	{
 		CHECK_FOR_INTERRUPTS();
-		msgraph_http_async_progress(HTTP_POLL_INTERVAL_MS);
+		engine_step(HTTP_POLL_INTERVAL_MS);
 	}
 }
 
-/* Whether a transfer has finished (its response is complete). */
-bool
-msgraph_http_async_done(MsgraphAsync *a)
-{
-	return a->done;
-}
-
-/* Collect the outcome of every transfer that finished. */
-static void
-async_collect(void)
-{
-	CURLMsg    *msg;
-	int			queued;
-
-	while ((msg = curl_multi_info_read(async_multi, &queued)) != NULL)
-	{
-		MsgraphAsync *a = NULL;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &a);
-		if (a == NULL || a->done)
-			continue;
-		http_result(a->easy, msg->data.result, &a->xfer);
-		a->done = true;
-	}
-}
-
-/*
- * Let the transfers progress: without waiting when wait_ms is 0 (to keep
- * prefetches going between rows), else until something happens or wait_ms
- * has passed.
- */
+/* Let the transfers progress without waiting (between rows of a scan). */
 void
-msgraph_http_async_progress(int wait_ms)
+msgraph_http_progress(void)
 {
-	int			running = 0;
-	CURLMcode	mc;
-
-	if (async_multi == NULL)
-		return;
-	mc = curl_multi_perform(async_multi, &running);
-	if (mc == CURLM_OK && running > 0 && wait_ms > 0)
-	{
-		pgstat_report_wait_start(PG_WAIT_EXTENSION);
-		mc = curl_multi_poll(async_multi, NULL, 0, Min(wait_ms, HTTP_POLL_INTERVAL_MS), NULL);
-		pgstat_report_wait_end();
-		if (mc == CURLM_OK)
-			mc = curl_multi_perform(async_multi, &running);
-	}
-	if (mc != CURLM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-				 errmsg("HTTP transfer failed: %s", curl_multi_strerror(mc))));
-	async_collect();
+	if (engine.multi != NULL)
+		engine_step(0);
 }
 
 /*
- * Wait until one of the n transfers has finished and return it; the
- * others go on meanwhile.  Interrupts are checked every 100 ms.
+ * Wait until one of the n transfers (NULL entries are skipped) has
+ * finished and return it; the others go on meanwhile.  Interrupts are
+ * checked every HTTP_POLL_INTERVAL_MS.
  */
-MsgraphAsync *
-msgraph_http_async_wait(MsgraphAsync **set, int n)
+MsgraphTransfer *
+msgraph_http_wait_any(MsgraphTransfer **set, int n)
 {
 	for (;;)
 	{
@@ -1081,7 +1114,7 @@ msgraph_http_async_wait(MsgraphAsync **set, int n)
 				return set[i];
 		}
 		CHECK_FOR_INTERRUPTS();
-		msgraph_http_async_progress(HTTP_POLL_INTERVAL_MS);
+		engine_step(HTTP_POLL_INTERVAL_MS);
 	}
 }
 
@@ -1090,24 +1123,120 @@ msgraph_http_async_wait(MsgraphAsync **set, int n)
  * connection closed), put its handle back into the pool and free it.
  */
 void
-msgraph_http_async_end(MsgraphAsync *a)
+msgraph_http_end(MsgraphTransfer *t)
 {
-	if (a == NULL)
+	if (t == NULL)
 		return;
-	if (a->easy == NULL)
+	if (t->attached)
+		curl_multi_remove_handle(engine.multi, t->easy);
+	t->attached = false;
+	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
+	http_detach(t->easy, t->headers);
+	t->headers = NULL;
+	if (engine.npool < ENGINE_POOL_SIZE)
+		engine.pool[engine.npool++] = t->easy;
+	else
+		curl_easy_cleanup(t->easy);
+	pfree(t);
+}
+
+/*
+ * Perform one HTTP exchange: start, wait, end.  Fills resp (allocated by
+ * the caller, in the caller's memory context) and returns normally
+ * whatever the HTTP status; a transfer that failed has resp->status 0 and
+ * resp->curl_code set.  Only interrupts (cancel, timeouts) and
+ * out-of-memory raise an ERROR here; the transfer is ended either way.
+ */
+void
+msgraph_http_perform(const MsgraphHttpRequest *req, MsgraphHttpResponse *resp)
+{
+	MsgraphTransfer *t;
+	bool		out_of_memory;
+
+	resp->keep_buffers = false;
+	t = msgraph_http_start(req, resp);
+	PG_TRY();
 	{
-		pfree(a);
+		(void) msgraph_http_wait_any(&t, 1);
+	}
+	PG_FINALLY();
+	{
+		out_of_memory = t->xfer.out_of_memory;
+		msgraph_http_end(t);
+	}
+	PG_END_TRY();
+
+	/* what a callback could not say itself */
+	if (out_of_memory || engine.too_many_sockets)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Failed while receiving a response from %s.", req->url)));
+}
+
+/*
+ * Add the sockets the n transfers wait on to an executor's WaitEventSet,
+ * each with user_data; returns how many were added.  A socket appears in
+ * the engine once, for the one transfer using it, so transfers of
+ * different scans never add the same socket twice.
+ */
+int
+msgraph_http_add_wait_events(WaitEventSet *set, MsgraphTransfer **ts, int n,
+							 void *user_data)
+{
+	int			added = 0;
+	int			i;
+	int			j;
+
+	for (i = 0; i < engine.nsockets; i++)
+	{
+		EngineSocket *s = &engine.sockets[i];
+
+		for (j = 0; j < n; j++)
+		{
+			if (ts[j] != NULL && ts[j]->easy == s->easy)
+			{
+				uint32		events = ((s->what & CURL_POLL_IN) ? WL_SOCKET_READABLE : 0) |
+					((s->what & CURL_POLL_OUT) ? WL_SOCKET_WRITEABLE : 0);
+
+				AddWaitEventToSet(set, events, s->sock, NULL, user_data);
+				added++;
+				break;
+			}
+		}
+	}
+	return added;
+}
+
+/* Milliseconds until libcurl's timer is due, 0 if it is; -1: none. */
+long
+msgraph_http_timeout_ms(void)
+{
+	long		secs;
+	int			usecs;
+
+	if (engine.multi == NULL || engine.timer_at == 0)
+		return -1;
+	TimestampDifference(GetCurrentTimestamp(), engine.timer_at, &secs, &usecs);
+	return secs * 1000 + (usecs + 999) / 1000;
+}
+
+/*
+ * After an executor's wait: let libcurl act on a socket that was found
+ * ready (events as WaitEventSet reports them), or, with PGINVALID_SOCKET,
+ * on its timer if it is due.
+ */
+void
+msgraph_http_socket_ready(pgsocket sock, uint32 events)
+{
+	if (engine.multi == NULL)
+		return;
+	if (sock == PGINVALID_SOCKET)
+	{
+		if (engine.timer_at != 0 && GetCurrentTimestamp() >= engine.timer_at)
+			engine_act(CURL_SOCKET_TIMEOUT, 0);
 		return;
 	}
-	if (a->attached)
-		curl_multi_remove_handle(async_multi, a->easy);
-	a->attached = false;
-	curl_easy_setopt(a->easy, CURLOPT_PRIVATE, NULL);
-	http_detach(a->easy, a->headers);
-	a->headers = NULL;
-	if (async_pool_n < ASYNC_POOL_SIZE)
-		async_pool[async_pool_n++] = a->easy;
-	else
-		curl_easy_cleanup(a->easy);
-	pfree(a);
+	engine_act(sock, ((events & WL_SOCKET_READABLE) ? CURL_CSELECT_IN : 0) |
+			   ((events & WL_SOCKET_WRITEABLE) ? CURL_CSELECT_OUT : 0));
 }

@@ -62,6 +62,8 @@
 
 #include "jsoncheck.h"
 
+static uint64_t json_name_hash(const char *name, size_t len);
+
 /* What the walk expects next. */
 typedef enum
 {
@@ -512,8 +514,8 @@ typedef struct PageIndex
 } PageIndex;
 
 /* The hash of a member name given as plain bytes (no escapes). */
-uint64_t
-msgraph_json_name_hash(const char *name, size_t len)
+static uint64_t
+json_name_hash(const char *name, size_t len)
 {
 	return name_hash((const unsigned char *) name, len);
 }
@@ -872,7 +874,7 @@ msgraph_json_names_fill(MsgraphJsonNames *names)
 		names->table[i] = -1;
 	for (n = 0; n < names->nnames; n++)
 	{
-		names->hashes[n] = msgraph_json_name_hash(names->names[n], names->lens[n]);
+		names->hashes[n] = json_name_hash(names->names[n], names->lens[n]);
 		for (i = (uint32_t) names->hashes[n] & names->mask; names->table[i] >= 0;
 			 i = (i + 1) & names->mask)
 			;

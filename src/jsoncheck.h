@@ -58,7 +58,7 @@ typedef struct MsgraphJsonNames
 	int			nnames;
 	const char **names;			/* as decoded, not NUL-terminated */
 	const size_t *lens;
-	uint64_t   *hashes;			/* msgraph_json_name_hash() of each */
+	uint64_t   *hashes;			/* the hash of each (jsoncheck.c) */
 	int32_t    *table;			/* name index or -1, msgraph_json_names_slots() */
 	uint32_t	mask;
 } MsgraphJsonNames;
@@ -93,7 +93,6 @@ typedef struct MsgraphJsonPage
 extern int	msgraph_json_index_page(const char *buf, size_t len,
 									const MsgraphJsonNames *names,
 									MsgraphJsonPage *page, MsgraphJsonCheck *res);
-extern uint64_t msgraph_json_name_hash(const char *name, size_t len);
 extern uint32_t msgraph_json_names_slots(int n);
 extern void msgraph_json_names_fill(MsgraphJsonNames *names);
 extern size_t msgraph_json_decode_string(const char *src, size_t srclen, char *out);

@@ -27,6 +27,9 @@
 #include "jsoncheck.h"
 #include "jsonpage.h"
 
+static bool json_name_equals(const char *raw, size_t rawlen, const char *name,
+									 size_t namelen);
+
 /*
  * Past the closing quote of the string that starts at p: the first '"'
  * not escaped, i.e. after an even run of backslashes.  strchr is safe in
@@ -143,8 +146,8 @@ msgraph_json_iter_next(MsgraphJsonIter *it, const char **name, size_t *namelen,
 }
 
 /* Whether the raw bytes of a member name decode to name. */
-bool
-msgraph_json_name_equals(const char *raw, size_t rawlen, const char *name, size_t namelen)
+static bool
+json_name_equals(const char *raw, size_t rawlen, const char *name, size_t namelen)
 {
 	char		local[256];
 	size_t		len;
@@ -174,7 +177,7 @@ msgraph_json_member(const char *obj, size_t objlen, const char *name, size_t nam
 	msgraph_json_iter_init(&it, obj, objlen);
 	while (msgraph_json_iter_next(&it, &raw, &rawlen, value, len))
 	{
-		if (msgraph_json_name_equals(raw, rawlen, name, namelen))
+		if (json_name_equals(raw, rawlen, name, namelen))
 			return true;
 	}
 	return false;

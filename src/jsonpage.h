@@ -38,8 +38,6 @@ extern bool msgraph_json_iter_next(MsgraphJsonIter *it, const char **name, size_
 								   const char **value, size_t *len);
 extern bool msgraph_json_member(const char *obj, size_t objlen, const char *name,
 								size_t namelen, const char **value, size_t *len);
-extern bool msgraph_json_name_equals(const char *raw, size_t rawlen, const char *name,
-									 size_t namelen);
 extern bool msgraph_json_is_integer(const char *num, size_t len);
 extern bool msgraph_json_integer(const char *num, size_t len, int64_t *i, uint64_t *u);
 extern size_t msgraph_json_render(const char *value, size_t len, char *out);

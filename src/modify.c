@@ -79,6 +79,8 @@
 #include "msgraph_fdw.h"
 #include "msgraph_json.h"
 
+static struct json_object *datum_to_json(Datum value, Oid type, const char *what);
+
 /* Settings (registered in _PG_init). */
 int			msgraph_max_update_rows = 100;
 bool		msgraph_dry_run = false;
@@ -273,59 +275,6 @@ msgraph_log_write(MsgraphConnOptions *opts, const char *method, const char *targ
 			 errhidestmt(true),
 			 errhidecontext(true)));
 }
-
-/*
- * Report a Graph answer to a write as an ERROR: msgraph_report_graph_error()
- * with the hint that fits a write.  `permission` is the application
- * permission the request needs (the 403 hint names it); `suffix`, if not
- * NULL, is appended to the message; `hint`, if not NULL, replaces the hint.
- */
-void
-msgraph_report_write_error(MsgraphConnOptions *opts, const char *permission,
-						   const char *url, MsgraphHttpResponse *resp,
-						   const char *suffix, const char *hint)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	GraphResource needs;
-
-	/* the report names the read permission of a resource: lend it ours */
-	memset(&needs, 0, sizeof(needs));
-	needs.read_permission = permission;
-
-	PG_TRY();
-	{
-		msgraph_report_graph_error(opts, permission ? &needs : NULL, url, resp);
-		/* it always throws; be sure of it */
-		elog(ERROR, "Graph answered HTTP status %ld", resp->status);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		if (suffix)
-			edata->message = psprintf("%s%s", edata->message, suffix);
-		if (hint)
-			edata->hint = pstrdup(hint);
-		ReThrowError(edata);
-	}
-	PG_END_TRY();
-}
-
-/* The message Graph put in its error body, or NULL. */
-char *
-msgraph_graph_error_message(MsgraphHttpResponse *resp)
-{
-	const char *problem;
-
-	/* read without a DOM, escaped and cut short (connection.c) */
-	if (!msgraph_error_body_readable(resp, &problem))
-		return NULL;
-	return msgraph_error_body_string(resp, 1024, "error", "message", NULL);
-}
-
 
 /* ----------------------------------------------------------------
  * Planning
@@ -1019,7 +968,7 @@ patch_body(MsgraphModifyState *st, Datum *values, bool *nulls)
 							 values[i], st->types[i], "nothing was sent for this row");
 		json_object_object_add(body, prop->name,
 							   nulls[i] ? NULL
-							   : msgraph_datum_to_json(values[i], st->types[i], attname));
+							   : datum_to_json(values[i], st->types[i], attname));
 	}
 	return body;
 }
@@ -1030,8 +979,8 @@ patch_body(MsgraphModifyState *st, Datum *values, bool *nulls)
  * everything else as the string of its output function.  `what` names the
  * value in errors.
  */
-struct json_object *
-msgraph_datum_to_json(Datum value, Oid type, const char *what)
+static struct json_object *
+datum_to_json(Datum value, Oid type, const char *what)
 {
 	Oid			base = getBaseType(type);
 	Oid			elemtype = get_element_type(base);
@@ -1063,7 +1012,7 @@ msgraph_datum_to_json(Datum value, Oid type, const char *what)
 					ereport(ERROR,
 							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 							 errmsg("%s cannot hold NULL elements for Graph", what)));
-				json_object_array_add(v, msgraph_datum_to_json(elems[i], elemtype, what));
+				json_object_array_add(v, datum_to_json(elems[i], elemtype, what));
 			}
 		}
 		PG_CATCH();
@@ -1192,11 +1141,11 @@ patch_entity(MsgraphModifyState *st, const char *id, struct json_object *body,
 		appendStringInfo(&props, "%s%s", i > 0 ? ", " : "", st->props[i]->name);
 	msgraph_log_write(&st->opts, "PATCH", target, props.data);
 
-	msgraph_graph_request(&st->opts, "PATCH", url, text, &resp, &st->stats);
+	msgraph_request(&st->opts, "PATCH", url, text, &resp, &st->stats);
 	if (resp.status == 404)
 		return PATCH_NOT_FOUND;
 	if (resp.status != 200 && resp.status != 204)
-		msgraph_report_write_error(&st->opts, st->res ? st->res->write_permission : NULL,
+		msgraph_report_graph_error(&st->opts, st->res ? st->res->write_permission : NULL,
 								   url, &resp,
 								   psprintf("; Graph had already changed %lld row%s of this statement",
 											(long long) st->rows_changed,

@@ -353,6 +353,7 @@ static void scan_page_cleanup(void *arg);
 static bool fetch_next_page(MsgraphScanState *st);
 static bool fetch_next_lookup(MsgraphScanState *st);
 static bool fetch_next_window_page(MsgraphScanState *st);
+static const char *read_permission(const GraphResource *res);
 static void parse_page(MsgraphScanState *st, const char *url, MsgraphHttpResponse *resp);
 static void scan_error_callback(void *arg);
 static void item_not_object(MsgraphScanState *st, size_t n) pg_attribute_noreturn();
@@ -732,7 +733,7 @@ remote_count(ForeignServer *server, Oid userid, MsgraphRelInfo *info, Index reli
 	url = msgraph_build_url(&opts, &spec, false, false, 0);
 
 	memset(&stats, 0, sizeof(stats));
-	msgraph_graph_get(&opts, url, &resp, &stats);
+	msgraph_get(&opts, url, &resp, &stats);
 	if (resp.status != 200)
 		return -1;				/* planning goes on with the catalog's guess */
 	memset(&pager, 0, sizeof(pager));
@@ -1723,7 +1724,7 @@ fetch_next_page(MsgraphScanState *st)
 	MemoryContextReset(st->page.cxt);
 	oldcxt = MemoryContextSwitchTo(st->page.cxt);
 
-	msgraph_graph_get(&st->opts, url, &resp, &st->stats);
+	msgraph_get(&st->opts, url, &resp, &st->stats);
 	while (resp.status == 400 && first && st->spec.filter != NULL &&
 		   st->mode != MSGRAPH_FILTER_NONE)
 	{
@@ -1745,7 +1746,7 @@ fetch_next_page(MsgraphScanState *st)
 		resetStringInfo(&st->paging.cur_url);
 		appendStringInfoString(&st->paging.cur_url, st->paging.first_url);
 		url = st->paging.cur_url.data;
-		msgraph_graph_get(&st->opts, url, &resp, &st->stats);
+		msgraph_get(&st->opts, url, &resp, &st->stats);
 	}
 	if (resp.status >= 500 && first && st->spec.expand != NULL)
 	{
@@ -1768,14 +1769,13 @@ fetch_next_page(MsgraphScanState *st)
 			resetStringInfo(&st->paging.cur_url);
 			appendStringInfoString(&st->paging.cur_url, st->paging.first_url);
 			url = st->paging.cur_url.data;
-			msgraph_graph_get(&st->opts, url, &resp, &st->stats);
+			msgraph_get(&st->opts, url, &resp, &st->stats);
 		}
 	}
 	if (resp.status != 200)
-		msgraph_report_graph_error(&st->opts, st->res, url, &resp);
+		msgraph_report_graph_error(&st->opts, read_permission(st->res), url, &resp, NULL, NULL);
 	parse_page(st, url, &resp);
-	st->stats.pages++;
-	msgraph_backend_stats.pages++;
+	msgraph_count_page(&st->stats);
 
 	msgraph_page_check_empty_run(&st->paging.empty_run, st->page.nitems, st->paging.have_next, url);
 
@@ -1788,6 +1788,13 @@ fetch_next_page(MsgraphScanState *st)
 		st->paging.have_next = false;
 	}
 	return true;
+}
+
+/* The application permission a read of res needs (NULL: not known). */
+static const char *
+read_permission(const GraphResource *res)
+{
+	return res ? res->read_permission : NULL;
 }
 
 /*
@@ -1850,9 +1857,10 @@ attach_navigation(MsgraphScanState *st, struct json_object *entity)
 		struct json_object *link;
 		size_t		i;
 
-		msgraph_graph_get(&st->opts, url.data, &resp, &st->stats);
+		msgraph_get(&st->opts, url.data, &resp, &st->stats);
 		if (resp.status != 200)
-			msgraph_report_graph_error(&st->opts, st->res, url.data, &resp);
+			msgraph_report_graph_error(&st->opts, read_permission(st->res), url.data, &resp,
+									   NULL, NULL);
 		doc = msgraph_parse_body("GET", url.data, &resp);
 		/* the page document hangs off the entity until its items are moved */
 		json_object_object_add(entity, "@msgraph.page", doc);
@@ -1864,7 +1872,7 @@ attach_navigation(MsgraphScanState *st, struct json_object *entity)
 					 errdetail("Request: GET %s", url.data)));
 		for (i = 0; i < json_object_array_length(value); i++)
 			json_object_array_add(array, json_object_get(json_object_array_get_idx(value, i)));
-		st->stats.pages++;
+		msgraph_count_page(&st->stats);
 		link = msgraph_json_get(doc, "@odata.nextLink");
 		resetStringInfo(&next);
 		if (link != NULL && json_object_is_type(link, json_type_string))
@@ -1906,19 +1914,18 @@ fetch_next_lookup(MsgraphScanState *st)
 		oldcxt = MemoryContextSwitchTo(st->page.cxt);
 		st->spec.id = (char *) list_nth(st->lookup.ids, st->lookup.next++);
 		url = msgraph_build_url(&st->opts, &st->spec, false, false, 0);
-		msgraph_graph_get(&st->opts, url, &resp, &st->stats);
+		msgraph_get(&st->opts, url, &resp, &st->stats);
 		if (resp.status == 404)
 		{
 			MemoryContextSwitchTo(oldcxt);
 			continue;
 		}
 		if (resp.status != 200)
-			msgraph_report_graph_error(&st->opts, st->res, url, &resp);
+			msgraph_report_graph_error(&st->opts, read_permission(st->res), url, &resp, NULL, NULL);
 		st->page.index = msgraph_entity_read(&st->paging.pager, "GET", url, &resp);
 		st->page.nitems = 1;
 		st->page.next = 0;
-		st->stats.pages++;
-		msgraph_backend_stats.pages++;
+		msgraph_count_page(&st->stats);
 		MemoryContextSwitchTo(oldcxt);
 		return true;
 	}
@@ -1942,12 +1949,12 @@ fetch_count(MsgraphScanState *st, TupleTableSlot *slot)
 	if (!st->cond.never)
 	{
 		oldcxt = MemoryContextSwitchTo(st->page.cxt);
-		msgraph_graph_get(&st->opts, st->paging.first_url, &resp, &st->stats);
+		msgraph_get(&st->opts, st->paging.first_url, &resp, &st->stats);
 		if (resp.status != 200)
-			msgraph_report_graph_error(&st->opts, st->res, st->paging.first_url, &resp);
+			msgraph_report_graph_error(&st->opts, read_permission(st->res),
+									   st->paging.first_url, &resp, NULL, NULL);
 		page = msgraph_page_read(&st->paging.pager, st->paging.first_url, &resp, NULL);
-		st->stats.pages++;
-		msgraph_backend_stats.pages++;
+		msgraph_count_page(&st->stats);
 		if (!msgraph_page_count(page, &count) || count > (double) PG_INT64_MAX)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
@@ -2156,7 +2163,7 @@ msgraph_request_stats(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum(msgraph_backend_stats.bytes);
 	values[3] = Int64GetDatum(msgraph_backend_stats.retries);
 	values[4] = Int64GetDatum(msgraph_backend_stats.throttled_ms);
-	values[5] = Int64GetDatum(msgraph_backend_stats.tokens_fetched);
+	values[5] = Int64GetDatum(msgraph_tokens_fetched);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

@@ -81,18 +81,22 @@ typedef struct MsgraphConnOptions
 	bool		jwt_rs256;		/* jwt_algorithm 'RS256'; PS256 otherwise */
 } MsgraphConnOptions;
 
-/* Per-backend counters, reported by msgraph_request_stats(). */
-typedef struct MsgraphStats
+/*
+ * Counters of Graph requests: a statement's (EXPLAIN ANALYZE) and the
+ * backend's (msgraph_request_stats()), counted together by connection.c's
+ * msgraph_count_*() functions.
+ */
+typedef struct MsgraphRequestStats
 {
 	int64		requests;
 	int64		pages;
-	int64		bytes;
+	int64		bytes;			/* as received on the wire */
 	int64		retries;
-	int64		throttled_ms;
-	int64		tokens_fetched;
-} MsgraphStats;
+	int64		throttled_ms;	/* waits: pacing, Retry-After, backoff */
+} MsgraphRequestStats;
 
-extern MsgraphStats msgraph_backend_stats;
+extern MsgraphRequestStats msgraph_backend_stats;
+extern int64 msgraph_tokens_fetched;
 
 /* in option.c */
 extern void msgraph_get_conn_options(ForeignServer *server, UserMapping *user,
@@ -104,7 +108,6 @@ extern void msgraph_column_options(Relation rel, AttrNumber attnum, char **prope
 								   int *filterable);
 extern bool msgraph_use_remote_estimate(ForeignServer *server, ForeignTable *table);
 extern bool msgraph_url_is_loopback(const char *url);
-extern char *msgraph_default_property_name(const char *colname);
 extern char *msgraph_snake_case(const char *camel);
 extern UserMapping *msgraph_get_user_mapping(Oid userid, Oid serverid);
 
@@ -150,7 +153,7 @@ typedef struct MsgraphHttpResponse
 	char	   *retry_after;
 	bool		request_sent;	/* any request byte went out (a failed connect: no) */
 
-	/* set by msgraph_graph_request(): how the retries ended (retry.c) */
+	/* set by msgraph_request(): how the retries ended (retry.c) */
 	const char *method;			/* of the request answered */
 	int			retries;		/* requests sent again before this answer */
 	int			retry_stop;		/* MsgraphRetryStop */
@@ -159,15 +162,18 @@ typedef struct MsgraphHttpResponse
 
 extern void msgraph_http_perform(const MsgraphHttpRequest *req,
 								 MsgraphHttpResponse *resp);
-
-typedef struct MsgraphAsync MsgraphAsync;
-extern MsgraphAsync *msgraph_http_async_start(const MsgraphHttpRequest *req,
-											  MsgraphHttpResponse *resp);
-extern void msgraph_http_async_send(MsgraphAsync *a);
-extern bool msgraph_http_async_done(MsgraphAsync *a);
-extern void msgraph_http_async_progress(int wait_ms);
-extern MsgraphAsync *msgraph_http_async_wait(MsgraphAsync **set, int n);
-extern void msgraph_http_async_end(MsgraphAsync *a);
+typedef struct MsgraphTransfer MsgraphTransfer;
+extern MsgraphTransfer *msgraph_http_start(const MsgraphHttpRequest *req,
+										   MsgraphHttpResponse *resp);
+extern void msgraph_http_send(MsgraphTransfer *t);
+extern void msgraph_http_progress(void);
+extern MsgraphTransfer *msgraph_http_wait_any(MsgraphTransfer **set, int n);
+extern void msgraph_http_end(MsgraphTransfer *t);
+struct WaitEventSet;
+extern int	msgraph_http_add_wait_events(struct WaitEventSet *set, MsgraphTransfer **ts,
+										 int n, void *user_data);
+extern long msgraph_http_timeout_ms(void);
+extern void msgraph_http_socket_ready(pgsocket sock, uint32 events);
 extern char *msgraph_url_encode(const char *s);
 extern char *msgraph_encode_path_segment(const char *s);
 extern bool msgraph_path_segment_valid(const char *s);
@@ -177,7 +183,6 @@ extern char *msgraph_new_request_id(void);
 /* in auth.c */
 extern const char *msgraph_get_token(MsgraphConnOptions *opts, bool force_refresh);
 extern void msgraph_auth_init(void);
-extern void msgraph_forget_tokens(void);
 
 /* in jwt.c */
 extern char *msgraph_client_assertion(MsgraphConnOptions *opts, const char *audience);
@@ -188,34 +193,28 @@ extern void msgraph_check_private_key_pem(const char *optname, const char *pem,
 /* in connection.c */
 struct json_object;
 
-typedef struct MsgraphRequestStats
-{
-	int64		requests;
-	int64		pages;
-	int64		bytes;
-	int64		retries;
-	int64		throttled_ms;
-} MsgraphRequestStats;
-
-extern void msgraph_graph_get(MsgraphConnOptions *opts, const char *url,
+extern void msgraph_count_page(MsgraphRequestStats *stats);
+extern void msgraph_count_wait(MsgraphRequestStats *stats, int64 ms, bool retry);
+extern void msgraph_get(MsgraphConnOptions *opts, const char *url,
 							  MsgraphHttpResponse *resp,
 							  MsgraphRequestStats *stats);
 struct MsgraphThrottleTicket;
-extern MsgraphAsync *msgraph_graph_get_async(MsgraphConnOptions *opts, const char *url,
+extern MsgraphTransfer *msgraph_get_async(MsgraphConnOptions *opts, const char *url,
 											 MsgraphHttpResponse *resp,
 											 MsgraphRequestStats *stats,
 											 struct MsgraphThrottleTicket *ticket);
-extern void msgraph_graph_get_resume(MsgraphConnOptions *opts, const char *url,
-									 MsgraphHttpResponse *resp, MsgraphRequestStats *stats,
+extern void msgraph_get_finish(MsgraphConnOptions *opts, MsgraphTransfer *t,
+									 const char *url, MsgraphHttpResponse *resp,
+									 MsgraphRequestStats *stats,
 									 struct MsgraphThrottleTicket *ticket);
-extern void msgraph_graph_request(MsgraphConnOptions *opts, const char *method,
+extern void msgraph_request(MsgraphConnOptions *opts, const char *method,
 								  const char *url, const char *body,
 								  MsgraphHttpResponse *resp,
 								  MsgraphRequestStats *stats);
-extern void msgraph_report_graph_error(MsgraphConnOptions *opts,
-									   const GraphResource *res,
-									   const char *url,
-									   MsgraphHttpResponse *resp);
+extern void msgraph_report_graph_error(MsgraphConnOptions *opts, const char *permission,
+									   const char *url, MsgraphHttpResponse *resp,
+									   const char *suffix, const char *hint)
+			pg_attribute_noreturn();
 
 /* in retry.c */
 
@@ -227,7 +226,7 @@ typedef enum MsgraphRetryKind
 	MSGRAPH_RETRY_TRANSIENT		/* 502, 503, 504 or a transport failure */
 } MsgraphRetryKind;
 
-/* Why msgraph_graph_request() stopped retrying, for the ERROR it leads to. */
+/* Why msgraph_request() stopped retrying, for the ERROR it leads to. */
 typedef enum MsgraphRetryStop
 {
 	MSGRAPH_RETRY_STOP_NONE,
@@ -362,7 +361,6 @@ extern char *msgraph_deparse_filter(List *conds, MsgraphDeparseEnv *env,
 									MsgraphCondKind *kinds);
 extern bool msgraph_id_lookup_value(Node *cond, MsgraphDeparseEnv *env,
 									Node **value, bool *is_array);
-extern bool msgraph_is_value_expr(Node *node, Index relid);
 extern char *msgraph_build_url(MsgraphConnOptions *opts,
 							   const MsgraphRequestSpec *spec,
 							   bool for_display, bool have_snapshot,
@@ -473,6 +471,7 @@ extern char *msgraph_error_body_string(MsgraphHttpResponse *resp, int max_chars,
 extern char *msgraph_error_body_decoded(MsgraphHttpResponse *resp, const char *name,
 										size_t *len);
 extern char *msgraph_error_body_raw(MsgraphHttpResponse *resp, const char *name);
+extern char *msgraph_error_body_message(MsgraphHttpResponse *resp);
 extern void msgraph_report_bad_page(const char *url, MsgraphHttpResponse *resp,
 									const MsgraphJsonCheck *walk);
 
@@ -521,14 +520,9 @@ extern void msgraphExplainDirectModify(struct ForeignScanState *node,
 /* what functions.c shares with the UPDATE path */
 extern struct json_object *msgraph_json_own(MemoryContext cxt, struct json_object *obj);
 extern struct json_object *msgraph_json_string(const char *s);
-extern struct json_object *msgraph_datum_to_json(Datum value, Oid type, const char *what);
 extern char *msgraph_json_text(struct json_object *obj);
 extern void msgraph_log_write(MsgraphConnOptions *opts, const char *method,
 							  const char *target, const char *properties);
-extern void msgraph_report_write_error(MsgraphConnOptions *opts, const char *permission,
-									   const char *url, MsgraphHttpResponse *resp,
-									   const char *suffix, const char *hint);
-extern char *msgraph_graph_error_message(MsgraphHttpResponse *resp);
 
 /* in functions.c: the SQL functions msgraph_add_comment(),
  * msgraph_dismiss_risky_users(), msgraph_confirm_compromised() and

@@ -38,6 +38,8 @@
 
 #include "msgraph_fdw.h"
 
+static char *default_property_name(const char *colname);
+
 /* What kind of value an option takes, for validation. */
 typedef enum MsgraphOptionType
 {
@@ -1301,7 +1303,7 @@ msgraph_column_options(Relation rel, AttrNumber attnum, char **property, int *fi
 			*filterable = defGetBoolean(def) ? 1 : 0;
 	}
 	if (*property == NULL)
-		*property = msgraph_default_property_name(
+		*property = default_property_name(
 			NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname));
 }
 
@@ -1309,8 +1311,8 @@ msgraph_column_options(Relation rel, AttrNumber attnum, char **property, int *fi
  * The property a column reads by default: its name converted from
  * snake_case to lowerCamelCase (created_date_time -> createdDateTime).
  */
-char *
-msgraph_default_property_name(const char *colname)
+static char *
+default_property_name(const char *colname)
 {
 	StringInfoData buf;
 	bool		upper_next = false;
@@ -1451,7 +1453,7 @@ check_table_columns(Oid relid, Oid extnamespace)
 		}
 		if (given)
 			continue;
-		property = msgraph_default_property_name(colname);
+		property = default_property_name(colname);
 		if (graph_catalog_find_property(res, property) != NULL ||
 			graph_catalog_find_derived(res, property) != NULL)
 			continue;

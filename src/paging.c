@@ -80,7 +80,7 @@ typedef struct MsgraphWindow
 {
 	StringInfoData next_url;	/* the URL to fetch next */
 	bool		have_next;
-	MsgraphAsync *pending;		/* request in flight, or NULL */
+	MsgraphTransfer *pending;		/* request in flight, or NULL */
 	MemoryContext bufs;			/* what the slots keep from page to page */
 	MsgraphPageSlot slots[2];
 	int			fill;			/* the slot of the request in flight or ready */
@@ -395,7 +395,7 @@ msgraph_windows_start(MsgraphPager *pg, const MsgraphRequestSpec *spec,
 	probe.top = 1;
 	probe.count = true;			/* the rows to share out */
 	url = msgraph_build_url(pg->opts, &probe, false, true, snapshot);
-	msgraph_graph_get(pg->opts, url, &resp, pg->stats);
+	msgraph_get(pg->opts, url, &resp, pg->stats);
 	if (resp.status != 200 || !read_probe(pg, url, &resp, &lower, &count) ||
 		lower >= upper)
 		return false;
@@ -586,9 +586,8 @@ window_request(MsgraphPager *pg, MsgraphWindow *w)
 	slot->skip = NULL;
 	oldcxt = MemoryContextSwitchTo(slot->cxt);
 	w->have_next = false;
-	w->pending = msgraph_graph_get_async(pg->opts, pstrdup(w->next_url.data), &slot->resp,
+	w->pending = msgraph_get_async(pg->opts, pstrdup(w->next_url.data), &slot->resp,
 										 pg->stats, &w->ticket);
-	pg->stats->requests++;
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -604,24 +603,20 @@ window_finish(MsgraphPager *pg, MsgraphWindow *w)
 	MsgraphPageSlot *slot = &w->slots[w->fill];
 	MemoryContext oldcxt = MemoryContextSwitchTo(slot->cxt);
 	char	   *url = pstrdup(w->next_url.data);
+	MsgraphTransfer *t = w->pending;
 
-	msgraph_http_async_end(w->pending);
+	/* the transfer is ended whatever happens next: no longer the window's */
 	w->pending = NULL;
-	pg->stats->bytes += slot->resp.wire_bytes;
-	msgraph_backend_stats.bytes += slot->resp.wire_bytes;
+	/* (a page fetched again after an error has its body in slot->cxt) */
+	msgraph_get_finish(pg->opts, t, url, &slot->resp, pg->stats, &w->ticket);
 	if (slot->resp.status != 200)
-	{
-		/* (a page fetched again this way has its body in slot->cxt) */
-		msgraph_graph_get_resume(pg->opts, url, &slot->resp, pg->stats, &w->ticket);
-		if (slot->resp.status != 200)
-			msgraph_report_graph_error(pg->opts, pg->res, url, &slot->resp);
-	}
+		msgraph_report_graph_error(pg->opts, pg->res ? pg->res->read_permission : NULL,
+								   url, &slot->resp, NULL, NULL);
 	w->ready = msgraph_page_read(pg, url, &slot->resp, &slot->index);
 	if (msgraph_page_next_link(pg, w->ready, url, &w->next_url))
 		w->have_next = true;
 	msgraph_page_check_empty_run(&w->empty_run, w->ready->nitems, w->have_next, url);
-	pg->stats->pages++;
-	msgraph_backend_stats.pages++;
+	msgraph_count_page(pg->stats);
 	if (ws->splitting)
 	{
 		slot->skip = window_track(pg, w, w->ready, url);
@@ -896,8 +891,8 @@ msgraph_windows_next_page(MsgraphPager *pg, bool **skip)
 
 	for (;;)
 	{
-		MsgraphAsync *set[MSGRAPH_MAX_STREAMS];
-		MsgraphAsync *done;
+		MsgraphTransfer *set[MSGRAPH_MAX_STREAMS];
+		MsgraphTransfer *done;
 		int			n = 0;
 		int			i;
 
@@ -923,7 +918,7 @@ msgraph_windows_next_page(MsgraphPager *pg, bool **skip)
 			;
 		if (i == ws->nwindows)
 			return NULL;		/* nothing in flight, nothing ready: done */
-		done = msgraph_http_async_wait(set, n);
+		done = msgraph_http_wait_any(set, n);
 		/* (finishing may start a request that reuses done's memory) */
 		for (i = 0; i < ws->nwindows; i++)
 		{
@@ -948,7 +943,7 @@ msgraph_windows_progress(MsgraphPager *pg)
 	if (ws != NULL && ++ws->rows_since_progress >= MSGRAPH_ROWS_PER_PROGRESS)
 	{
 		ws->rows_since_progress = 0;
-		msgraph_http_async_progress(0);
+		msgraph_http_progress();
 	}
 }
 
@@ -969,7 +964,7 @@ msgraph_windows_end(MsgraphPager *pg, bool free_memory)
 		MsgraphWindow *w = &ws->windows[i];
 
 		if (w->pending)
-			msgraph_http_async_end(w->pending);
+			msgraph_http_end(w->pending);
 		w->pending = NULL;
 		w->ready = NULL;		/* memory of the window's contexts */
 		if (free_memory && w->bufs != NULL)

@@ -428,3 +428,14 @@ msgraph_report_bad_page(const char *url, MsgraphHttpResponse *resp,
 			 errdetail("%s at byte %zu of %d; request: GET %s",
 					   walk->problem, walk->offset, resp->body.len, url)));
 }
+
+/* The message Graph put in a readable error body, escaped; NULL if none. */
+char *
+msgraph_error_body_message(MsgraphHttpResponse *resp)
+{
+	const char *problem;
+
+	if (!msgraph_error_body_readable(resp, &problem))
+		return NULL;
+	return msgraph_error_body_string(resp, 1024, "error", "message", NULL);
+}

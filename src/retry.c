@@ -4,7 +4,7 @@
  *		  When a Graph request is worth sending again, and how long to wait
  *		  first.
  *
- * msgraph_graph_request() (connection.c) asks msgraph_retry_kind() about
+ * msgraph_request() (connection.c) asks msgraph_retry_kind() about
  * every answer.  A 429 is retried after what Retry-After says (integer or
  * decimal seconds, or an HTTP-date) or, without one (identity protection
  * sends none), after an exponential backoff; 502, 503 and 504 and

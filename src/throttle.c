@@ -195,7 +195,6 @@ static void leave_queue(ThrottleState *st);
 static void wait_for_turn(ThrottleState *st, int64 wait_us);
 static void give_back_slot(int bucket, uint64 key);
 static void release_on_exit(int code, Datum arg);
-static void count_wait(MsgraphRequestStats *stats, int64 ms);
 
 
 /*
@@ -357,8 +356,8 @@ now_us(void)
 
 /*
  * The limits a request to url is subject to: a rate class and a
- * concurrency class, -1 for none.  The resource path is what follows
- * "/<api_version>/" in the URL (Graph's paths are case-insensitive).
+ * concurrency class, -1 for none, as the catalog classes its path (what
+ * follows "/<api_version>/" in the URL).
  */
 static void
 classify_url(MsgraphConnOptions *opts, const char *url, int *rate_cls, int *slot_cls)
@@ -375,18 +374,24 @@ classify_url(MsgraphConnOptions *opts, const char *url, int *rate_cls, int *slot
 		return;
 	p += strlen(opts->api_version) + 2;
 
-	if (pg_strncasecmp(p, "identityProtection/", 19) == 0)
-		*rate_cls = THROTTLE_IDENTITY;
-	else if (pg_strncasecmp(p, "security/runHuntingQuery", 24) == 0)
-		*rate_cls = THROTTLE_HUNTING;
-	else if (pg_strncasecmp(p, "security/secureScore", 20) == 0)
+	switch (graph_catalog_throttle_class(p))
 	{
-		/* secureScores and secureScoreControlProfiles */
-		*rate_cls = THROTTLE_SECURITY;
-		*slot_cls = THROTTLE_SCORE_SLOTS;
+		case GRAPH_THROTTLE_IDENTITY_PROTECTION:
+			*rate_cls = THROTTLE_IDENTITY;
+			break;
+		case GRAPH_THROTTLE_HUNTING:
+			*rate_cls = THROTTLE_HUNTING;
+			break;
+		case GRAPH_THROTTLE_SECURE_SCORE:
+			*rate_cls = THROTTLE_SECURITY;
+			*slot_cls = THROTTLE_SCORE_SLOTS;
+			break;
+		case GRAPH_THROTTLE_SECURITY:
+			*rate_cls = THROTTLE_SECURITY;
+			break;
+		case GRAPH_THROTTLE_NONE:
+			break;
 	}
-	else if (pg_strncasecmp(p, "security/", 9) == 0)
-		*rate_cls = THROTTLE_SECURITY;
 }
 
 /*
@@ -571,7 +576,7 @@ msgraph_throttle_acquire(MsgraphConnOptions *opts, const char *url,
 
 /*
  * Only the rate part of msgraph_throttle_acquire(), for a request started
- * without waiting for its answer (msgraph_graph_get_async): nothing would
+ * without waiting for its answer (msgraph_get_async): nothing would
  * give a concurrency slot back, and nothing needs releasing.  The caller
  * must get the request onto the wire at once (msgraph_http_async_send):
  * its send time is booked when this returns.
@@ -657,7 +662,7 @@ take_slot(MsgraphConnOptions *opts, int cls, MsgraphThrottleTicket *ticket,
 	}
 	if (sleeping)
 		ConditionVariableCancelSleep();
-	count_wait(stats, (now_us() - started) / 1000);
+	msgraph_count_wait(stats, (now_us() - started) / 1000, false);
 }
 
 /*
@@ -745,7 +750,7 @@ pace(MsgraphConnOptions *opts, int cls, MsgraphThrottleTicket *ticket,
 		ereport(DEBUG2,
 				(errmsg_internal("msgraph_security_fdw: %s request paced by %lld ms",
 								 limit->name, (long long) ((now_us() - started) / 1000))));
-	count_wait(stats, (now_us() - started) / 1000);
+	msgraph_count_wait(stats, (now_us() - started) / 1000, false);
 }
 
 /*
@@ -821,15 +826,6 @@ wait_for_turn(ThrottleState *st, int64 wait_us)
 		msgraph_sleep_ms(ms);
 }
 
-static void
-count_wait(MsgraphRequestStats *stats, int64 ms)
-{
-	if (ms <= 0)
-		return;
-	if (stats)
-		stats->throttled_ms += ms;
-	msgraph_backend_stats.throttled_ms += ms;
-}
 
 /*
  * Graph answered 429 to a request paced by ticket: block its bucket for

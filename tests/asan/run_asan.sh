@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/asan/run_asan.sh [suite ...]: the pg_regress suites (default: all of
-# tests/regress_schedule, through tests/run_regress.sh with its usual
+# tests/runner/regress_schedule, through tests/runner/run_regress.sh with its usual
 # set-up) and 1,000 fuzz scans against backends running the extension
 # built with AddressSanitizer (and LeakSanitizer at backend exit), then a
 # count of the reports that involve our library.
@@ -21,7 +21,7 @@
 # Passes when the suites and the fuzz scans pass and no report names our
 # code.
 
-source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../runner/lib.sh"
 ensure_packages clang-14 libclang-rt-14-dev
 lock_install
 
@@ -75,7 +75,7 @@ chown -R postgres: "$WORK"
 
 rc=0
 echo "running the regression suites under ASan"
-REGRESS_NO_BUILD=1 REGRESS_BINDIR=$WORK/bin bash "$TOP/tests/run_regress.sh" "$@" \
+REGRESS_NO_BUILD=1 REGRESS_BINDIR=$WORK/bin bash "$TOP/tests/runner/run_regress.sh" "$@" \
     > "$WORK/regress.log" 2>&1 || rc=$?
 grep -E "^test |tests passed|tests failed" "$WORK/regress.log" || true
 [ $rc -ne 0 ] && { tail -n 80 "$WORK/regress.log"; echo "FAIL: suites"; }

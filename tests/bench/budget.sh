@@ -13,7 +13,7 @@
 #   the most requests that arrived in any 60 s, and the 429s Graph sent.
 # Without pacing, four streams at 1 s a page would send 240 a minute.
 
-source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../runner/lib.sh"
 ALERTS=${1:-20000}
 STREAMS=${2:-4}
 PORT=${BENCH_PORT:-54396}

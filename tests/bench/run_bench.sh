@@ -14,7 +14,7 @@
 # requests/bytes each query cost (from the emulator's log).
 # Usage: tests/bench/run_bench.sh [ALERTS]   (default 100000)
 
-source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../runner/lib.sh"
 BENCH=$TOP/tests/bench
 ALERTS=${1:-100000}
 PORT=${BENCH_PORT:-54395}

@@ -1,6 +1,6 @@
 -- The benchmark database: the extension over the emulator, and the
 -- PL/Python peer an analyst would write by hand.
-\ir ../graph_server.sql
+\ir ../runner/graph_server.sql
 IMPORT FOREIGN SCHEMA security FROM SERVER graph INTO graph;
 CREATE EXTENSION plpython3u;
 

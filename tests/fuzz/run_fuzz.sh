@@ -5,9 +5,9 @@
 # Passes when every scan returned exactly the rows the emulator meant or
 # the ERROR it had to, the backend survived every scan, the postmaster never
 # restarted, and the server log has no crash in it.  SCANS defaults to 300
-# (the short run of tests/run_all.sh); `make fuzz` runs 5,000.
+# (the short run of tests/runner/run_all.sh); `make fuzz` runs 5,000.
 
-source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../runner/lib.sh"
 build_install
 
 SCANS=${1:-300}

@@ -14,7 +14,7 @@
 # it would wait WAITS x 1.2 s (six minutes for 300).
 # The emulator enforces Graph's limits: no request may get a 429 either.
 
-source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../runner/lib.sh"
 build_install
 
 WAITS=${1:-300}

@@ -19,7 +19,7 @@
 # --no-preload runs the same without the shared budget (each backend
 # paces only itself), for comparison: expect the emulator's 429s then.
 
-source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../runner/lib.sh"
 build_install
 
 SECONDS_TO_RUN=60

@@ -4,7 +4,7 @@
 # src/jsoncheck.c (fuzz_page.c says what each input checks).  Builds with
 # clang-14 outside PostgreSQL; needs no server and no lock.
 
-source "$(dirname "$0")/../../lib.sh"
+source "$(dirname "$0")/../../runner/lib.sh"
 ensure_packages clang-14 libclang-rt-14-dev libfuzzer-14-dev
 
 SECONDS_TO_RUN=${1:-60}

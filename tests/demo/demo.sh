@@ -1,9 +1,9 @@
 #!/bin/bash
-# tests/demo.sh (`make demo`): a throwaway PostgreSQL and the Graph emulator
-# with a sample tenant, then the example queries of tests/demo.sql.
+# tests/demo/demo.sh (`make demo`): a throwaway PostgreSQL and the Graph emulator
+# with a sample tenant, then the example queries of tests/demo/demo.sql.
 # Everything is stopped and removed at the end.
 
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../runner/lib.sh"
 
 ensure_packages
 build_install
@@ -17,4 +17,4 @@ start_cluster "$WORK" "${DEMO_PORT:-54392}"
 echo "PostgreSQL on socket $WORK, Graph emulator on $EMU_URL"
 echo
 psql_run -d postgres -v base="$EMU_URL" -v secret='emu-Secret.Admin~1' \
-    -e -f "$TOP/tests/demo.sql"
+    -e -f "$TOP/tests/demo/demo.sql"

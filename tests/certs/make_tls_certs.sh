@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/tls/make_certs.sh DIR: a throwaway PKI for the HTTPS tests, made
+# tests/certs/make_tls_certs.sh DIR: a throwaway PKI for the HTTPS tests, made
 # with the openssl command each time the tests run (nothing here is ever
 # committed):
 #

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/lib.sh: shell functions shared by the test, demo and memory scripts.
+# tests/runner/lib.sh: shell functions shared by the test, demo and memory scripts.
 #
 # Everything here runs as root on a Debian 12 machine of the project's kind:
 # packages come from apt, PostgreSQL runs as the postgres OS user (initdb
@@ -7,7 +7,7 @@
 
 set -euo pipefail
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PY=/usr/bin/python3
 export LC_ALL=C.UTF-8 LANG=C.UTF-8
@@ -83,7 +83,7 @@ start_emulator() {
 }
 
 # start_demo_emulator WORKDIR: the emulator with the demo tenant (make demo,
-# and the README's examples in tests/readme_sql.sh): a tenant of realistic
+# and the README's examples in tests/checks/readme_sql.sh): a tenant of realistic
 # size (20,000 alerts, 1,000 incidents: about 110 alerts a day, a dozen of
 # them new and high-severity on a known machine), whose present is the
 # machine's clock, so that "the last day" means the same to PostgreSQL and
@@ -92,7 +92,7 @@ start_demo_emulator() {
     start_emulator "$1" --now "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --alerts 20000 --incidents 1000
 }
 
-# start_tls_emulator WORKDIR [emulator args...]: the PKI of tests/tls and a
+# start_tls_emulator WORKDIR [emulator args...]: the PKI of tests/certs and a
 # second emulator serving HTTPS with it; sets TLS_PID, TLS_URL (naming
 # 127.0.0.1, which the certificate is for), TLS_BAD_HOST_URL (naming
 # localhost, which it is not for) and TLS_DIR (ca.crt, other-ca.crt).
@@ -100,7 +100,7 @@ start_tls_emulator() {
     local work=$1
     shift
     TLS_DIR=$work/tls
-    bash "$TOP/tests/tls/make_certs.sh" "$TLS_DIR"
+    bash "$TOP/tests/certs/make_tls_certs.sh" "$TLS_DIR"
     local saved_pid=${EMU_PID:-} saved_port=${EMU_PORT:-} saved_url=${EMU_URL:-}
     start_emulator "$TLS_DIR" --tls-cert "$TLS_DIR/server.crt" --tls-key "$TLS_DIR/server.key" "$@"
     TLS_PID=$EMU_PID

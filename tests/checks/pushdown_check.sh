@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/pushdown_check.sh: what pushdown saves, on a 50,000-alert tenant
+# tests/checks/pushdown_check.sh: what pushdown saves, on a 50,000-alert tenant
 # whose alerts lead up to now.  Checks from the emulator's request log that
 #  - a selective query makes the emulator send only the rows returned
 #    (ratio 1.00) and only the selected properties;
@@ -9,7 +9,7 @@
 #    20 requests and no unfiltered list request.
 # Prints the figures; exits non-zero if one does not hold.
 
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../runner/lib.sh"
 build_install
 
 ALERTS=${1:-50000}
@@ -20,7 +20,7 @@ trap cleanup EXIT
 
 start_emulator "$WORK" --alerts "$ALERTS" --incidents 200 --now "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 start_cluster "$WORK" "$PORT"
-sql() { psql_run -d postgres -At -F ' ' -v base="$EMU_URL" -v server_sql="$TOP/tests/graph_server.sql" "$@"; }
+sql() { psql_run -d postgres -At -F ' ' -v base="$EMU_URL" -v server_sql="$TOP/tests/runner/graph_server.sql" "$@"; }
 emu() { curl -sS -X "$1" "$EMU_URL/_emulator/$2"; }
 
 sql <<'SQL'

@@ -1,12 +1,12 @@
 #!/bin/bash
-# tests/security_memory.sh [SIZE_MB ...]: what answers of empty objects
+# tests/checks/security_memory.sh [SIZE_MB ...]: what answers of empty objects
 # (error bodies, refused pages, a costly entity; default 1 and 12 MB) cost
 # a backend in memory, and how fast a cancel stops it.  The cases and the
-# bounds are in tests/security_memory.py; this script sets up the emulator
+# bounds are in tests/checks/security_memory.py; this script sets up the emulator
 # and a throwaway PostgreSQL.  `make test` runs 1 and 12 MB, `make
 # security-large` 60 MB.
 
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../runner/lib.sh"
 build_install
 
 SIZES=${*:-1 12}
@@ -44,4 +44,4 @@ SQL
 PSQL_ARGS=$("$PY" -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \
     "$("$PG_CONFIG" --bindir)/psql" -X -q -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres)
 # shellcheck disable=SC2086
-"$PY" "$TOP/tests/security_memory.py" "$PSQL_ARGS" "$EMU_URL" $SIZES
+"$PY" "$TOP/tests/checks/security_memory.py" "$PSQL_ARGS" "$EMU_URL" $SIZES

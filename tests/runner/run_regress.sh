@@ -1,12 +1,12 @@
 #!/bin/bash
-# tests/run_regress.sh: the pg_regress suites (sql/ + expected/) against a
+# tests/runner/run_regress.sh: the pg_regress suites (sql/ + expected/) against a
 # temporary PostgreSQL instance and a freshly started Graph emulator.
 #
 # The emulator's address reaches the tests through the custom setting
 # msgraph_test.base_url (set in the temporary instance's configuration),
 # and so do the secrets, keys and certificates the tests use, so that none
 # is ever in a test file or its output.
-# Usage: tests/run_regress.sh [suite ...]   (default: tests/regress_schedule)
+# Usage: tests/runner/run_regress.sh [suite ...]   (default: tests/runner/regress_schedule)
 # REGRESS_NO_BUILD=1 tests what is installed; REGRESS_BINDIR runs the
 # temporary instance from another bindir (tests/asan/run_asan.sh).
 
@@ -26,7 +26,7 @@ trap 'stop_emulator; stop_tls_emulator; stop_proxy' EXIT
 # app.crt and expired.crt registered for the admin app
 ADMIN_CLIENT_ID='aaaaaaaa-bbbb-4ccc-8ddd-000000000001'
 KEYS=$WORK/keys
-bash "$TOP/tests/make_test_certs.sh" "$KEYS"
+bash "$TOP/tests/certs/make_test_certs.sh" "$KEYS"
 KEY_PASSWORD=$(cat "$KEYS/app-enc.pass")
 # PEM text as a configuration string: the file parser turns \n into newlines
 pem_setting() { awk '{ printf "%s\\n", $0 }' "$1"; }
@@ -86,7 +86,7 @@ chown -R postgres: "$WORK"
 if [ $# -gt 0 ]; then
     SUITES="$*"
 else
-    SUITES=$(cat "$TOP/tests/regress_schedule")
+    SUITES=$(cat "$TOP/tests/runner/regress_schedule")
 fi
 
 PG_REGRESS=$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")/test/regress/pg_regress

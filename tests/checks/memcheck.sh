@@ -1,12 +1,12 @@
 #!/bin/bash
-# tests/memcheck.sh [SMALL [LARGE]]: the scan's memory is bounded by a page.
+# tests/checks/memcheck.sh [SMALL [LARGE]]: the scan's memory is bounded by a page.
 #
 # Scans SMALL and then LARGE alerts (default 2,000 and 200,000), every
 # column converted and output, each in a fresh backend, and compares the
 # backends' peak resident memory (VmHWM from /proc/self/status).  Fails if
 # the large scan peaks above 1.5 times the small one.
 
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../runner/lib.sh"
 build_install
 
 SMALL=${1:-2000}
@@ -21,7 +21,7 @@ start_emulator "$WORK" --alerts "$LARGE" --incidents 20 --risk-detections 5 \
     --risky-users 5 --sp-risk-detections 5 --secure-scores 5
 start_cluster "$WORK" "$PORT"
 
-psql_run -d postgres -v base="$EMU_URL" -v server_sql="$TOP/tests/graph_server.sql" <<'SQL'
+psql_run -d postgres -v base="$EMU_URL" -v server_sql="$TOP/tests/runner/graph_server.sql" <<'SQL'
 \i :server_sql
 IMPORT FOREIGN SCHEMA security LIMIT TO (alerts) FROM SERVER graph INTO graph;
 SQL

@@ -2,9 +2,9 @@
 """How fast a cancel, statement_timeout or a vanished client stops a query
 that waits on Graph, and what the backend keeps afterwards.
 
-    tests/cancel_timing.py PSQL_ARGS_JSON EMULATOR_URL [ROUNDS]
+    tests/checks/cancel_timing.py PSQL_ARGS_JSON EMULATOR_URL [ROUNDS]
 
-Run by tests/cancel_timing.sh, which starts the emulator and a throwaway
+Run by tests/checks/cancel_timing.sh, which starts the emulator and a throwaway
 PostgreSQL (the library preloaded) with the objects of sql/setup.sql.
 Every case is measured ROUNDS times (default 10):
 

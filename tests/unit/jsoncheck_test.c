@@ -5,7 +5,7 @@
  *		  and where it says the problem is; and what the same walk notes
  *		  of a list page when it indexes one.
  *
- *	  gcc -I src -o jsoncheck_test tests/fuzz/jsoncheck_test.c src/jsoncheck.c
+ *	  gcc -I src -o jsoncheck_test tests/unit/jsoncheck_test.c src/jsoncheck.c
  *
  * Prints one line per failing case and exits 1 if there is any.
  *

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/make_test_certs.sh DIR: the keys and certificates of the certificate
+# tests/certs/make_test_certs.sh DIR: the keys and certificates of the certificate
 # credential tests, made afresh for every run (none is ever committed).
 #
 #   app.crt, app.key       RSA 2048 key and self-signed certificate, valid 30 days;

@@ -15,7 +15,7 @@
  * catalog itself does: no PostgreSQL installation is needed.
  *
  * IDENTIFICATION
- *		  tests/catalog/catalog_dump.c
+ *		  tests/unit/catalog/catalog_dump.c
  *
  *-------------------------------------------------------------------------
  */
@@ -23,7 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../src/catalog.h"
+#include "../../../src/catalog.h"
 
 /* Print "s" as a JSON string, or null. */
 static void

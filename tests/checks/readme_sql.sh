@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/readme_sql.sh: every ```sql block of README.md, run as written
+# tests/checks/readme_sql.sh: every ```sql block of README.md, run as written
 # against the demo tenant (the emulator of `make demo`) in a throwaway
 # PostgreSQL.  Fails on any error, and lists the blocks it did not run.
 #
@@ -17,7 +17,7 @@
 # listed here with that reason.  A marker with no block after it, or with
 # no reason, is an error.
 
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../runner/lib.sh"
 build_install
 
 README=${1:-$TOP/README.md}

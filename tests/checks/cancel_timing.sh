@@ -1,12 +1,12 @@
 #!/bin/bash
-# tests/cancel_timing.sh [ROUNDS]: how fast pg_cancel_backend(),
+# tests/checks/cancel_timing.sh [ROUNDS]: how fast pg_cancel_backend(),
 # statement_timeout and a vanished client stop a query waiting on Graph (a
 # hung request, a Retry-After wait, a queue in the shared throttle budget),
 # and what a backend keeps after 40 cancels.  The figures and the checks
-# are in tests/cancel_timing.py; this script sets up the emulator and a
+# are in tests/checks/cancel_timing.py; this script sets up the emulator and a
 # throwaway PostgreSQL with the library preloaded.
 
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../runner/lib.sh"
 build_install
 
 ROUNDS=${1:-10}
@@ -39,4 +39,4 @@ SQL
 
 PSQL_ARGS=$("$PY" -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \
     "$("$PG_CONFIG" --bindir)/psql" -X -q -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres)
-"$PY" "$TOP/tests/cancel_timing.py" "$PSQL_ARGS" "$EMU_URL" "$ROUNDS"
+"$PY" "$TOP/tests/checks/cancel_timing.py" "$PSQL_ARGS" "$EMU_URL" "$ROUNDS"
