@@ -636,10 +636,14 @@ class Handler(BaseHTTPRequestHandler):
         return limit
 
     def write(self, chunks, limit=None):
-        """Put bytes on the wire; the request's log entry learns it is sent."""
-        send_chunks(self.connection, chunks, limit)
+        """Put bytes on the wire; the request's log entry learns it is sent.
+
+        It learns it first: a client may read the last byte and ask for the
+        log before send_chunks() returns here, and the log must then wait
+        for this entry's finish() rather than list it unfinished."""
         if self.log_entry is not None:
             self.server.requests.written(self.log_entry)
+        send_chunks(self.connection, chunks, limit)
 
     def send_no_content(self, response):
         headers = [("Date", timestamps.http_date())] + response.headers
