@@ -14,6 +14,10 @@ generation, data generation).  A nextLink follows the next page of the same
 cached result set, so paging a large filtered collection costs one filter
 evaluation, not one per page.  Writes (writes.py) bump the data generation,
 so no list rendered before a write is served after it.
+
+Directory objects and Intune's managed devices have rules of their own:
+their routes lead to directory.py (lists, gets, alternate keys, $count)
+and delta.py (delta queries).
 """
 
 import re
@@ -21,6 +25,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+import delta
+import directory
 import hunting
 import odata
 import query
@@ -68,6 +74,7 @@ class GraphRequest:
     body: bytes = b""           # the request body (PATCH and POST)
     content_type: str = None    # its Content-Type header
     scheme: str = "http"        # "https" on a TLS port: links are built with it
+    headers: object = None      # the request's headers (ConsistencyLevel, Prefer)
 
     def own_url(self):
         url = "%s://%s%s" % (self.scheme, self.host, self.raw_path)
@@ -79,6 +86,7 @@ class GraphResult:
     status: int
     body: render.Body
     headers: list = field(default_factory=list)
+    content_type: str = None    # None: Graph's JSON content type
 
 
 @dataclass(frozen=True)
@@ -105,7 +113,18 @@ def _routes():
                             {"POST": schema.RISKY_USERS.write_roles}))
     routes.append(Route(("security", "runHuntingQuery"), None, {"POST": "run_hunting_query"},
                         {"POST": schema.HUNTING_ROLES}))
+    for resource in schema.DIRECTORY_RESOURCES:
+        # directory.py and delta.py; the fixed segments before {id}
+        parts = tuple(resource.name.split("/"))
+        routes.append(Route(parts, resource, {"GET": "list_directory"}))
+        if resource.directory.delta:
+            routes.append(Route(parts + ("delta",), resource, {"GET": "delta_directory"}))
+        if resource.directory.count_segment:
+            routes.append(Route(parts + ("$count",), resource, {"GET": "count_directory"}))
+        routes.append(Route(parts + (ID,), resource, {"GET": "get_directory"}))
     for resource in schema.RESOURCES:
+        if resource.directory is not None:
+            continue
         parts = tuple(resource.name.split("/"))
         routes.append(Route(parts, resource, {"GET": "list_collection"}))
         if resource.updatable:
@@ -122,10 +141,21 @@ def _routes():
 
 
 ROUTES = _routes()
+#: resource name -> the route of GET {collection}(key='value')
+ALTERNATE_KEY_ROUTES = {
+    r.name: Route(tuple(r.name.split("/")) + ("(key)",), r,
+                  {"GET": "get_by_alternate_key"})
+    for r in schema.DIRECTORY_RESOURCES if r.directory.alternate_keys}
 
 
 def match_route(segments):
     """(route, ids) for decoded path segments, or raise the 404."""
+    alternate = directory.alternate_key(segments[-1]) if segments else None
+    if alternate is not None:
+        name = "/".join(segments[:-1] + [alternate[0]])
+        route = ALTERNATE_KEY_ROUTES.get(name)
+        if route is not None and alternate[1] in route.resource.directory.alternate_keys:
+            return route, [alternate[1], alternate[2]]
     for route in ROUTES:
         if len(route.pattern) != len(segments):
             continue
@@ -166,8 +196,12 @@ class GraphService:
         self._results_lock = threading.Lock()
         self.warm = False               # set once warm_up() has finished
         self.data_generation = 0        # bumped by every write
-        self.writer = writes.TenantWriter(tenant, clock, self.data_changed)
+        self.writer = writes.TenantWriter(tenant, clock, self.data_changed, self.resized)
         self.hunting = hunting.HuntingService(tenant, clock, hunting_rows)
+        self.clock = clock
+        self.directory = directory.DirectoryService(self)
+        self.delta = delta.DeltaService(self, clock)
+        self.writer.restored.append(self.delta.expire_all)
 
     def data_changed(self, resource, indices):
         """Documents were replaced (writes.py): forget what was made of them."""
@@ -179,6 +213,22 @@ class GraphService:
         with self._results_lock:
             self._results.clear()
 
+    def resized(self, resource, length):
+        """A collection will hold `length` entities (before an append) or
+        was cut back to it (restore): the renderer's slots follow."""
+        self.renderers[resource.name].resize(length)
+
+    def cached_result(self, key):
+        """A result set remembered under `key` (directory.py, delta.py)."""
+        with self._results_lock:
+            found = self._results.get(key)
+            if found is not None:
+                self._results.move_to_end(key)
+            return found
+
+    def remember_result(self, key, value):
+        self._remember(key, value)
+
     def handle(self, req):
         """Return a GraphResult, or raise GraphError for an error response."""
         token = self.authenticate(req)
@@ -188,7 +238,8 @@ class GraphService:
             raise GraphError(405, "MethodNotAllowed",
                              "The requested resource does not support http method '%s'."
                              % req.method, headers=[("Allow", ", ".join(route.methods))])
-        self.authorize(token, route.roles.get(req.method) or route.resource.read_roles)
+        self.authorize(token, route.roles.get(req.method) or route.resource.read_roles,
+                       route.resource)
         try:
             result = getattr(self, handler)(req, route, ids, token)
         except query.QueryError as e:
@@ -214,12 +265,31 @@ class GraphService:
         return token
 
     @staticmethod
-    def authorize(token, roles):
+    def authorize(token, roles, resource=None):
         if not any(role in token.roles for role in roles):
+            if resource is not None and resource.family == "directory":
+                raise GraphError(403, "Authorization_RequestDenied",
+                                 "Insufficient privileges to complete the operation.")
             raise GraphError(403, "Forbidden",
                              "Missing role permissions on the request. API requires one "
                              "of '%s'. Roles on the request '%s'."
                              % (", ".join(roles), ", ".join(token.roles)))
+
+    # --- directory objects and managed devices (directory.py, delta.py) ---------------------
+    def list_directory(self, req, route, ids, token):
+        return self.directory.list(req, route.resource, token)
+
+    def get_directory(self, req, route, ids, token):
+        return self.directory.get(req, route.resource, ids[0], token)
+
+    def get_by_alternate_key(self, req, route, ids, token):
+        return self.directory.get(req, route.resource, ids[1], token, alternate=ids[0])
+
+    def count_directory(self, req, route, ids, token):
+        return self.directory.count(req, route.resource, token)
+
+    def delta_directory(self, req, route, ids, token):
+        return self.delta.handle(req, route.resource, token)
 
     # --- handlers ------------------------------------------------------------------------------
     def list_collection(self, req, route, ids, token):
@@ -429,7 +499,8 @@ class GraphService:
         """Pre-serialize every collection's default variant (background)."""
         for resource in schema.RESOURCES:
             renderer = self.renderers[resource.name]
-            renderer.warm(renderer.collection.default_order(), stop)
+            select = resource.directory and resource.directory.default_select
+            renderer.warm(renderer.collection.default_order(), stop, select)
         self.warm = not stop.is_set()
 
     def stats(self):

@@ -22,10 +22,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import assertion    # noqa: E402  (after the path fix above)
+import directory_data  # noqa: E402
 import identity     # noqa: E402
 import schema       # noqa: E402
 import server       # noqa: E402
 import tenant       # noqa: E402
+import tenants      # noqa: E402
 import timestamps   # noqa: E402
 
 log = logging.getLogger("graph_emulator")
@@ -43,6 +45,22 @@ def parse_args(argv):
     p.add_argument("--risk-detections", type=_count, default=150)
     p.add_argument("--risky-users", type=_count, default=60)
     p.add_argument("--sp-risk-detections", type=_count, default=40)
+    # the inventories (directory_data.py): at least what the alerts point at
+    counts = directory_data.DEFAULT_COUNTS
+    p.add_argument("--users", type=_count, default=counts[schema.USERS.name])
+    p.add_argument("--devices", type=_count, default=counts[schema.DEVICES.name])
+    p.add_argument("--groups", type=_count, default=counts[schema.GROUPS.name])
+    p.add_argument("--service-principals", type=_count,
+                   default=counts[schema.SERVICE_PRINCIPALS.name])
+    p.add_argument("--managed-devices", type=_count,
+                   default=counts[schema.MANAGED_DEVICES.name])
+    p.add_argument("--tenant", action="append", default=[], type=_tenant,
+                   metavar="ID[:key=value,...]",
+                   help="another tenant (repeatable): keys seed, domain, fault (a status, "
+                        "hang, reset), admin-secret, reader-secret, and the counts alerts, "
+                        "incidents, secure-scores, risk-detections, risky-users, "
+                        "sp-risk-detections, users, devices, groups, service-principals, "
+                        "managed-devices (default: this command line's)")
     p.add_argument("--hunting-rows", type=_count, default=2000,
                    help="rows of the DeviceEvents advanced-hunting table")
     p.add_argument("--latency-ms", type=_count, default=0,
@@ -98,6 +116,13 @@ def _certificate(text):
         raise argparse.ArgumentTypeError("cannot read %s: %s" % (path, e)) from None
 
 
+def _tenant(text):
+    try:
+        return tenants.parse_option(text)
+    except tenants.TenantSpecError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _count(text):
     value = int(text)
     if value < 0:
@@ -110,7 +135,11 @@ def counts_from(args):
             schema.SECURE_SCORES.name: args.secure_scores,
             schema.RISK_DETECTIONS.name: args.risk_detections,
             schema.RISKY_USERS.name: args.risky_users,
-            schema.SP_RISK_DETECTIONS.name: args.sp_risk_detections}
+            schema.SP_RISK_DETECTIONS.name: args.sp_risk_detections,
+            schema.USERS.name: args.users, schema.DEVICES.name: args.devices,
+            schema.GROUPS.name: args.groups,
+            schema.SERVICE_PRINCIPALS.name: args.service_principals,
+            schema.MANAGED_DEVICES.name: args.managed_devices}
 
 
 def _stop(signum, frame):
@@ -121,6 +150,7 @@ def _stop(signum, frame):
 def warm_up(httpd):
     started = time.monotonic()
     httpd.graph.warm_up(httpd.stopping)
+    httpd.tenants.warm_up(httpd.stopping)
     log.info("warm-up: every entity serialized in %.1f s", time.monotonic() - started)
 
 
@@ -147,6 +177,13 @@ def main(argv=None):
                                   token_lifetime=args.token_lifetime, quiet=args.quiet,
                                   hunting_rows=args.hunting_rows,
                                   throttle_limits=args.throttle, tls_context=context)
+    for spec in args.tenant:
+        try:
+            site = httpd.tenants.add(spec)
+        except tenants.TenantSpecError as e:
+            log.error("--tenant %s: %s", spec.get("id"), e)
+            return 2
+        log.info("tenant %s (%s) added", site.tenant_id, site.domain)
     for client_id, pem in args.certificate:
         if client_id not in identity.APPS_BY_CLIENT_ID:
             log.error("--certificate: no registered app has client_id %s", client_id)

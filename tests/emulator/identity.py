@@ -74,9 +74,9 @@ class TokenStore:
         self._revoked = set()
         self._lock = threading.Lock()
 
-    def issue(self, app, scope, lifetime):
+    def issue(self, app, scope, lifetime, tenant_id=None):
         value = secrets.token_urlsafe(48)
-        token = Token(app, tenant.TENANT_ID, scope, time.monotonic() + lifetime)
+        token = Token(app, tenant_id or tenant.TENANT_ID, scope, time.monotonic() + lifetime)
         with self._lock:
             self._tokens[value] = token
         return value
@@ -153,16 +153,24 @@ def basic_credentials(authorization):
 
 
 def issue_token(store, tenant_segment, form, authorization, lifetime,
-                certificates=None, audience=None):
+                certificates=None, audience=None, tenants=None):
     """Run the client-credentials grant; return the success body.
 
     `form` maps field names to values (first occurrence wins).  Raises
     TokenError in the order the identity platform checks: tenant, grant,
     client, scope, credential.  A client assertion is checked against
     `certificates` (an assertion.CertificateRegistry) and must be addressed
-    to `audience`, the URL of this token endpoint.
+    to `audience`, the URL of this token endpoint.  `tenants`
+    (tenants.Registry) knows the emulator's tenants by id and domain, and
+    each tenant's secrets of the registered apps; without it only the
+    registered tenant exists.
     """
-    if tenant_segment not in TENANT_NAMES:
+    if tenants is not None:
+        site = tenants.resolve(tenant_segment)
+        known = site is not None
+    else:
+        site, known = None, tenant_segment in TENANT_NAMES
+    if not known:
         raise TokenError(400, "invalid_request", 90002,
                          "Tenant '%s' not found. Check to make sure you have the correct "
                          "tenant ID and are signing into the correct cloud."
@@ -190,14 +198,20 @@ def issue_token(store, tenant_segment, form, authorization, lifetime,
         raise TokenError(400, "invalid_scope", 70011,
                          "The provided value for the input parameter 'scope' is not valid. "
                          "The scope %s is not valid." % scope)
-    authenticate_client(app, form, basic_secret, certificates, audience)
-    access_token = store.issue(app, scope, lifetime)
+    authenticate_client(app, form, basic_secret, certificates, audience,
+                        site.secret(app) if site is not None else app.client_secret)
+    access_token = store.issue(app, scope, lifetime,
+                               site.tenant_id if site is not None else None)
     return {"token_type": "Bearer", "expires_in": lifetime,
             "ext_expires_in": lifetime, "access_token": access_token}
 
 
-def authenticate_client(app, form, basic_secret, certificates=None, audience=None):
-    """Check the client's credential: a secret, or a JWT client assertion."""
+def authenticate_client(app, form, basic_secret, certificates=None, audience=None,
+                        expected_secret=None):
+    """Check the client's credential: a secret (the app's, or the one its
+    tenant registered: `expected_secret`), or a JWT client assertion."""
+    if expected_secret is None:
+        expected_secret = app.client_secret
     assertion = form.get("client_assertion")
     secret = form.get("client_secret")
     if secret is None:
@@ -214,7 +228,7 @@ def authenticate_client(app, form, basic_secret, certificates=None, audience=Non
         raise TokenError(401, "invalid_client", 7000218,
                          "The request body must contain the following parameter: "
                          "'client_assertion' or 'client_secret'.")
-    if not secrets.compare_digest(secret.encode(), app.client_secret.encode()):
+    if not secrets.compare_digest(secret.encode(), expected_secret.encode()):
         raise TokenError(401, "invalid_client", 7000215,
                          "Invalid client secret provided. Ensure the secret being sent in "
                          "the request is the client secret value, not the client secret "

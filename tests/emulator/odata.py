@@ -36,13 +36,17 @@ class FilterError(Exception):
 
 Token = namedtuple("Token", "kind value pos")
 # kinds: "str" (decoded text), "enum" ((type name, member)), "datetime"
-# (ticks), "int", "double", "ident", "(", ")", ",", "/", ":", "end"
+# (ticks), "int", "double", "guid" (lower case), "ident", "(", ")", ",",
+# "/", ":", "end"
 
 _NUMBER_RUN = re.compile(r"-?[0-9][0-9A-Za-z.:+\-]*")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _INT = re.compile(r"-?[0-9]+\Z")
 _DOUBLE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
 _PUNCT = "(),/:"
+# an unquoted Edm.Guid literal (assignedLicenses/any(a:a/skuId eq 1c3e...))
+_GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
+                   r"[0-9A-Fa-f]{12}(?![0-9A-Za-z_.:+\-])")
 
 
 def tokenize(text):
@@ -59,6 +63,13 @@ def tokenize(text):
         elif ch in _PUNCT:
             tokens.append(Token(ch, ch, pos))
             pos += 1
+        elif _GUID.match(text, pos) and (pos == 0 or text[pos - 1] in " \t(,"):
+            tokens.append(Token("guid", text[pos:pos + 36].lower(), pos))
+            pos += 36
+        elif text.startswith("$count", pos) and tokens and tokens[-1].kind == "/":
+            # the collection count segment: proxyAddresses/$count eq 0
+            tokens.append(Token("ident", "$count", pos))
+            pos += len("$count")
         elif _is_digit(ch) or (ch == "-" and _is_digit(text[pos + 1:pos + 2])):
             run = _NUMBER_RUN.match(text, pos).group()
             tokens.append(_classify_number(run, pos))
@@ -239,7 +250,7 @@ class Parser:
 
     def parse_literal(self):
         token = self.advance()
-        if token.kind in ("str", "enum", "datetime", "int", "double"):
+        if token.kind in ("str", "enum", "datetime", "int", "double", "guid"):
             return ("lit", token.kind, token.value)
         if token.kind == "ident" and token.value in _LITERAL_WORDS:
             return _LITERAL_WORDS[token.value]
@@ -273,9 +284,18 @@ class Parser:
         return ("lambda", collection, var, body)
 
     def parse_call(self, name):
-        # Parsed only to report it precisely: no function is supported on
-        # the six collections (interface.md, "Pushdown").
-        raise FilterError("The function '%s' is not supported." % name)
+        """name(arg, ...): ("call", name, [args]).  No function works on the
+        security lists (Compiler refuses them); directory objects take
+        startsWith and endsWith (directory.py)."""
+        self.expect("(")
+        args = []
+        if self.peek().kind != ")":
+            args.append(self.parse_or())
+            while self.peek().kind == ",":
+                self.advance()
+                args.append(self.parse_or())
+        self.expect(")")
+        return ("call", name, args)
 
 
 def parse(text):
@@ -331,6 +351,8 @@ class Compiler:
             return self.compile_in(node[1], node[2])
         if kind == "lambda":
             return self.compile_lambda(*node[1:])
+        if kind == "call":
+            raise FilterError("The function '%s' is not supported." % node[1])
         raise FilterError("A boolean expression was expected, not %s."
                           % describe(node))
 

@@ -102,7 +102,8 @@ class EntityRenderer:
         with self._lock:
             slots = self._selected.get(key)
             if slots is None:
-                slots = [None] * len(self.collection)
+                # the renderer's own length: it grows before the collection
+                slots = [None] * len(self._full[True])
                 self._selected[key] = slots
                 while len(self._selected) > MAX_SELECT_VARIANTS:
                     self._selected.popitem(last=False)
@@ -131,6 +132,17 @@ class EntityRenderer:
             out.append(data)
         return out
 
+    def resize(self, length):
+        """Slots for `length` entities in every variant: called before
+        entities are appended (so that no reader meets an index without a
+        slot) and after the collection was cut back (restore)."""
+        with self._lock:
+            for slots in list(self._full.values()) + list(self._selected.values()):
+                if len(slots) < length:
+                    slots.extend([None] * (length - len(slots)))
+                else:
+                    del slots[length:]
+
     def invalidate(self, i):
         """Forget the bytes of entity i in every variant (its document was
         replaced)."""
@@ -145,8 +157,10 @@ class EntityRenderer:
         """JSON of the entities at `indices` (memoryviews, not copies)."""
         return [memoryview(item)[1:] for item in self.items(indices, prefer, select)]
 
-    def warm(self, order, stop):
-        """Serialize the full Prefer variant of every entity in `order`.
+    def warm(self, order, stop, select=None):
+        """Serialize the Prefer variant of every entity in `order` (the full
+        one, or the `select` one: the default properties of a directory
+        collection).
 
         Run by a background thread after start-up, so that even a first
         full scan is served from bytes.  It walks from the end: a first scan
@@ -154,14 +168,15 @@ class EntityRenderer:
         of serializing the same entities twice.  Returns early when `stop`
         is set.
         """
-        slots = self._full[True]
+        slots = self._slots(True, select)
         docs = self.collection.docs
         for n, i in enumerate(reversed(order)):
             if n % 1000 == 0 and stop.is_set():
                 return
             if slots[i] is None:
                 doc = docs[i]
-                slots[i] = b"," + dumps(doc)
+                slots[i] = b"," + dumps(doc if select is None
+                                        else self.variant(doc, True, select))
                 if docs[i] is not doc:      # replaced by a write meanwhile
                     slots[i] = None
 

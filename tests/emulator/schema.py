@@ -20,14 +20,24 @@ GRAPH_NS = "microsoft.graph."
 
 
 class Enum:
-    """An OData enum type: qualified name and members, in CSDL order."""
+    """An OData enum type: qualified name and members, in CSDL order.
+
+    Most Graph enums end their first members with the `unknownFutureValue`
+    sentinel; a few older ones (Intune's) have none, and then every member
+    is regular and none is evolvable.
+    """
 
     def __init__(self, name, members):
         self.name = name
         self.members = tuple(members)
         # tokenIssuerType spells its sentinel "UnknownFutureValue"
         self.sentinel = next(
-            m for m in self.members if m.lower() == "unknownfuturevalue")
+            (m for m in self.members if m.lower() == "unknownfuturevalue"), None)
+        if self.sentinel is None:
+            self.regular = frozenset(self.members)
+            self.evolvable = frozenset()
+            self.generated = self.members
+            return
         cut = self.members.index(self.sentinel)
         self.regular = frozenset(self.members[:cut + 1])
         self.evolvable = frozenset(self.members[cut + 1:])
@@ -143,6 +153,8 @@ STRING = "Edm.String"
 DATETIME = "Edm.DateTimeOffset"
 BOOLEAN = "Edm.Boolean"
 INT32 = "Edm.Int32"
+INT64 = "Edm.Int64"
+GUID = "Edm.Guid"
 DOUBLE = "Edm.Double"
 STRING_COLLECTION = "Collection(Edm.String)"
 COMPLEX = "complex"
@@ -176,6 +188,10 @@ ALL_PERMISSIONS = (
     "IdentityRiskEvent.Read.All",
     "IdentityRiskyUser.Read.All", "IdentityRiskyUser.ReadWrite.All",
     "ThreatHunting.Read.All",
+    # directory and Intune inventories (DIRECTORY_RESOURCES below)
+    "User.Read.All", "Device.Read.All", "GroupMember.Read.All",
+    "Application.Read.All", "DeviceManagementManagedDevices.Read.All",
+    "AuditLog.Read.All",
 )
 
 
@@ -212,6 +228,9 @@ class Resource:
     default_order: tuple = None     # (property, descending) or None
     updatable: frozenset = frozenset()  # properties a PATCH may set (graph-api.md 5)
     write_roles: tuple = ()         # app roles for PATCH, comments and actions
+    # --- directory objects and Intune (directory.py): see DirectoryRules
+    family: str = "security"        # "security", "directory" or "intune"
+    directory: object = None        # a DirectoryRules, for the two other families
 
     def __post_init__(self):
         object.__setattr__(
@@ -454,6 +473,412 @@ SP_RISK_DETECTIONS = Resource(
 #: app role of POST security/runHuntingQuery (graph-api.md 6)
 HUNTING_ROLES = ("ThreatHunting.Read.All",)
 
+
+
+# --- directory objects and Intune's managed devices --------------------------
+#
+# Directory objects (users, devices, groups, service principals) follow rules
+# no security list has: a "default" query and an "advanced" one (the header
+# `ConsistencyLevel: eventual` and `$count=true`), filters allowed per
+# property and per operator in one or both, few properties without $select
+# (users), properties only a single GET may select, alternate keys and the
+# delta query.  Intune's managed devices accept only a handful of filters.
+# DirectoryRules holds all of that as data; directory.py enforces it.
+
+DEFAULT, ADVANCED = "D", "A"        # the query kind an operator needs
+
+#: filter operators a rule may name ("in" follows "eq"; "ne" and "not" are
+#: advanced wherever "eq" is allowed at all)
+FILTER_OPS = ("eq", "startswith", "endswith", "range", "lt_gt", "null",
+              "any_eq", "any_startswith", "count")
+
+
+def _filters(spec):
+    """{property path: {op: level}} from {"p1 p2": "eq=D startswith=A", ...}."""
+    out = {}
+    for names, ops in spec.items():
+        levels = {}
+        for item in ops.split():
+            op, _, level = item.partition("=")
+            assert op in FILTER_OPS and level in (DEFAULT, ADVANCED), item
+            levels[op] = level
+        for name in names.split():
+            out[name] = levels
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class DirectoryRules:
+    """What a directory or Intune collection accepts beyond Resource.
+
+    `default_select` are the properties a list or get sends without
+    $select (None: every list property).  `single_only` are Property
+    objects only a single GET may $select (a list answers 501 for them).
+    `optional` properties may be absent from a document (users who never
+    signed in have no signInActivity).  `filters` maps a property path
+    ("displayName", "signInActivity/lastSignInDateTime", a collection for
+    its any() lambda) to {operator: level}; `nested` gives the types of
+    the dotted paths, `lambda_members` the member types of collections of
+    complex values ({member: type}).  `alone` names properties whose
+    filters may not be combined with any other property's.  `select_roles`
+    and `select_top_max` are what selecting (or filtering on) a property
+    adds: an app role it also needs, a lower page size cap.
+    `orderable_default` / `orderable_advanced`: $orderby in a default query
+    or only in an advanced one.  `list_defaults`: values a list (and a get
+    without $select) sends in place of the real ones, which only a get
+    with $select has (managed devices).  `entity` is the type's short name
+    in Graph's messages.
+    """
+    entity: str
+    default_select: tuple = None
+    single_only: tuple = ()
+    optional: frozenset = frozenset()
+    filters: dict = None
+    nested: dict = None
+    lambda_members: dict = None
+    alone: frozenset = frozenset()
+    select_roles: dict = None
+    select_top_max: dict = None
+    orderable_default: tuple = ()
+    orderable_advanced: tuple = ()
+    alternate_keys: tuple = ()
+    delta: bool = False
+    delta_filter_ids: int = 0       # users/delta: $filter=id eq .. or .. (at most N)
+    list_defaults: dict = None
+    count_segment: bool = False     # GET {collection}/$count (advanced only)
+
+
+USER_PROPERTIES = _props(
+    ("id", STRING, False),
+    ("accountEnabled", BOOLEAN),
+    ("assignedLicenses", COMPLEX_COLLECTION),
+    ("businessPhones", STRING_COLLECTION),
+    ("city", STRING),
+    ("companyName", STRING),
+    ("country", STRING),
+    ("createdDateTime", DATETIME),
+    ("creationType", STRING),
+    ("department", STRING),
+    ("displayName", STRING),
+    ("employeeId", STRING),
+    ("employeeType", STRING),
+    ("externalUserState", STRING),
+    ("givenName", STRING),
+    ("imAddresses", STRING_COLLECTION),
+    ("jobTitle", STRING),
+    ("lastPasswordChangeDateTime", DATETIME),
+    ("mail", STRING),
+    ("mailNickname", STRING),
+    ("mobilePhone", STRING),
+    ("officeLocation", STRING),
+    ("onPremisesImmutableId", STRING),
+    ("onPremisesLastSyncDateTime", DATETIME),
+    ("onPremisesSamAccountName", STRING),
+    ("onPremisesSecurityIdentifier", STRING),
+    ("onPremisesSyncEnabled", BOOLEAN),
+    ("otherMails", STRING_COLLECTION),
+    ("preferredLanguage", STRING),
+    ("proxyAddresses", STRING_COLLECTION),
+    ("signInActivity", COMPLEX),
+    ("surname", STRING),
+    ("usageLocation", STRING),
+    ("userPrincipalName", STRING),
+    ("userType", STRING),
+)
+
+USER_SINGLE_ONLY = _props(
+    ("aboutMe", STRING),
+    ("birthday", DATETIME, False),
+    ("hireDate", DATETIME, False),
+    ("interests", STRING_COLLECTION),
+    ("mailboxSettings", COMPLEX),
+    ("mySite", STRING),
+    ("pastProjects", STRING_COLLECTION),
+    ("preferredName", STRING),
+    ("responsibilities", STRING_COLLECTION),
+    ("schools", STRING_COLLECTION),
+    ("skills", STRING_COLLECTION),
+)
+
+SIGN_IN_ACTIVITY = ("lastSignInDateTime", "lastNonInteractiveSignInDateTime",
+                    "lastSuccessfulSignInDateTime")
+
+USERS = Resource(
+    name="users",
+    entity_type=GRAPH_NS + "user",
+    properties=USER_PROPERTIES,
+    read_roles=("User.Read.All", "User.ReadWrite.All", "Directory.Read.All"),
+    filterable=frozenset(),
+    top_max=999, top_default=100,
+    paging="skiptoken", allows_count=True,
+    family="directory",
+    directory=DirectoryRules(
+        entity="User",
+        default_select=("businessPhones", "displayName", "givenName", "id", "jobTitle",
+                        "mail", "mobilePhone", "officeLocation", "preferredLanguage",
+                        "surname", "userPrincipalName"),
+        single_only=USER_SINGLE_ONLY,
+        optional=frozenset({"signInActivity"}),
+        filters=_filters({
+            "id accountEnabled": "eq=D",
+            "userPrincipalName": "eq=D startswith=D endswith=A",
+            "displayName givenName surname mailNickname jobTitle department city "
+            "country usageLocation": "eq=D startswith=D null=A",
+            "mail": "eq=D startswith=D endswith=A null=A",
+            "createdDateTime": "eq=D range=D null=A",
+            "onPremisesSyncEnabled onPremisesSecurityIdentifier": "eq=D null=A",
+            "onPremisesImmutableId": "eq=D",
+            "onPremisesLastSyncDateTime": "eq=D range=D",
+            "onPremisesSamAccountName": "eq=A startswith=A",
+            "employeeId": "eq=D null=A",
+            "employeeType companyName mobilePhone officeLocation":
+                "eq=A startswith=A null=A",
+            "userType": "eq=D null=A",
+            "creationType externalUserState": "eq=D",
+            "proxyAddresses otherMails imAddresses": "any_eq=D any_startswith=D count=A",
+            "assignedLicenses": "any_eq=D count=A",
+            " ".join("signInActivity/" + p for p in SIGN_IN_ACTIVITY): "eq=D range=D",
+        }),
+        nested={"signInActivity/" + p: DATETIME for p in SIGN_IN_ACTIVITY},
+        lambda_members={"assignedLicenses": {"skuId": GUID}},
+        alone=frozenset({"signInActivity"}),
+        select_roles={"signInActivity": ("AuditLog.Read.All",)},
+        select_top_max={"signInActivity": 500},
+        orderable_default=("displayName", "userPrincipalName"),
+        orderable_advanced=("createdDateTime",),
+        delta=True, delta_filter_ids=50, count_segment=True),
+)
+
+DEVICE_PROPERTIES = _props(
+    ("id", STRING, False),
+    ("accountEnabled", BOOLEAN),
+    ("approximateLastSignInDateTime", DATETIME),
+    ("complianceExpirationDateTime", DATETIME),
+    ("deviceId", STRING),
+    ("displayName", STRING),
+    ("extensionAttributes", COMPLEX),
+    ("isCompliant", BOOLEAN),
+    ("isManaged", BOOLEAN),
+    ("manufacturer", STRING),
+    ("mdmAppId", STRING),
+    ("model", STRING),
+    ("onPremisesLastSyncDateTime", DATETIME),
+    ("onPremisesSecurityIdentifier", STRING),
+    ("onPremisesSyncEnabled", BOOLEAN),
+    ("operatingSystem", STRING),
+    ("operatingSystemVersion", STRING),
+    ("physicalIds", STRING_COLLECTION),
+    ("profileType", STRING),
+    ("registrationDateTime", DATETIME),
+    ("systemLabels", STRING_COLLECTION),
+    ("trustType", STRING),
+)
+
+EXTENSION_ATTRIBUTES = tuple("extensionAttribute%d" % n for n in range(1, 16))
+
+DEVICES = Resource(
+    name="devices",
+    entity_type=GRAPH_NS + "device",
+    properties=DEVICE_PROPERTIES,
+    read_roles=("Device.Read.All", "Directory.Read.All"),
+    filterable=frozenset(),
+    top_max=999, top_default=100,
+    paging="skiptoken", allows_count=True,
+    family="directory",
+    directory=DirectoryRules(
+        entity="Device",
+        default_select=tuple(p.name for p in DEVICE_PROPERTIES
+                             if p.name != "extensionAttributes"),
+        filters=_filters({
+            "accountEnabled deviceId isCompliant isManaged trustType profileType "
+            "onPremisesSecurityIdentifier": "eq=D",
+            "physicalIds": "any_eq=D",
+            "displayName operatingSystem operatingSystemVersion": "eq=D startswith=D",
+            "approximateLastSignInDateTime onPremisesLastSyncDateTime": "eq=D range=D",
+            "registrationDateTime": "eq=A range=A null=A",
+            " ".join("extensionAttributes/" + a for a in EXTENSION_ATTRIBUTES):
+                "eq=A startswith=A null=A",
+        }),
+        nested={"extensionAttributes/" + a: STRING for a in EXTENSION_ATTRIBUTES},
+        orderable_advanced=("approximateLastSignInDateTime", "displayName"),
+        alternate_keys=("deviceId",),
+        delta=True, count_segment=True),
+)
+
+GROUP_PROPERTIES = _props(
+    ("id", STRING, False),
+    ("assignedLicenses", COMPLEX_COLLECTION),
+    ("classification", STRING),
+    ("createdDateTime", DATETIME),
+    ("description", STRING),
+    ("displayName", STRING),
+    ("expirationDateTime", DATETIME),
+    ("groupTypes", STRING_COLLECTION),
+    ("isAssignableToRole", BOOLEAN),
+    ("licenseProcessingState", COMPLEX),
+    ("mail", STRING),
+    ("mailEnabled", BOOLEAN),
+    ("mailNickname", STRING),
+    ("membershipRule", STRING),
+    ("membershipRuleProcessingState", STRING),
+    ("onPremisesLastSyncDateTime", DATETIME),
+    ("onPremisesSecurityIdentifier", STRING),
+    ("onPremisesSyncEnabled", BOOLEAN),
+    ("proxyAddresses", STRING_COLLECTION),
+    ("renewedDateTime", DATETIME),
+    ("securityEnabled", BOOLEAN),
+    ("securityIdentifier", STRING),
+    ("visibility", STRING),
+)
+
+GROUPS = Resource(
+    name="groups",
+    entity_type=GRAPH_NS + "group",
+    properties=GROUP_PROPERTIES,
+    read_roles=("GroupMember.Read.All", "Group.Read.All", "Directory.Read.All"),
+    filterable=frozenset(),
+    top_max=999, top_default=100,
+    paging="skiptoken", allows_count=True,
+    family="directory",
+    directory=DirectoryRules(
+        entity="Group",
+        default_select=tuple(p.name for p in GROUP_PROPERTIES
+                             if p.name not in ("assignedLicenses",
+                                               "licenseProcessingState")),
+        filters=_filters({
+            "id mailEnabled securityEnabled onPremisesSyncEnabled "
+            "onPremisesSecurityIdentifier securityIdentifier": "eq=D",
+            "displayName mail mailNickname": "eq=D startswith=D null=A",
+            "description": "eq=A startswith=A",
+            "groupTypes": "any_eq=D",
+            "proxyAddresses": "any_eq=D any_startswith=D",
+            "createdDateTime": "eq=A range=A",
+        }),
+        orderable_default=("displayName",),
+        delta=True, count_segment=True),
+)
+
+SERVICE_PRINCIPAL_PROPERTIES = _props(
+    ("id", STRING, False),
+    ("accountEnabled", BOOLEAN),
+    ("appDisplayName", STRING),
+    ("appId", STRING),
+    ("appOwnerOrganizationId", STRING),
+    ("appRoleAssignmentRequired", BOOLEAN),
+    ("description", STRING),
+    ("displayName", STRING),
+    ("homepage", STRING),
+    ("keyCredentials", COMPLEX_COLLECTION),
+    ("notes", STRING),
+    ("passwordCredentials", COMPLEX_COLLECTION),
+    ("preferredSingleSignOnMode", STRING),
+    ("replyUrls", STRING_COLLECTION),
+    ("servicePrincipalNames", STRING_COLLECTION),
+    ("servicePrincipalType", STRING),
+    ("signInAudience", STRING),
+    ("tags", STRING_COLLECTION),
+)
+
+SERVICE_PRINCIPALS = Resource(
+    name="servicePrincipals",
+    entity_type=GRAPH_NS + "servicePrincipal",
+    properties=SERVICE_PRINCIPAL_PROPERTIES,
+    read_roles=("Application.Read.All", "Directory.Read.All"),
+    filterable=frozenset(),
+    top_max=999, top_default=100,
+    paging="skiptoken", allows_count=True,
+    family="directory",
+    directory=DirectoryRules(
+        entity="ServicePrincipal",
+        filters=_filters({
+            "appId accountEnabled servicePrincipalType": "eq=D",
+            "displayName": "eq=D startswith=D",
+        }),
+        orderable_advanced=("displayName",),
+        alternate_keys=("appId",),
+        delta=True, count_segment=True),
+)
+
+# --- Intune ------------------------------------------------------------------
+
+COMPLIANCE_STATE = _enum(GRAPH_NS, "complianceState", """
+    unknown compliant noncompliant conflict error inGracePeriod configManager""")
+MANAGED_DEVICE_OWNER_TYPE = _enum(GRAPH_NS, "managedDeviceOwnerType", """
+    unknown company personal""")
+MANAGEMENT_AGENT_TYPE = _enum(GRAPH_NS, "managementAgentType", """
+    eas mdm easMdm intuneClient easIntuneClient configurationManagerClient
+    configurationManagerClientMdm configurationManagerClientMdmEas unknown jamf
+    googleCloudDevicePolicyController""")
+DEVICE_ENROLLMENT_TYPE = _enum(GRAPH_NS, "deviceEnrollmentType", """
+    unknown userEnrollment deviceEnrollmentManager appleBulkWithUser
+    appleBulkWithoutUser windowsAzureADJoin windowsBulkUserless
+    windowsAutoEnrollment windowsBulkAzureDomainJoin windowsCoManagement""")
+PARTNER_THREAT_STATE = _enum(GRAPH_NS, "managedDevicePartnerReportedHealthState", """
+    unknown activated deactivated secured lowSeverity mediumSeverity
+    highSeverity unresponsive compromised misconfigured""")
+
+MANAGED_DEVICE_PROPERTIES = _props(
+    ("id", STRING, False),
+    ("activationLockBypassCode", STRING),
+    ("azureADDeviceId", STRING),
+    ("azureADRegistered", BOOLEAN),
+    ("complianceState", COMPLIANCE_STATE, False),
+    ("deviceCategoryDisplayName", STRING),
+    ("deviceEnrollmentType", DEVICE_ENROLLMENT_TYPE, False),
+    ("deviceName", STRING),
+    ("emailAddress", STRING),
+    ("enrolledDateTime", DATETIME, False),
+    ("ethernetMacAddress", STRING),
+    ("iccid", STRING),
+    ("imei", STRING),
+    ("isEncrypted", BOOLEAN, False),
+    ("isSupervised", BOOLEAN, False),
+    ("jailBroken", STRING),
+    ("lastSyncDateTime", DATETIME, False),
+    ("managedDeviceOwnerType", MANAGED_DEVICE_OWNER_TYPE, False),
+    ("managementAgent", MANAGEMENT_AGENT_TYPE, False),
+    ("manufacturer", STRING),
+    ("model", STRING),
+    ("notes", STRING),
+    ("operatingSystem", STRING),
+    ("osVersion", STRING),
+    ("partnerReportedThreatState", PARTNER_THREAT_STATE, False),
+    ("physicalMemoryInBytes", INT64, False),
+    ("serialNumber", STRING),
+    ("udid", STRING),
+    ("userDisplayName", STRING),
+    ("userId", STRING),
+    ("userPrincipalName", STRING),
+    ("wiFiMacAddress", STRING),
+)
+
+MANAGED_DEVICES = Resource(
+    name="deviceManagement/managedDevices",
+    entity_type=GRAPH_NS + "managedDevice",
+    properties=MANAGED_DEVICE_PROPERTIES,
+    read_roles=("DeviceManagementManagedDevices.Read.All",
+                "DeviceManagementManagedDevices.ReadWrite.All"),
+    filterable=frozenset(),
+    # about 1,000 a page is what clients observe; the maximum $top is not
+    # documented, so the emulator takes that as both
+    top_max=1000, top_default=1000,
+    paging="skiptoken", allows_count=False,
+    odata_type="#" + GRAPH_NS + "managedDevice",
+    family="intune",
+    directory=DirectoryRules(
+        entity="ManagedDevice",
+        filters=_filters({
+            "lastSyncDateTime enrolledDateTime": "lt_gt=D",
+            "jailBroken deviceCategoryDisplayName": "eq=D",
+        }),
+        list_defaults={"activationLockBypassCode": None, "ethernetMacAddress": None,
+                       "iccid": None, "notes": None, "physicalMemoryInBytes": 0,
+                       "udid": None}),
+)
+
 RESOURCES = (ALERTS, INCIDENTS, SECURE_SCORES,
-             RISK_DETECTIONS, RISKY_USERS, SP_RISK_DETECTIONS)
+             RISK_DETECTIONS, RISKY_USERS, SP_RISK_DETECTIONS,
+             USERS, DEVICES, GROUPS, SERVICE_PRINCIPALS, MANAGED_DEVICES)
 RESOURCES_BY_NAME = {r.name: r for r in RESOURCES}
+#: the collections of directory.py (directory objects and managed devices)
+DIRECTORY_RESOURCES = (USERS, DEVICES, GROUPS, SERVICE_PRINCIPALS, MANAGED_DEVICES)

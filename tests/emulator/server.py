@@ -44,6 +44,7 @@ import managed_identity
 import query
 import render
 import state
+import tenants
 import throttle
 import timestamps
 
@@ -82,7 +83,7 @@ IOV_MAX = 1024
 TLS_HANDSHAKE_TIMEOUT = 10
 TLS_WRITE_BATCH = 256 << 10
 LOGGED_HEADERS = ("prefer", "client-request-id", "accept-encoding", "user-agent",
-                  "content-type", "metadata", "x-forwarded-for")
+                  "content-type", "metadata", "x-forwarded-for", "consistencylevel")
 MALFORMED_BODY = b'{"value":[{"id":"malformed",,"title":"cut here'
 HTML_502 = (b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>"
             b"<body><h1>502 Bad Gateway</h1><p>The gateway received an invalid "
@@ -210,6 +211,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self.graph = graph.GraphService(tenant, self.tokens, self.clock,
                                         hunting_rows=hunting_rows)
         self.hostile = hostile.HostileMode(self.graph, tenant)
+        self.tenants = tenants.Registry(self, hunting_rows)
         self.control = control.ControlAPI(self)
         self.stopping = threading.Event()
         super().__init__((host, port), Handler)
@@ -300,7 +302,10 @@ class Handler(BaseHTTPRequestHandler):
         self.log_entry = entry
         status, rows, sent, fault = 0, 0, 0, None
         try:
-            fault = self.server.faults.take(kind, self.command, path, raw_query or "")
+            tenant_fault = self.server.tenants.fault_for(entry, kind, self.command, path,
+                                                         raw_query or "", self.headers)
+            fault = (self.server.faults.take(kind, self.command, path, raw_query or "")
+                     or tenant_fault)
             status, rows, sent = self.serve(kind, path, raw_query, body, m, fault)
         except (ConnectionError, socket.timeout):
             self.close_connection = True
@@ -459,7 +464,8 @@ class Handler(BaseHTTPRequestHandler):
             result = identity.issue_token(server.tokens, tenant_segment, self.form(body),
                                           self.headers.get("Authorization"),
                                           server.config.current.token_lifetime,
-                                          server.certificates, server.base_url + path)
+                                          server.certificates, server.base_url + path,
+                                          tenants=server.tenants)
             return Response(200, json_body(result, 1), LOGIN_CONTENT_TYPE, headers,
                             compressible=False)
         except identity.TokenError as e:
@@ -482,7 +488,7 @@ class Handler(BaseHTTPRequestHandler):
         settings = server.config.current
         try:
             version, segments = self.graph_path(path)
-            self.admit(segments, settings)
+            self.admit(segments, settings, raw_query)
             req = graph.GraphRequest(
                 method=self.command, version=version, raw_path=path, segments=segments,
                 query=query.split_query(raw_query), host=self.host(),
@@ -491,9 +497,10 @@ class Handler(BaseHTTPRequestHandler):
                 link_fault=link_fault if link_fault in ("wrong_host_nextlink",
                                                         "loop_nextlink") else None,
                 body=body, content_type=self.headers.get("Content-Type"),
-                scheme=server.scheme)
-            result = server.graph.handle(req)
-            return Response(result.status, result.body, GRAPH_CONTENT_TYPE,
+                scheme=server.scheme, headers=self.headers)
+            result = server.tenants.graph_for(req).handle(req)
+            return Response(result.status, result.body,
+                            result.content_type or GRAPH_CONTENT_TYPE,
                             self.graph_headers() + result.headers,
                             compressible=result.status != 204)
         except query.QueryError as e:
@@ -503,16 +510,17 @@ class Handler(BaseHTTPRequestHandler):
         except throttle.Throttled as e:
             self.throttled = e.scope
             extra = [("Retry-After", e.retry_after)] if e.retry_after is not None else []
+            extra += getattr(e, "headers", [])
             return self.graph_error(429, "TooManyRequests", "Please retry again later.", extra)
 
-    def admit(self, segments, settings):
+    def admit(self, segments, settings, raw_query=""):
         """Pass Graph's throttling limits or raise throttle.Throttled.  A
         request without a valid token is not counted (it gets its 401)."""
         auth = self.headers.get("Authorization") or ""
         token = None
         if auth[:7].lower() == "bearer " and auth[7:].strip():
             token, _ = self.server.tokens.check(auth[7:].strip())
-        self.throttle_ticket = self.server.limiter.admit(segments, token, settings)
+        self.throttle_ticket = self.server.limiter.admit(segments, token, settings, raw_query)
 
     def graph_path(self, path):
         """(version, decoded segments) of a Graph path, or raise the 404.
@@ -628,10 +636,14 @@ class Handler(BaseHTTPRequestHandler):
         return limit
 
     def write(self, chunks, limit=None):
-        """Put bytes on the wire; the request's log entry learns it is sent."""
-        send_chunks(self.connection, chunks, limit)
+        """Put bytes on the wire; the request's log entry learns it is sent.
+
+        It learns it first: a client may read the last byte and ask for the
+        log before send_chunks() returns here, and the log must then wait
+        for this entry's finish() rather than list it unfinished."""
         if self.log_entry is not None:
             self.server.requests.written(self.log_entry)
+        send_chunks(self.connection, chunks, limit)
 
     def send_no_content(self, response):
         headers = [("Date", timestamps.http_date())] + response.headers

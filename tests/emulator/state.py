@@ -30,6 +30,15 @@ CONFIG_FIELDS = {
     "throttle_secure_score_concurrency": (int, 0),
     "throttle_hunting_per_minute": (int, 0),
     "throttle_identity_per_second": (int, 0),
+    # directory objects and managed devices (directory.py, delta.py)
+    "directory_case_sensitive": (bool, None),       # string eq/in/startsWith exact
+    "managed_devices_ignore_filter": (bool, None),  # a valid $filter is ignored
+    "delta_replay": (bool, None),                   # a round sends an object twice
+    # their throttling: resource units per 10 s per app and tenant (-1: by
+    # the tenant's size, as documented), Intune requests per 20 s
+    "throttle_directory_units_per_10s": (int, -1),
+    "throttle_intune_per_20s": (int, 0),
+    "throttle_intune_tenant_per_20s": (int, 0),
 }
 
 # graph-api.md 8.4
@@ -38,7 +47,14 @@ DEFAULT_THROTTLE_LIMITS = {
     "throttle_secure_score_concurrency": 4,
     "throttle_hunting_per_minute": 45,
     "throttle_identity_per_second": 1,
+    "throttle_directory_units_per_10s": -1,
+    "throttle_intune_per_20s": 2000,
+    "throttle_intune_tenant_per_20s": 4000,
 }
+
+#: defaults of the fields a server's command line does not set
+FIELD_DEFAULTS = dict(DEFAULT_THROTTLE_LIMITS, directory_case_sensitive=False,
+                      managed_devices_ignore_filter=False, delta_replay=False)
 
 Settings = namedtuple("Settings", list(CONFIG_FIELDS) + ["generation"])
 
@@ -51,7 +67,8 @@ class Config:
     """Runtime switches, reset to the command line's values on demand."""
 
     def __init__(self, defaults):
-        self._defaults = dict(defaults)
+        self._defaults = dict(FIELD_DEFAULTS)
+        self._defaults.update(defaults)
         self._lock = threading.Lock()
         self._generation = 0
         self.current = Settings(generation=0, **self._defaults)
@@ -123,6 +140,11 @@ class RequestLog:
         """The response of `entry` has been written; finish() follows."""
         with self._lock:
             self._written.add(id(entry))
+
+    def annotate(self, entry, **fields):
+        """Add fields to an entry (the tenant a request went to)."""
+        with self._lock:
+            entry.update(fields)
 
     def finish(self, entry, status, rows, sent_bytes, fault=None, throttled=None):
         with self._lock:

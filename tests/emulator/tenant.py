@@ -30,6 +30,7 @@ import itertools
 import json
 import random
 
+import directory_data
 import schema
 import timestamps as ts
 
@@ -299,13 +300,22 @@ class Collection:
     reader racing a writer can never leave a stale one behind.
     """
 
-    def __init__(self, resource, docs):
+    def __init__(self, resource, docs, details=None):
         self.resource = resource
         self.docs = docs
         self.index = {doc["id"]: i for i, doc in enumerate(docs)}
         self.version = 0
         self._columns = {}
         self._orders = {}
+        # properties only a single GET with $select shows (directory.py):
+        # one dict per entity, or None
+        self.details = details
+        # entities removed by a control call (index -> (change seq, soft)),
+        # and the change history the delta query reads: (seq, index, kind,
+        # properties), kind "create", "update", "delete" or "restore"
+        self.deleted = {}
+        self.changes = []
+        self.seq = 0
 
     def __len__(self):
         return len(self.docs)
@@ -341,20 +351,43 @@ class Collection:
                 self._columns[name] = col
         return col
 
-    def _build_column(self, name):
+    def _build_column(self, name, docs=None):
+        """The column `name` of `docs` (default: every entity)."""
+        docs = self.docs if docs is None else docs
         if name == "evidence:device":
             return [_evidence_values(d, "deviceEvidence", ("deviceDnsName",))
-                    for d in self.docs]
+                    for d in docs]
         if name == "evidence:upn":
             return [_evidence_values(d, "userEvidence",
                                      ("userAccount", "userPrincipalName"))
-                    for d in self.docs]
+                    for d in docs]
+        if "/" in name:
+            return self._nested_column(name, docs)
         prop = self.resource.property(name)
         if prop is not None and prop.type == schema.DATETIME:
             parse = ts.parse_generated
             return [None if d.get(name) is None else parse(d[name])
-                    for d in self.docs]
-        return [d.get(name) for d in self.docs]
+                    for d in docs]
+        return [d.get(name) for d in docs]
+
+    def _nested_column(self, name, docs):
+        """A dotted path of a directory object ("signInActivity/lastSignInDateTime"),
+        or a collection's members for its any() lambda ("assignedLicenses/skuId"):
+        a tuple of the members' values."""
+        rules = self.resource.directory
+        head, _, member = name.partition("/")
+        if rules.lambda_members and head in rules.lambda_members:
+            return [tuple(item.get(member) for item in d.get(head) or ()
+                          if isinstance(item, dict)) for d in docs]
+        kind = (rules.nested or {}).get(name)
+        values = []
+        for d in docs:
+            outer = d.get(head)
+            value = outer.get(member) if isinstance(outer, dict) else None
+            if value is not None and kind == schema.DATETIME:
+                value = ts.parse_generated(value)
+            values.append(value)
+        return values
 
     def order(self, prop=None, descending=False):
         """Entity indices sorted by `prop` (ties by id), or generation order.
@@ -367,12 +400,16 @@ class Collection:
         result = self._orders.get(key)
         if result is None:
             version = self.version
+            alive = range(len(self.docs))
+            if self.deleted:
+                deleted = self.deleted
+                alive = [i for i in alive if i not in deleted]
             if prop is None:
-                result = list(range(len(self.docs)))
+                result = list(alive)
             else:
                 col = self.column(prop)
                 ids = self.column("id")
-                result = sorted(range(len(self.docs)), key=lambda i: (
+                result = sorted(alive, key=lambda i: (
                     col[i] is not None, col[i] or 0, ids[i]))
                 if descending:
                     result.reverse()
@@ -386,7 +423,7 @@ class Collection:
         result = self._orders.get(key)
         if result is None:
             version = self.version
-            result = [0] * len(self.docs)
+            result = [len(self.docs)] * len(self.docs)
             for position, i in enumerate(self.order(prop, descending)):
                 result[i] = position
             if self.version == version:
@@ -397,6 +434,61 @@ class Collection:
         if self.resource.default_order is None:
             return self.order()
         return self.order(*self.resource.default_order)
+
+    # --- growth, removal and history (control changes; delta queries) ----------
+    def append(self, docs, details=None):
+        """Add entities after the last one; return their indices.
+
+        The caller has grown the renderers first (EntityRenderer.resize), so
+        that a reader never meets an index it has no slot for.  Cached
+        columns are extended in place; orders are rebuilt on next use.
+        """
+        start = len(self.docs)
+        for name, col in list(self._columns.items()):
+            col.extend(self._build_column(name, docs))
+        if self.details is not None:
+            self.details.extend(details or [{} for _ in docs])
+        self.docs.extend(docs)
+        for n, doc in enumerate(docs):
+            self.index[doc["id"]] = start + n
+        self.version += 1
+        self._orders.clear()
+        return list(range(start, len(self.docs)))
+
+    def remove(self, i, soft):
+        """Take entity i out of every list and get (a soft delete can be undone)."""
+        self.deleted[i] = (self.seq, soft)
+        self.index.pop(self.docs[i]["id"], None)
+        self.version += 1
+        self._orders.clear()
+
+    def undelete(self, i):
+        del self.deleted[i]
+        self.index[self.docs[i]["id"]] = i
+        self.version += 1
+        self._orders.clear()
+
+    def record(self, i, kind, props=None):
+        """Note a change of entity i for the delta query; return its sequence."""
+        self.seq += 1
+        self.changes.append((self.seq, i, kind, frozenset(props or ())))
+        return self.seq
+
+    def truncate(self, length):
+        """Back to the first `length` entities, none deleted, no history."""
+        for i in range(length, len(self.docs)):
+            self.index.pop(self.docs[i]["id"], None)
+        del self.docs[length:]
+        if self.details is not None:
+            del self.details[length:]
+        for i in self.deleted:
+            if i < length:
+                self.index[self.docs[i]["id"]] = i
+        self.deleted.clear()
+        self.changes.clear()
+        self.version += 1
+        self._columns.clear()
+        self._orders.clear()
 
 
 def _evidence_values(doc, type_suffix, path):
@@ -423,7 +515,14 @@ class Tenant:
     the indices of its alerts in the alerts' default order.
     """
 
-    def __init__(self, seed, now_ticks, counts):
+    def __init__(self, seed, now_ticks, counts, tenant_id=None, domain=None):
+        self.tenant_id = tenant_id or TENANT_ID
+        self.domain = domain or TENANT_DOMAIN
+        # UPNs and mail: contoso.com for the registered tenant, <label>.com
+        # for the others (tenants.py)
+        self.mail_domain = ("contoso.com" if self.domain == TENANT_DOMAIN
+                            else self.domain.split(".")[0] + ".com")
+        self.counts = dict(counts)
         # The documents are acyclic and live as long as the tenant, so the
         # cyclic collector only costs time here (a third of it at 200,000
         # alerts): pause it while generating.
@@ -438,22 +537,24 @@ class Tenant:
     def _generate(self, seed, now_ticks, counts):
         self.seed = seed
         self.now = now_ticks
-        self.tenant_id = TENANT_ID
         self.users = _user_directory(make_rng(seed, "users"),
-                                     max(40, counts.get(schema.RISKY_USERS.name, 0)))
+                                     max(40, counts.get(schema.RISKY_USERS.name, 0)),
+                                     self.mail_domain)
         self.devices = _device_profiles(make_rng(seed, "devices"), self.users[:24])
         self.service_principals = _service_principals(make_rng(seed, "sps"))
         incidents = IncidentGenerator(self, make_rng(seed, "incidents")).run(
             counts.get(schema.INCIDENTS.name, 0))
-        alerts = AlertGenerator(self, make_rng(seed, "alerts"), incidents).run(
-            counts.get(schema.ALERTS.name, 0))
+        # kept: new alerts (control changes) are made by the same generator,
+        # with the same user accounts in their evidence
+        self.alert_generator = AlertGenerator(self, make_rng(seed, "alerts"), incidents)
+        alerts = self.alert_generator.run(counts.get(schema.ALERTS.name, 0))
         self.collections = {
             schema.ALERTS.name: Collection(schema.ALERTS, alerts),
             schema.INCIDENTS.name: Collection(schema.INCIDENTS, incidents),
             schema.SECURE_SCORES.name: Collection(
                 schema.SECURE_SCORES, _secure_scores(
                     make_rng(seed, "secureScores"), now_ticks,
-                    counts.get(schema.SECURE_SCORES.name, 0))),
+                    counts.get(schema.SECURE_SCORES.name, 0), self.tenant_id)),
             schema.RISK_DETECTIONS.name: Collection(
                 schema.RISK_DETECTIONS, _risk_detections(
                     self, make_rng(seed, "riskDetections"),
@@ -467,12 +568,16 @@ class Tenant:
                     self, make_rng(seed, "spRiskDetections"),
                     counts.get(schema.SP_RISK_DETECTIONS.name, 0))),
         }
-        self.incident_alerts = self._link_incident_alerts()
+        # the inventories alerts point at (directory_data.py), each from a
+        # random stream of its own
+        self.collections.update(directory_data.generate(
+            self, lambda name: make_rng(seed, name), counts))
+        self.incident_alerts = self.link_incident_alerts()
 
     def collection(self, name):
         return self.collections[name]
 
-    def _link_incident_alerts(self):
+    def link_incident_alerts(self):
         alerts = self.collections[schema.ALERTS.name]
         links = {doc["id"]: [] for doc in self.collections[schema.INCIDENTS.name].docs}
         for i in alerts.default_order():
@@ -484,7 +589,7 @@ class Tenant:
 
 # --- shared pools ------------------------------------------------------------------
 
-def _user_directory(rng, size):
+def _user_directory(rng, size, mail_domain="contoso.com"):
     """User objects: display name, UPN, account name, object id, SID."""
     users = []
     seen = set()
@@ -500,7 +605,7 @@ def _user_directory(rng, size):
             k += 1
             local = "%s%d" % (base, k)
         seen.add(local)
-        upn = local + "@contoso.com"
+        upn = local + "@" + mail_domain
         users.append({
             "displayName": display,
             "userPrincipalName": upn,
@@ -724,13 +829,16 @@ class AlertGenerator:
                 "displayName": user["displayName"],
                 "domainName": "CONTOSO",
                 "resourceAccessEvents": [],
-                "tenantId": TENANT_ID,
+                "tenantId": self.tenant.tenant_id,
                 "userPrincipalName": user["userPrincipalName"],
                 "userSid": user["sid"]}
 
-    def _times(self, incident, tie):
+    def _times(self, incident, tie, at=None):
         """(createdDateTime string, its ticks) for a new alert."""
         rng, now = self.rng, self.tenant.now
+        if at is not None:
+            text = rng.stamp(at)
+            return text, ts.parse_generated(text)
         if tie is not None:
             return tie, ts.parse_generated(tie)
         if incident is None:
@@ -750,11 +858,13 @@ class AlertGenerator:
                 self.seen_ids.add(alert_id)
                 return alert_id
 
-    def one(self, incident, tie, long_description):
+    def one(self, incident, tie, long_description, at=None):
+        """One alert document; `at` (ticks) fixes its creation time (alerts
+        made by control changes, after generation)."""
         rng, tenant = self.rng, self.tenant
         now = tenant.now
         source, _, prefix, product, detections = rng.weighted(self.sources)
-        created_s, created = self._times(incident, tie)
+        created_s, created = self._times(incident, tie, at)
         alert_id = self._alert_id(prefix, created)
         status = rng.weighted((("new", 45), ("inProgress", 20), ("resolved", 33),
                                ("unknown", 2)))
@@ -776,7 +886,7 @@ class AlertGenerator:
             "additionalData": self._additional_data(),
             "alertPolicyId": None if prefix == "da" else rng.maybe(0.3, rng.guid()),
             "alertWebUrl": "https://security.microsoft.com/alerts/%s?tid=%s" % (
-                alert_id, TENANT_ID),
+                alert_id, tenant.tenant_id),
             "assignedTo": rng.maybe(0.5, rng.pick(ASSIGNEES)),
             "categories": [category],
             "category": category,
@@ -794,7 +904,7 @@ class AlertGenerator:
             "incidentId": incident_id,
             "incidentWebUrl": None if incident_id is None else (
                 "https://security.microsoft.com/incidents/%s?tid=%s" % (
-                    incident_id, TENANT_ID)),
+                    incident_id, tenant.tenant_id)),
             "investigationState": rng.maybe(0.1, rng.pick(
                 schema.INVESTIGATION_STATE.generated)),
             "lastActivityDateTime": rng.maybe(
@@ -811,7 +921,7 @@ class AlertGenerator:
                                       ("informational", 13), ("unknown", 2))),
             "status": status,
             "systemTags": rng.pick(([], [], [], [], ["Defender Experts"], ["Ransomware"])),
-            "tenantId": TENANT_ID,
+            "tenantId": tenant.tenant_id,
             "threatDisplayName": threat[0],
             "threatFamilyName": threat[1],
             "title": rng.maybe(0.01, rng.pick(TITLES)),
@@ -939,7 +1049,7 @@ class AlertGenerator:
 
 # --- secure scores -------------------------------------------------------------------------
 
-def _secure_scores(rng, now, count):
+def _secure_scores(rng, now, count, tenant_id=TENANT_ID):
     """One score per day, the newest for the day before --now."""
     today = now - now % DAY
     docs = []
@@ -949,7 +1059,7 @@ def _secure_scores(rng, now, count):
         created = day + int(rng.random() * 3 * HOUR)
         score = max(50.0, score - 3 + rng.random() * 5)
         docs.append({
-            "id": "%s_%s" % (TENANT_ID, ts.day_string(day)),
+            "id": "%s_%s" % (tenant_id, ts.day_string(day)),
             "activeUserCount": rng.maybe(0.02, 180 + int(rng.random() * 40)),
             "averageComparativeScores": [
                 {"averageScore": round(30 + rng.random() * 20, 2), "basis": "AllTenants"},
@@ -958,7 +1068,7 @@ def _secure_scores(rng, now, count):
                 {"averageScore": round(30 + rng.random() * 20, 2), "basis": "IndustryTypes",
                  "industryName": "Technology"},
             ],
-            "azureTenantId": TENANT_ID,
+            "azureTenantId": tenant_id,
             "controlScores": [
                 {"controlCategory": cat, "controlName": name, "description": desc,
                  "score": round(rng.random() * 10, 2),

@@ -28,7 +28,9 @@ import throttle
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAKE_CERTS = os.path.join(HERE, "..", "certs", "make_tls_certs.sh")
 LIMITS = {"throttle_security_per_minute": 150, "throttle_secure_score_concurrency": 4,
-          "throttle_hunting_per_minute": 45, "throttle_identity_per_second": 1}
+          "throttle_hunting_per_minute": 45, "throttle_identity_per_second": 1,
+          "throttle_directory_units_per_10s": -1, "throttle_intune_per_20s": 2000,
+          "throttle_intune_tenant_per_20s": 4000}
 
 
 def settings(on=True, **over):

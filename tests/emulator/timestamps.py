@@ -133,10 +133,19 @@ class Clock:
     def __init__(self, now_ticks):
         self.start_ticks = now_ticks
         self._start_monotonic = time.monotonic()
+        self._offset = 0            # moved by the control API (POST /_emulator/clock)
 
     def now_ticks(self):
         elapsed = time.monotonic() - self._start_monotonic
-        return self.start_ticks + int(elapsed * TICKS_PER_SECOND)
+        return self.start_ticks + self._offset + int(elapsed * TICKS_PER_SECOND)
+
+    def advance(self, seconds):
+        """Move the emulated present by `seconds` (negative goes back)."""
+        self._offset += int(round(seconds * TICKS_PER_SECOND))
+
+    def set_now(self, ticks):
+        """Make the emulated present `ticks`; it runs on from there."""
+        self._offset += ticks - self.now_ticks()
 
     def graph_date(self):
         """innerError.date form: '2026-06-01T00:00:00' (UTC, no Z, no fraction)."""

@@ -83,12 +83,17 @@ class TenantWriter:
     documents were replaced, for the caches to forget them.
     """
 
-    def __init__(self, tenant, clock, on_change):
+    def __init__(self, tenant, clock, on_change, on_resize=None):
         self.tenant = tenant
         self.clock = clock
         self.on_change = on_change
+        # on_resize(resource, length): a collection grows (before) or was cut
+        # back (after); changes.py appends, restore() cuts back
+        self.on_resize = on_resize
         self._lock = threading.Lock()
         self._originals = {}            # collection name -> {index: generated doc}
+        self._generated = {name: len(c) for name, c in tenant.collections.items()}
+        self.restored = []              # callbacks of restore(): delta tokens expire
 
     def _now(self):
         return ts.format_ticks(self.clock.now_ticks(), 7)
@@ -211,7 +216,9 @@ class TenantWriter:
 
     # --- restore ----------------------------------------------------------------------------
     def restore(self):
-        """Put every generated document back; return how many were changed."""
+        """Put every generated document back; return how many were changed
+        (control changes included: created entities are dropped, deleted ones
+        come back, the delta history is forgotten)."""
         with self._lock:
             restored = 0
             for name, originals in self._originals.items():
@@ -222,6 +229,21 @@ class TenantWriter:
                 restored += len(originals)
                 self.on_change(resource, tuple(originals))
             self._originals.clear()
+            for name, length in self._generated.items():
+                collection = self.tenant.collection(name)
+                if len(collection) == length and not collection.deleted \
+                        and not collection.changes:
+                    continue
+                restored += len(collection) - length + len(collection.deleted)
+                collection.truncate(length)
+                resource = schema.RESOURCES_BY_NAME[name]
+                if self.on_resize is not None:
+                    self.on_resize(resource, length)
+                self.on_change(resource, ())
+                if name == schema.ALERTS.name:
+                    self.tenant.incident_alerts = self.tenant.link_incident_alerts()
+            for callback in self.restored:
+                callback()
             return restored
 
 
